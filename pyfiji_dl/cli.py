@@ -1,0 +1,223 @@
+"""The ``pyfiji-dl`` command.
+
+Sub-commands import what they need when they run, so ``pyfiji-dl --help`` stays fast
+and never imports TensorFlow or starts Java.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from . import __version__
+
+
+class CommandError(Exception):
+    """An error to show the user as one plain message (exit code 1)."""
+
+
+def _shape(text: str) -> tuple:
+    try:
+        values = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HEIGHT,WIDTH (e.g. 512,512)") from None
+    if len(values) not in (2, 3) or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HEIGHT,WIDTH or DEPTH,HEIGHT,WIDTH")
+    return values
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _warn(message: str) -> None:
+    print(f"pyfiji-dl: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _print_report(source: str, result) -> None:
+    report = result.report
+    _say(f"{source} -> {result.output}: {report.n_labels} labels from {report.n_rois} ROIs, "
+         f"{result.axes} {tuple(result.shape)}")
+    for message in report.messages():
+        _warn(f"{source}: {message}")
+
+
+# --- rois-to-labels -----------------------------------------------------------------
+
+def cmd_rois_to_labels(args) -> int:
+    from .annotation.files import rois_file_to_labels
+    from .data.pairs import IMAGE_SUFFIXES, ROI_SUFFIXES, pair_by_stem
+
+    if args.rois_dir:
+        if args.rois or not args.images:
+            raise CommandError("the folder form is: rois-to-labels --rois-dir DIR --images DIR -o MASKS_DIR")
+        pairing = pair_by_stem(args.images, IMAGE_SUFFIXES, args.rois_dir, ROI_SUFFIXES)
+        if pairing.only_second:
+            raise CommandError(
+                "some ROI sets have no image of the same name (nothing is guessed; rename them so "
+                "'NAME.zip' matches 'NAME.tif'):\n" + pairing.describe_unmatched("image", "ROI set")
+            )
+        if pairing.only_first:
+            _warn(pairing.describe_unmatched("image", "ROI set") + " (no label map written for them)")
+        if not pairing.pairs:
+            raise CommandError(f"no pairs of images in {args.images} and ROI sets in {args.rois_dir}")
+        out_dir = Path(args.output)
+        failures = []
+        for image_path, rois_path in _progress(pairing.pairs, "rois-to-labels"):
+            try:
+                result = rois_file_to_labels(rois_path, out_dir / image_path.name, image=image_path,
+                                             overlap=args.overlap, ids=args.ids)
+                _print_report(rois_path.name, result)
+            except (ValueError, OSError) as exc:
+                failures.append(f"{rois_path.name}: {exc}")
+        if failures:
+            raise CommandError(f"{len(failures)} of {len(pairing.pairs)} ROI set(s) failed:\n" + "\n".join(failures))
+        return 0
+    if not args.rois:
+        raise CommandError("give a ROI set (ROIS.zip or .roi), or --rois-dir DIR --images DIR")
+    image = args.image
+    if image is not None and Path(image).is_dir():
+        raise CommandError(f"--image {image} is a folder; for folders use --rois-dir DIR --images DIR")
+    result = rois_file_to_labels(args.rois, args.output, image=image, shape=args.shape,
+                                 overlap=args.overlap, ids=args.ids)
+    _print_report(Path(args.rois).name, result)
+    return 0
+
+
+# --- labels-to-rois -----------------------------------------------------------------
+
+def cmd_labels_to_rois(args) -> int:
+    from .annotation.files import labels_file_to_rois
+    from .data.pairs import IMAGE_SUFFIXES, list_files
+
+    source = Path(args.labels)
+    if source.is_dir():
+        files = list_files(source, IMAGE_SUFFIXES)
+        if not files:
+            raise CommandError(f"{source}: no .tif label maps in this folder")
+        out_dir = Path(args.output)
+        if out_dir.suffix.lower() == ".zip":
+            raise CommandError("for a folder of label maps, -o is a folder (one ROI zip per label map)")
+        failures = []
+        for stem, path in _progress(sorted(files.items()), "labels-to-rois"):
+            try:
+                n = labels_file_to_rois(path, out_dir / f"{stem}.zip")
+                _say(f"{path.name} -> {out_dir / (stem + '.zip')}: {n} ROIs")
+            except (ValueError, OSError) as exc:
+                failures.append(f"{path.name}: {exc}")
+        if failures:
+            raise CommandError(f"{len(failures)} of {len(files)} label map(s) failed:\n" + "\n".join(failures))
+        return 0
+    output = Path(args.output)
+    if output.suffix.lower() not in (".zip", ".roi"):
+        raise CommandError(f"-o {output}: the ROI set must end in .zip")
+    n = labels_file_to_rois(source, output)
+    _say(f"{source.name} -> {output}: {n} ROIs")
+    return 0
+
+
+# --- doctor / demo ------------------------------------------------------------------
+
+def cmd_doctor(args) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor(fiji=args.fiji, start_imagej=not args.no_start)
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.output))
+
+
+def _progress(items, desc):
+    from tqdm import tqdm
+
+    items = list(items)
+    return tqdm(items, desc=desc, unit="file", disable=len(items) < 2 or not sys.stderr.isatty())
+
+
+# --- parser -------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyfiji-dl",
+        description="Deep learning for Fiji/ImageJ users: ROI sets <-> label maps, and more.",
+    )
+    parser.add_argument("--version", action="version", version=f"pyfiji_dl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "rois-to-labels",
+        help="ROI Manager sets (.zip/.roi) -> label map TIFFs, exactly as ImageJ fills the ROIs",
+        description=(
+            "Paint each area ROI with its own label, pixel for pixel as ImageJ fills it. "
+            "Single form: ROIS.zip --image IMAGE.tif -o LABELS.tif. Folder form: --rois-dir DIR "
+            "--images DIR -o MASKS_DIR (pairs NAME.zip with NAME.tif; the label map gets the image's "
+            "file name). Line, angle and point ROIs have no area and are skipped with a warning."
+        ),
+    )
+    p.add_argument("rois", nargs="?", help="ROI set: .zip from the ROI Manager, or one .roi")
+    p.add_argument("--image", help="the image the ROIs were drawn on (shape, stack layout, calibration)")
+    p.add_argument("--shape", type=_shape, help="HEIGHT,WIDTH when there is no image")
+    p.add_argument("--rois-dir", help="folder of ROI sets (folder form)")
+    p.add_argument("--images", help="folder of images (folder form)")
+    p.add_argument("-o", "--output", required=True, help="label map .tif (single form) or folder (folder form)")
+    p.add_argument("--overlap", choices=["last-wins", "first-wins", "drop", "error"], default="last-wins",
+                   help="who gets pixels several ROIs claim: the last ROI (default, as ImageJ draws), the "
+                        "first, nobody (drop), or stop with an error. Overlaps are always reported.")
+    p.add_argument("--ids", choices=["auto", "order", "name"], default="auto",
+                   help="label ids from the ROI order, or from names written by labels-to-rois "
+                        "('label-00017'); auto: names when all ROIs have such names")
+    p.set_defaults(func=cmd_rois_to_labels)
+
+    p = sub.add_parser(
+        "labels-to-rois",
+        help="label map TIFFs -> ROI Manager sets, one exact ROI per label",
+        description=(
+            "One ROI per label, traced on pixel edges so ImageJ fills it back exactly; labels with "
+            "holes or several parts become one composite ROI. On stacks each ROI carries its slice "
+            "(and c/z/t on hyperstacks). Single form: LABELS.tif -o ROIS.zip. Folder form: "
+            "LABELS_DIR -o ROIS_DIR (one NAME.zip per NAME.tif)."
+        ),
+    )
+    p.add_argument("labels", help="label map .tif, or a folder of them")
+    p.add_argument("-o", "--output", required=True, help="ROI set .zip (single form) or folder")
+    p.set_defaults(func=cmd_labels_to_rois)
+
+    p = sub.add_parser("doctor", help="check Python, TensorFlow/GPU, Java, ImageJ/Fiji and display",
+                       description="Report what pyfiji-dl finds on this machine and how to fix what is missing. "
+                                   "Exits 1 when a required part is missing.")
+    p.add_argument("--fiji", help="a Fiji.app folder to check instead of the default search")
+    p.add_argument("--no-start", action="store_true", help="locate ImageJ but do not start Java")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("demo", help="run the bundled demo (ROI sets <-> label maps on real nuclei)",
+                       description="Runs the main job on bundled data and checks the outputs in real ImageJ.")
+    p.add_argument("-o", "--output", default="demo_output", help="folder for the demo's files")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return args.func(args)
+        except (CommandError, ValueError, OSError, RuntimeError) as exc:
+            print(f"pyfiji-dl {args.command}: error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            for warning in caught:
+                _warn(str(warning.message))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Everything that talks to ImageJ/Fiji: locating it, the JVM, sessions, macros."""

@@ -1,0 +1,125 @@
+"""Start the one JVM this process may have, with ImageJ on it.
+
+Everything in pyfiji_dl that needs ImageJ goes through :func:`start_imagej`, so the
+JVM starts only when something needs it, scyjava is never allowed to download a JDK,
+and the plain-ImageJ (scyjava) and Fiji (pyimagej) paths differ only here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from .locate import ImageJInstallation, locate_imagej
+
+_lock = threading.Lock()
+_started: ImageJInstallation | None = None
+_gateway = None
+
+
+class JVMError(RuntimeError):
+    """The JVM could not be started, or was started without ImageJ."""
+
+
+def has_display() -> bool:
+    """Whether an X display is reachable (needed by ImageJ 1.x's ROI Manager)."""
+    return bool(os.environ.get("DISPLAY"))
+
+
+def _configure_scyjava(max_heap: str | None, headless: bool) -> None:
+    import scyjava
+
+    # scyjava >= 1.12 would otherwise try to download a JDK, which fails offline and
+    # is never what a user with a working Java wants.
+    if hasattr(scyjava.config, "set_java_constraints"):
+        scyjava.config.set_java_constraints(fetch="never")
+    heap = max_heap or os.environ.get("PYFIJI_DL_MAX_HEAP")
+    if heap:
+        scyjava.config.add_option(f"-Xmx{heap}")
+    if headless:
+        scyjava.config.add_option("-Djava.awt.headless=true")
+
+
+def start_imagej(
+    installation: ImageJInstallation | None = None,
+    *,
+    max_heap: str | None = None,
+    headless: bool | None = None,
+    mode: str = "headless",
+) -> ImageJInstallation:
+    """Start the JVM with ImageJ on it, once per process.
+
+    Parameters
+    ----------
+    installation : ImageJInstallation, optional
+        Defaults to :func:`~pyfiji_dl.fiji.locate.locate_imagej`.
+    max_heap : str, optional
+        Java heap limit such as ``"4g"``; also read from ``PYFIJI_DL_MAX_HEAP``.
+        Only effective before the JVM starts.
+    headless : bool, optional
+        Start AWT headless. Default: headless when no ``DISPLAY`` is set.
+    mode : str
+        pyimagej mode for a Fiji.app (``headless``, ``interactive``, ``gui``).
+
+    Returns
+    -------
+    ImageJInstallation
+        The installation that is running in this process.
+    """
+    global _started, _gateway
+    with _lock:
+        if _started is not None:
+            return _started
+        import scyjava
+
+        installation = installation or locate_imagej()
+        if headless is None:
+            headless = not has_display()
+        if scyjava.jvm_started():
+            # Someone else (a script editor, another library) started the JVM: we can
+            # only use it if ImageJ is already on its class path.
+            try:
+                scyjava.jimport("ij.IJ")
+            except Exception as exc:  # noqa: BLE001 - JPype raises several types
+                raise JVMError(
+                    "A JVM is already running in this process without ImageJ on its "
+                    "class path; start pyfiji_dl before other Java libraries."
+                ) from exc
+            _started = installation
+            return _started
+        _configure_scyjava(max_heap, headless and installation.kind != "fiji")
+        if installation.kind == "fiji":
+            import imagej
+
+            _gateway = imagej.init(str(installation.path), mode=mode)
+        else:
+            for jar in installation.classpath:
+                scyjava.config.add_classpath(str(jar))
+            try:
+                scyjava.start_jvm()
+            except Exception as exc:  # noqa: BLE001
+                raise JVMError(
+                    f"Could not start Java for {installation.describe()}: {exc}. "
+                    "Install a Java runtime (Debian: 'apt-get install default-jre-headless') "
+                    "or set JAVA_HOME."
+                ) from exc
+        _started = installation
+        return _started
+
+
+def jimport(class_name: str):
+    """Import a Java class, starting ImageJ first if needed."""
+    start_imagej()
+    import scyjava
+
+    return scyjava.jimport(class_name)
+
+
+def gateway():
+    """The pyimagej gateway when Fiji was started through pyimagej, else ``None``."""
+    return _gateway
+
+
+def running() -> ImageJInstallation | None:
+    """The installation started in this process, or ``None`` if no JVM runs yet."""
+    return _started

@@ -1,0 +1,66 @@
+"""The one place that decides where TensorFlow runs (GPU when there is one).
+
+Every model family calls :func:`configure_tensorflow` before building a model, so
+device choice, memory growth and the CPU fallback message are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+_configured: dict | None = None
+
+
+def configure_tensorflow(device: str | None = None, *, quiet: bool = False) -> dict:
+    """Pick the device for training/prediction and enable GPU memory growth.
+
+    Parameters
+    ----------
+    device : str, optional
+        ``"cpu"`` to force the CPU, ``"gpu"`` / ``"gpu:N"`` for a GPU, default: the
+        first GPU TensorFlow sees, else the CPU. Also read from ``PYFIJI_DL_DEVICE``.
+    quiet : bool
+        Do not print the CPU fallback message.
+
+    Returns
+    -------
+    dict
+        ``{"device": "/GPU:0" or "/CPU:0", "gpus": [names], "reason": str}``.
+    """
+    global _configured
+    if _configured is not None:
+        return _configured
+    device = (device or os.environ.get("PYFIJI_DL_DEVICE") or "auto").lower()
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "cpu":
+        if gpus:
+            tf.config.set_visible_devices([], "GPU")
+        chosen, reason = "/CPU:0", "CPU requested"
+    elif gpus:
+        index = int(device.split(":")[1]) if device.startswith("gpu:") else 0
+        if index >= len(gpus):
+            raise ValueError(f"GPU {index} requested but TensorFlow sees {len(gpus)} GPU(s).")
+        tf.config.set_visible_devices([gpus[index]], "GPU")
+        # Without memory growth TensorFlow grabs the whole card and a second model
+        # (or Fiji's own GPU plugins) cannot start.
+        try:
+            tf.config.experimental.set_memory_growth(gpus[index], True)
+        except RuntimeError:
+            pass  # already initialised by the caller: keep its setting
+        chosen, reason = "/GPU:0", f"using GPU {index} of {len(gpus)}"
+    else:
+        if device.startswith("gpu"):
+            raise RuntimeError(
+                "A GPU was requested but TensorFlow sees none. Check the NVIDIA driver "
+                "(nvidia-smi) and install 'tensorflow[and-cuda]==2.15.1'."
+            )
+        chosen, reason = "/CPU:0", "no GPU visible to TensorFlow: running on the CPU (slower, but works)"
+        if not quiet:
+            print(f"pyfiji-dl: {reason}.")
+    _configured = {"device": chosen, "gpus": [g.name for g in gpus], "reason": reason}
+    log.info("TensorFlow device: %s (%s)", chosen, reason)
+    return _configured

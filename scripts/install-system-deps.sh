@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the Debian packages pyfiji_dl needs, only when they are missing:
+# a Java runtime, ImageJ 1.x (libij-java), a virtual display (xvfb, xauth) and venv.
+set -euo pipefail
+
+missing=()
+command -v java >/dev/null 2>&1 || [ -n "${JAVA_HOME:-}" ] || missing+=(default-jre-headless)
+if [ -z "${PYFIJI_DL_IJ_JAR:-}${PYFIJI_DL_FIJI:-}" ] && [ ! -f /usr/share/java/ij.jar ]; then
+  missing+=(libij-java)
+fi
+command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb)
+command -v xauth >/dev/null 2>&1 || missing+=(xauth)
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present (java, ImageJ, xvfb, xauth, venv)"
+  exit 0
+fi
+echo "system packages: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "Need root to install: ${missing[*]}. Run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "No apt-get here. Install yourself: a Java runtime, ImageJ (or set PYFIJI_DL_FIJI to a Fiji.app), Xvfb." >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

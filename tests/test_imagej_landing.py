@@ -1,0 +1,97 @@
+"""Our outputs opened in real ImageJ: label maps look right, ROIs land on their frames."""
+
+import os
+
+import numpy as np
+import pytest
+from jpype import JInt
+
+from pyfiji_dl.annotation.files import labels_file_to_rois, rois_file_to_labels
+from pyfiji_dl.fiji.imagej1 import imagej_view
+from pyfiji_dl.io.tiff import Calibration, write_imagej_tiff, write_label_image
+
+pytestmark = pytest.mark.imagej
+
+
+@pytest.fixture
+def display():
+    if not os.environ.get("DISPLAY"):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the tests under a virtual display (make test uses xvfb-run)")
+        pytest.skip("ImageJ 1.x's ROI Manager needs a display; run under xvfb-run")
+
+
+def movie_labels(n_frames=4, shape=(60, 70)):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    frames = np.zeros((n_frames,) + shape, np.uint16)
+    for t in range(n_frames):
+        for k in range(t + 2):  # a different number of objects on every frame
+            cy, cx = 10 + 12 * k, 10 + 8 * t
+            frames[t][(yy - cy) ** 2 + (xx - cx) ** 2 <= 25] = 10 * t + k + 1
+    return frames
+
+
+def test_label_map_opens_calibrated_16bit_and_coloured(ij, tmp_path):
+    cal = Calibration(pixel_width=0.5, pixel_height=0.5, unit="micron", frame_interval=2.0)
+    path = write_label_image(tmp_path / "labels.tif", movie_labels(), "TYX", calibration=cal)
+    imp = ij("ij.IJ").openImage(str(path))
+    try:
+        assert imp.getBitDepth() == 16
+        assert tuple(imp.getDimensions()) == (70, 60, 1, 1, 4)
+        got = imp.getCalibration()
+        assert got.pixelWidth == pytest.approx(0.5) and str(got.getUnit()) in ("micron", "\u00b5m")
+        assert got.frameInterval == pytest.approx(2.0)
+        model = imp.getProcessor().getColorModel()
+        rgb = [(model.getRed(JInt(i)), model.getGreen(JInt(i)), model.getBlue(JInt(i))) for i in (0, 1, 2)]
+        assert rgb[0] == (0, 0, 0)
+        assert max(rgb[1]) > 100 and rgb[1] != rgb[2]  # labels are coloured, neighbours differ
+        assert imp.getDisplayRangeMin() == 0 and imp.getDisplayRangeMax() >= 255
+    finally:
+        imp.close()
+
+
+@pytest.mark.parametrize("axes", ["TYX", "ZYX", "TZYX"])
+def test_rois_land_on_their_planes_in_the_roi_manager(ij, display, tmp_path, axes):
+    frames = movie_labels(6 if axes == "TZYX" else 4)
+    stack = frames.reshape((3, 2) + frames.shape[1:]) if axes == "TZYX" else frames
+    labels_path = write_label_image(tmp_path / "stack.tif", stack, axes)
+    n = labels_file_to_rois(labels_path, tmp_path / "stack.zip")
+    assert n == sum(len(np.unique(f)) - 1 for f in frames)
+
+    imp = ij("ij.IJ").openImage(str(labels_path))
+    manager = ij("ij.plugin.frame.RoiManager").getRoiManager()
+    manager.reset()
+    manager.runCommand("Open", str(tmp_path / "stack.zip"))
+    assert manager.getCount() == n
+    ShortProcessor = ij("ij.process.ShortProcessor")
+    painted = np.zeros_like(frames)
+    for index in range(n):
+        manager.select(imp, index)  # what clicking the ROI in the ROI Manager does
+        roi = manager.getRoi(index)
+        name = str(roi.getName())
+        label = int(name.split("-")[1])
+        shown = {"z": int(imp.getZ()), "t": int(imp.getT())}
+        expected = {part[0]: int(part[1:]) for part in name.split("-")[2:]}
+        for axis, value in expected.items():
+            assert shown[axis] == value, f"{name} shown at {shown}"
+        ip = ShortProcessor(imp.getWidth(), imp.getHeight())
+        ip.setValue(label)
+        ip.fill(roi)
+        plane = np.array(ip.getPixels(), dtype=np.int32).astype(np.uint16).reshape(frames.shape[1:])
+        painted[imp.getCurrentSlice() - 1][plane > 0] = plane[plane > 0]
+    manager.reset()
+    imp.close()
+    np.testing.assert_array_equal(painted, frames)
+
+
+def test_imagej_view_of_round_trip(ij, tmp_path):
+    frames = movie_labels()
+    labels_path = write_label_image(tmp_path / "movie.tif", frames, "TYX")
+    write_imagej_tiff(tmp_path / "raw.tif", np.zeros(frames.shape, np.uint8), "TYX")
+    labels_file_to_rois(labels_path, tmp_path / "movie.zip")
+    result = rois_file_to_labels(tmp_path / "movie.zip", tmp_path / "back.tif", image=tmp_path / "raw.tif")
+    view = imagej_view(result.output, tmp_path / "movie.zip")
+    assert view.dimensions == (70, 60, 1, 1, 4)
+    assert view.max_value == frames.max()
+    assert sorted({roi.position for roi in view.rois}) == [1, 2, 3, 4]
+    assert all(roi.position == int(roi.name[-3:]) for roi in view.rois)

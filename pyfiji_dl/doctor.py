@@ -69,7 +69,7 @@ def check_tensorflow() -> Check:
     if _version("tensorflow") is None:
         return Check("TensorFlow devices", False, "TensorFlow not installed",
                      "pip install -e '.[dl]' (or '.[gpu]' on an NVIDIA machine).")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide CUDA plugin chatter
     try:
         import tensorflow as tf
 

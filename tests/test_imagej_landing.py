@@ -59,8 +59,7 @@ def test_rois_land_on_their_planes_in_the_roi_manager(ij, display, tmp_path, axe
     assert n == sum(len(np.unique(f)) - 1 for f in frames)
 
     imp = ij("ij.IJ").openImage(str(labels_path))
-    manager = ij("ij.plugin.frame.RoiManager").getRoiManager()
-    manager.reset()
+    manager = ij("ij.plugin.frame.RoiManager")(True)  # hidden: no Swing repaint races
     manager.runCommand("Open", str(tmp_path / "stack.zip"))
     assert manager.getCount() == n
     ShortProcessor = ij("ij.process.ShortProcessor")

@@ -68,7 +68,7 @@ _INT_MAX = 2**31 - 1
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Float.MIN_VALUE: FloatPolygon starts its max search there (not at -MAX_VALUE),
 # which matters for ROIs lying entirely at negative coordinates.
-_FLOAT32_MIN_VALUE = float(np.float32(1.4e-45))
+_FLOAT32_MIN_VALUE = float(np.finfo(np.float32).smallest_subnormal)
 
 
 # --------------------------------------------------------------------------
@@ -622,13 +622,8 @@ def _rounded_rect_mask(x: int, y: int, width: int, height: int, diameter: int) -
     for seg, points in _ROUND_RECT_SEGMENTS:
         types.append(seg)
         for v0, v1, v2, v3 in points:
-            px = xf + v0 * w + v1 * aw
-            py = yf + v2 * h + v3 * ah
-            if x != 0 or y != 0:
-                px = px + float(-x)
-                py = py + float(-y)
-            coords.append(px)
-            coords.append(py)
+            coords.append((xf + v0 * w + v1 * aw) + float(-x))
+            coords.append((yf + v2 * h + v3 * ah) + float(-y))
     return _shape_mask(
         np.array(types, np.int8), np.array(coords, np.float32), width, height
     )
@@ -1153,7 +1148,8 @@ def _closed_spline(xpf, ypf, n, evaluation_points):
         else:  # closing segment, measured from the last vertex to the first
             dx = np.float32(xpf[n - 1] - xpf[0])
             dy = np.float32(ypf[n - 1] - ypf[0])
-        d = np.float32(math.sqrt(math.sqrt(np.float64(np.float32(np.float32(dx * dx) + np.float32(dy * dy))))))
+        squared = np.float32(np.float32(dx * dx) + np.float32(dy * dy))  # float in Java
+        d = np.float32(math.sqrt(math.sqrt(np.float64(squared))))
         if d < min_step:
             d = min_step
         last = np.float32(last + d)
@@ -1232,7 +1228,7 @@ def roi_mask(roi: roifile.ImagejRoi) -> tuple[int, int, np.ndarray]:
     roi : roifile.ImagejRoi
         An area ROI: rectangle (also sub-pixel and rounded), oval, ellipse,
         rotated rectangle, polygon, freehand, traced (integer or sub-pixel
-        coordinates) or composite.
+        coordinates, optionally spline-fit) or composite.
 
     Returns
     -------
@@ -1246,8 +1242,8 @@ def roi_mask(roi: roifile.ImagejRoi) -> tuple[int, int, np.ndarray]:
     ------
     ValueError
         If the ROI has no area (lines, points, text/image overlays), ImageJ
-        cannot decode or fill it, or it uses the spline-fit option. The message
-        names the ROI and its type.
+        cannot decode it (e.g. invalid composite path, missing coordinates) or
+        it is little-endian. The message names the ROI and its type.
     """
     left, top, width, height, mask = _roi_geometry(roi)
     if mask is None:

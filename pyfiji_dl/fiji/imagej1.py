@@ -68,11 +68,12 @@ def read_roi_set(path: str | os.PathLike, *, use_roi_manager: bool | None = None
     if use_roi_manager is None:
         use_roi_manager = jvm.has_display()
     if use_roi_manager:
-        RoiManager = jvm.jimport("ij.plugin.frame.RoiManager")
-        manager = RoiManager.getRoiManager()
-        manager.reset()
+        # A hidden manager: the visible one repaints its list on the Swing thread while
+        # we fill it from this one, which makes ImageJ print spurious exceptions.
+        manager = jvm.jimport("ij.plugin.frame.RoiManager")(True)
         manager.runCommand("Open", str(Path(path).resolve()))
         rois = list(manager.getRoisAsArray())
+        manager.reset()
         return rois, True
     rois = []
     with zipfile.ZipFile(path) as archive:

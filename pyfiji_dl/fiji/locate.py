@@ -113,7 +113,7 @@ def locate_imagej(fiji: str | os.PathLike | None = None) -> ImageJInstallation:
         if jar is not None:
             return ImageJInstallation("ij-jar", jar, f"ImageJ 1.x jar of {fiji_dir}", (jar,))
     if DEBIAN_IJ_JAR.is_file():
-        return ImageJInstallation("ij-jar", DEBIAN_IJ_JAR.resolve(), "Debian libij-java", (DEBIAN_IJ_JAR,))
+        return ImageJInstallation("ij-jar", DEBIAN_IJ_JAR, "Debian libij-java", (DEBIAN_IJ_JAR,))
     raise ImageJNotFoundError(
         "No ImageJ found. Either point PYFIJI_DL_FIJI (or --fiji) at your Fiji.app, "
         "set PYFIJI_DL_IJ_JAR to an ij.jar, or on Debian/Ubuntu run "

@@ -94,3 +94,45 @@ def test_imagej_view_of_round_trip(ij, tmp_path):
     assert view.max_value == frames.max()
     assert sorted({roi.position for roi in view.rois}) == [1, 2, 3, 4]
     assert all(roi.position == int(roi.name[-3:]) for roi in view.rois)
+
+
+def test_roi_set_made_in_imagej_converts_as_imagej_paints_it(ij, tmp_path):
+    """A ROI Manager set of mixed, overlapping ROIs drawn in ImageJ -> our label map
+    equals ImageJ painting label i+1 into ROI i, one after the other (last wins)."""
+    import zipfile
+
+    from imagej_oracle import ImageJOracle
+
+    oracle = ImageJOracle(ij)
+    Roi, OvalRoi, PolygonRoi = ij("ij.gui.Roi"), ij("ij.gui.OvalRoi"), ij("ij.gui.PolygonRoi")
+    EllipseRoi, ShapeRoi, Line = ij("ij.gui.EllipseRoi"), ij("ij.gui.ShapeRoi"), ij("ij.gui.Line")
+    FloatPolygon = ij("ij.process.FloatPolygon")
+    ring = ShapeRoi(OvalRoi(60, 10, 30, 30)).xor(ShapeRoi(OvalRoi(68, 18, 14, 14)))
+    rois = [
+        Roi(5, 5, 20, 12),
+        OvalRoi(15.3, 8.6, 25.2, 17.7),
+        PolygonRoi(FloatPolygon([40.5, 70.2, 55.0], [50.5, 45.1, 75.9]), Roi.POLYGON),
+        EllipseRoi(10.0, 60.0, 40.0, 80.0, 0.5),
+        Roi(30, 30, 25, 20, 10),  # rounded rectangle
+        ring,
+        Line(0, 0, 50, 50),  # no area: skipped, does not take a label
+    ]
+    with zipfile.ZipFile(tmp_path / "drawn.zip", "w") as archive:
+        for i, roi in enumerate(rois):
+            roi.setName(f"roi{i}")
+            archive.writestr(f"roi{i}.roi", oracle.encode(roi))
+    width, height = 100, 90
+    expected = np.zeros((height, width), np.uint16)
+    expected_pairs = set()
+    for label, roi in enumerate(rois[:-1], start=1):
+        mask = oracle.fill(roi, width, height)
+        expected_pairs |= {(f"roi{other - 1}", f"roi{label - 1}") for other in np.unique(expected[mask]) if other}
+        expected[mask] = label
+
+    result = rois_file_to_labels(tmp_path / "drawn.zip", tmp_path / "labels.tif", shape=(height, width))
+    import tifffile
+
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "labels.tif"), expected)
+    assert result.report.skipped == ["'roi6' (line)"]
+    assert ("roi0", "roi1") in expected_pairs
+    assert {(o.first, o.second) for o in result.report.overlaps} == expected_pairs

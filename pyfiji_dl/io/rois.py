@@ -16,10 +16,6 @@ import roifile
 
 from .atomic import atomic_path
 
-# ImageJ 1.x does not unwrap 16-bit coordinates (RoiDecoder reads signed shorts);
-# roifile's default would unwrap values below -5000 and disagree with ImageJ.
-_NO_UNWRAP = -(2**15)
-
 
 class RoiFileError(ValueError):
     """A ROI file or zip entry cannot be used; the message names it."""
@@ -54,7 +50,9 @@ def _decode(data: bytes, source: str) -> roifile.ImagejRoi:
             "Remove this entry or re-save the ROI set from Fiji's ROI Manager (More > Save)."
         )
     try:
-        return roifile.ImagejRoi.frombytes(data, min_int_coord=_NO_UNWRAP)
+        # roifile's default reads 16-bit header values below -5000 as unsigned, as
+        # ImageJ's RoiDecoder does
+        return roifile.ImagejRoi.frombytes(data)
     except Exception as exc:
         raise RoiFileError(f"{source}: damaged ImageJ ROI ({exc}). Re-save it from Fiji.") from exc
 

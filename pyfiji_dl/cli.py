@@ -118,6 +118,59 @@ def cmd_labels_to_rois(args) -> int:
     return 0
 
 
+# --- train / predict ----------------------------------------------------------------
+
+def _tuple_of_ints(text: str) -> tuple:
+    try:
+        values = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 256 or 256,256") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
+    return values
+
+
+def cmd_train_stardist(args) -> int:
+    from .models.run import train_stardist
+    from .models.stardist import StarDistOptions
+
+    if args.resume and args.from_model:
+        raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
+                           "Use one of them.")
+    grid = args.grid[0] if args.grid and len(args.grid) == 1 else args.grid
+    options = StarDistOptions(
+        epochs=args.epochs, steps=args.steps, patch=args.patch, batch=args.batch, rays=args.rays,
+        grid=grid if grid is not None else 2, lr=args.lr, depth=args.depth, filters=args.filters,
+        seed=args.seed, augment=not args.no_augment,
+    )
+    outcome = train_stardist(args.data, args.model, options, val=args.val, channel=args.channel,
+                             resume=args.resume, from_model=args.from_model, progress=not args.quiet,
+                             command_line=["pyfiji-dl"] + sys.argv[1:])
+    _say(f"\nModel: {outcome.model_dir}")
+    _say(f"Thresholds: probability {outcome.thresholds['prob']:.3f}, overlap (NMS) {outcome.thresholds['nms']:.2f}")
+    if outcome.report:
+        _say(f"QC report: {outcome.report}")
+    _say(f"Provenance: {outcome.provenance}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .prediction.run import predict_paths
+
+    result = predict_paths(args.model, args.inputs, args.output, channel=args.channel,
+                           overwrite=args.overwrite, progress=not args.quiet)
+    for path in result.done:
+        _say(f"{path.name}: done")
+    if result.skipped:
+        _say(f"skipped {len(result.skipped)} finished input(s) (use --overwrite to redo): "
+             + ", ".join(p.name for p in result.skipped[:10]))
+    if result.summary:
+        _say(f"Outputs in {Path(args.output).resolve()} (masks/, rois/, objects/, {result.summary.name})")
+    if result.failed:
+        raise CommandError(f"{len(result.failed)} input(s) failed:\n" + "\n".join(f"{p}: {why}" for p, why in result.failed))
+    return 0
+
+
 # --- doctor / demo ------------------------------------------------------------------
 
 def cmd_doctor(args) -> int:
@@ -187,6 +240,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="ROI set .zip (single form) or folder")
     p.set_defaults(func=cmd_labels_to_rois)
 
+    p = sub.add_parser("train", help="train a model (stardist) on images + annotations",
+                       description="Train a model. Families: stardist.")
+    families = p.add_subparsers(dest="family", metavar="FAMILY")
+    t = families.add_parser(
+        "stardist",
+        help="StarDist instance segmentation (nuclei, cells) from label maps or ROI sets",
+        description=(
+            "Train StarDist on DATA/images/NAME.tif with DATA/masks/NAME.tif (label maps) or "
+            "DATA/rois/NAME.zip (ROI Manager sets). Checks the data first (pairs, shapes, whether "
+            "the objects fit the model), shows a progress bar per epoch, then optimises the "
+            "thresholds on the validation images and writes the QC report and provenance into "
+            "MODEL. Defaults follow the ZeroCostDL4Mic StarDist notebooks."
+        ),
+    )
+    t.add_argument("--data", required=True, help="folder with images/ and masks/ or rois/")
+    t.add_argument("--model", required=True, help="model folder to create (or to --resume)")
+    t.add_argument("--val", help="separate validation folder (default: 10%% of the files, at least one)")
+    t.add_argument("--epochs", type=int, default=100, help="epochs in total (default 100)")
+    t.add_argument("--steps", type=int, default=100, help="steps per epoch (default 100)")
+    t.add_argument("--patch", type=_tuple_of_ints, help="training patch, e.g. 256 or 48,96,96 "
+                   "(default 256 in 2D, 48,96,96 in 3D, shrunk to fit the images)")
+    t.add_argument("--batch", type=int, help="batch size (default 4 in 2D, 2 in 3D)")
+    t.add_argument("--rays", type=int, help="number of rays (default 32 in 2D, 96 in 3D)")
+    t.add_argument("--grid", type=_tuple_of_ints, help="subsampling grid (default 2)")
+    t.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
+    t.add_argument("--depth", type=int, default=3, help="U-Net depth (default 3)")
+    t.add_argument("--filters", type=int, default=32, help="U-Net base filters (default 32)")
+    t.add_argument("--channel", type=int, help="1-based channel of multichannel images (default: all)")
+    t.add_argument("--seed", type=int, default=42, help="seed of the validation split and augmentation")
+    t.add_argument("--no-augment", action="store_true", help="no flips/rotations/intensity augmentation")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--from", dest="from_model", help="fine-tune: start from this model folder's weights")
+    t.add_argument("--quiet", action="store_true", help="no progress output")
+    t.set_defaults(func=cmd_train_stardist)
+
+    p = sub.add_parser(
+        "predict",
+        help="apply a trained model to images: label maps, ROI sets and tables for Fiji",
+        description=(
+            "Predict every TIFF given (files or folders). For each NAME.tif, OUT gets masks/NAME.tif "
+            "(label map), rois/NAME.zip (ROI Manager set, ROIs on their frame/slice), "
+            "objects/NAME.csv (one row per object) and summary.csv (counts per image and frame). "
+            "Time-lapses are predicted frame by frame; large images are tiled; finished inputs "
+            "are skipped on re-run."
+        ),
+    )
+    p.add_argument("model", help="model folder written by 'pyfiji-dl train'")
+    p.add_argument("inputs", nargs="+", help="TIFF files or folders")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--channel", type=int, help="1-based channel of multichannel images for a one-channel model")
+    p.add_argument("--overwrite", action="store_true", help="predict again even where outputs exist")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_predict)
+
     p = sub.add_parser("doctor", help="check Python, TensorFlow/GPU, Java, ImageJ/Fiji and display",
                        description="Report what pyfiji-dl finds on this machine and how to fix what is missing. "
                                    "Exits 1 when a required part is missing.")
@@ -205,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
+        if args.command == "train":
+            parser.parse_args(["train", "--help"])
         parser.print_help()
         return 2
     with warnings.catch_warnings(record=True) as caught:
@@ -215,8 +324,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pyfiji-dl {args.command}: error: {exc}", file=sys.stderr)
             return 1
         finally:
+            # user-facing warnings only; library deprecation notices are not for our users
             for warning in caught:
-                _warn(str(warning.message))
+                if issubclass(warning.category, UserWarning):
+                    _warn(str(warning.message))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ def configure_tensorflow(device: str | None = None, *, quiet: bool = False) -> d
     device = (device or os.environ.get("PYFIJI_DL_DEVICE") or "auto").lower()
     import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")  # AutoGraph notes are not for our users
     gpus = tf.config.list_physical_devices("GPU")
     if device == "cpu":
         if gpus:

@@ -1,0 +1,115 @@
+"""A whole training run, the same for every model family.
+
+Load and check the data (every problem named before anything trains), train with
+the family's adapter (progress, history, resume), then leave the evidence next to
+the model: thresholds, QC report with pictures, provenance (config, versions,
+data file hashes, command line).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .card import read_card, write_card
+
+
+@dataclass
+class TrainingOutcome:
+    model_dir: Path
+    report: Path | None
+    provenance: Path
+    thresholds: dict | None
+    fit_warnings: list
+
+
+def train_stardist(
+    data: str | Path,
+    model_dir: str | Path,
+    options,
+    *,
+    val: str | Path | None = None,
+    channel: int | None = None,
+    resume: bool = False,
+    from_model: str | Path | None = None,
+    progress: bool = True,
+    command_line: list | None = None,
+    extra_callbacks: list | None = None,
+) -> TrainingOutcome:
+    """Check the data, train StarDist, optimise thresholds, write QC and provenance.
+
+    Raises
+    ------
+    pyfiji_dl.data.instances.DatasetError
+        Unpaired, unreadable, empty or mis-shaped files (all listed).
+    pyfiji_dl.data.checks.ObjectsDoNotFitError
+        Objects larger than the patch, or images smaller than it.
+    """
+    from ..data.checks import ObjectsDoNotFitError, check_objects_fit
+    from ..data.instances import load_instance_dataset
+    from ..qc.provenance import write_provenance
+    from . import stardist as adapter
+
+    model_dir = Path(model_dir).resolve()
+    dataset = load_instance_dataset(data, val_dir=val, seed=options.seed, channel=channel)
+    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    for message in dataset.messages:
+        say(f"note: {message}")
+    say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), "
+        f"{dataset.ndim}D, {dataset.n_channels} channel(s)")
+
+    if resume:
+        saved = adapter.export_summary(model_dir)["config"]
+        if not saved:
+            from .training import ResumeError
+
+            raise ResumeError(f"{model_dir}: no config.json, so there is no StarDist training to resume.")
+        config_patch, n_rays = saved["train_patch_size"], saved["n_rays"]
+    else:
+        config = adapter.make_config(dataset, options) if from_model is None else adapter.load_model(from_model).config
+        config_patch, n_rays = list(config.train_patch_size), config.n_rays
+        if options.patch and from_model is not None:
+            config_patch = list(options.patch)
+    labels = [s.labels for s in dataset.all_samples]
+    fit = check_objects_fit(labels, n_rays=n_rays, patch_size=tuple(config_patch),
+                            anisotropy=adapter.anisotropy_of(dataset),
+                            names=[s.name for s in dataset.all_samples])
+    say(f"objects: {fit.n_objects} annotated, median size {fit.median_object}, largest {fit.largest_object}, "
+        f"star-convex reconstruction IoU with {n_rays} rays: "
+        + (f"{fit.star_convex_iou:.3f}" if fit.star_convex_iou is not None else "n/a"))
+    for warning in fit.warnings:
+        print(f"pyfiji-dl: warning: {warning}", file=sys.stderr, flush=True)
+    if fit.errors:
+        raise ObjectsDoNotFitError("the objects do not fit the model; nothing was trained:\n  " + "\n  ".join(fit.errors))
+
+    model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
+                          progress=progress, extra_callbacks=extra_callbacks)
+    thresholds = adapter.thresholds(model)
+    card = read_card(model_dir)
+    card.update({
+        "thresholds": thresholds,
+        "patch": list(model.config.train_patch_size),
+        "n_rays": int(model.config.n_rays),
+        "grid": list(model.config.grid),
+        "largest_object_px": int(max(fit.largest_object)) if fit.largest_object else None,
+        "data_check": fit.as_dict(),
+    })
+    write_card(model_dir, card)
+
+    say("Writing the quality-control report on the validation images...")
+    from ..qc.instance_report import write_instance_report
+
+    report = write_instance_report(model, adapter, card, dataset.val, model_dir, fit_warnings=fit.warnings)
+    provenance = write_provenance(
+        model_dir / "provenance.json",
+        config=adapter.export_summary(model_dir)["config"] | {"training_options": adapter.options_dict(options)},
+        thresholds=thresholds,
+        data_files=dataset.files,
+        command_line=command_line or sys.argv,
+        extra={"family": "stardist", "resumed": resume,
+               "fine_tuned_from": str(from_model) if from_model else None,
+               "data_check": fit.as_dict()},
+    )
+    adapter.remove_checkpoint(model_dir)
+    return TrainingOutcome(model_dir, report, provenance, thresholds, fit.warnings)

@@ -1,0 +1,326 @@
+"""StarDist adapter: configuration, training, thresholds and prediction.
+
+Thin on purpose: StarDist does the modelling; this module turns our options into
+its ``Config2D``/``Config3D``, trains with the shared progress/history/resume
+bookkeeping, and predicts with tiling or block-wise processing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.instances import InstanceDataset, normalize_percentile
+from . import training
+from .card import ModelFolderError, read_card, write_card
+
+NORMALIZATION = {"method": "percentile", "low": 1.0, "high": 99.8}
+
+
+@dataclass
+class StarDistOptions:
+    """Training options; defaults follow the ZeroCostDL4Mic StarDist notebooks.
+
+    ``patch`` None means 256 (2D) or 48x96x96 (3D), shrunk to the smallest image.
+    """
+
+    epochs: int = 100
+    steps: int = 100
+    patch: tuple | None = None
+    batch: int | None = None
+    rays: int | None = None
+    grid: int | tuple = 2
+    lr: float = 3e-4
+    depth: int = 3
+    filters: int = 32
+    seed: int = 42
+    augment: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def _default_patch(ndim: int, shapes: list) -> tuple:
+    wanted = (256, 256) if ndim == 2 else (48, 96, 96)
+    smallest = np.min(np.array(shapes), axis=0)
+    # the U-Net needs sizes divisible by 2**depth * grid; 16 covers the defaults
+    return tuple(int(min(w, max(16, (s // 16) * 16))) for w, s in zip(wanted, smallest))
+
+
+def anisotropy_of(dataset: InstanceDataset) -> tuple | None:
+    """Voxel anisotropy (z, y, x) from the first sample's calibration, for 3D."""
+    if dataset.ndim != 3:
+        return None
+    cal = dataset.all_samples[0].calibration
+    return (cal.voxel_depth / cal.pixel_width, cal.pixel_height / cal.pixel_width, 1.0)
+
+
+def make_config(dataset: InstanceDataset, options: StarDistOptions):
+    """A StarDist ``Config2D``/``Config3D`` for ``dataset`` from ``options``."""
+    from stardist.models import Config2D, Config3D
+
+    shapes = [s.labels.shape for s in dataset.all_samples]
+    patch = tuple(options.patch) if options.patch else _default_patch(dataset.ndim, shapes)
+    if len(patch) == 1:
+        patch = patch * dataset.ndim
+    common = dict(
+        n_channel_in=dataset.n_channels,
+        train_patch_size=patch,
+        train_learning_rate=options.lr,
+        train_epochs=options.epochs,
+        train_steps_per_epoch=options.steps,
+        train_tensorboard=False,
+        unet_n_depth=options.depth,
+        unet_n_filter_base=options.filters,
+        use_gpu=False,  # gputools (OpenCL) data generation; TensorFlow still uses the GPU
+        **options.extra,
+    )
+    if dataset.ndim == 2:
+        grid = options.grid if isinstance(options.grid, tuple) else (options.grid, options.grid)
+        return Config2D(n_rays=options.rays or 32, grid=grid, train_batch_size=options.batch or 4, **common)
+    from stardist import Rays_GoldenSpiral
+
+    anisotropy = anisotropy_of(dataset)
+    if isinstance(options.grid, tuple):
+        grid = options.grid
+    else:
+        # subsample less along a coarse z axis, as StarDist's 3D notebook does
+        grid = tuple(1 if a > 1.5 else options.grid for a in anisotropy[:1]) + (options.grid, options.grid)
+    rays = Rays_GoldenSpiral(options.rays or 96, anisotropy=anisotropy)
+    return Config3D(rays=rays, grid=grid, anisotropy=anisotropy, train_batch_size=options.batch or 2, **common)
+
+
+def _model_class(ndim: int):
+    from stardist.models import StarDist2D, StarDist3D
+
+    return StarDist2D if ndim == 2 else StarDist3D
+
+
+def _open(model_dir: Path, config=None):
+    model_dir = Path(model_dir).resolve()
+    card = read_card(model_dir) if config is None else None
+    ndim = config.n_dim if config is not None else card["ndim"]
+    with training.quiet_keras():
+        return _model_class(ndim)(config, name=model_dir.name, basedir=str(model_dir.parent))
+
+
+def load_model(model_dir: Path):
+    """Open a trained StarDist model folder (config, best weights, thresholds)."""
+    card = read_card(model_dir)
+    if card.get("family") != "stardist":
+        raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not StarDist.")
+    return _open(model_dir)
+
+
+def augmenter(seed: int = 0):
+    """Random flips, 90-degree rotations (square YX patches) and intensity changes."""
+    rng = np.random.default_rng(seed)
+
+    def augment(x, y):
+        spatial = y.ndim
+        yx = (spatial - 2, spatial - 1)
+        if x.shape[yx[0]] == x.shape[yx[1]] and rng.random() < 0.5:
+            k = int(rng.integers(1, 4))
+            x, y = np.rot90(x, k, axes=yx), np.rot90(y, k, axes=yx)
+        for axis in range(spatial):
+            if rng.random() < 0.5:
+                x, y = np.flip(x, axis), np.flip(y, axis)
+        x = x * rng.uniform(0.6, 2.0) + rng.uniform(-0.2, 0.2)
+        if rng.random() < 0.5:
+            x = x + rng.normal(0, rng.uniform(0, 0.03), x.shape)
+        return np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y)
+
+    return augment
+
+
+def prepare_arrays(samples: list, n_channels: int):
+    """Normalised images and label maps as StarDist wants them."""
+    channel_axis = -1 if n_channels > 1 else None
+    X = [normalize_percentile(s.image, NORMALIZATION["low"], NORMALIZATION["high"], channel_axis=channel_axis)
+         for s in samples]
+    Y = [np.asarray(s.labels, dtype=np.int32) for s in samples]
+    return X, Y
+
+
+def _check_compatible(config, dataset: InstanceDataset, source: Path) -> None:
+    if config.n_dim != dataset.ndim or config.n_channel_in != dataset.n_channels:
+        raise ModelFolderError(
+            f"{source} is a {config.n_dim}D model for {config.n_channel_in} channel(s); the data are "
+            f"{dataset.ndim}D with {dataset.n_channels} channel(s)."
+        )
+
+
+def train(
+    dataset: InstanceDataset,
+    model_dir: Path,
+    options: StarDistOptions,
+    *,
+    resume: bool = False,
+    from_model: Path | None = None,
+    progress: bool = True,
+    extra_callbacks: list | None = None,
+):
+    """Train (or resume, or fine-tune) a StarDist model into ``model_dir``.
+
+    Parameters
+    ----------
+    dataset : InstanceDataset
+    model_dir : Path
+        Must be new or empty, unless ``resume``.
+    options : StarDistOptions
+    resume : bool
+        Continue an interrupted run from its last checkpoint, up to the same total
+        number of epochs.
+    from_model : Path, optional
+        Fine-tune: start from this model's weights (and its rays/grid/network).
+    progress : bool
+    extra_callbacks : list, optional
+        More Keras callbacks (e.g. to stop early).
+
+    Returns
+    -------
+    model
+        The trained StarDist model with its best weights loaded.
+    """
+    from .device import configure_tensorflow
+
+    model_dir = Path(model_dir).resolve()
+    configure_tensorflow(quiet=not progress)
+    epochs_done = 0
+    if resume:
+        state = training.resume_state(model_dir)
+        model = _open(model_dir)
+        _check_compatible(model.config, dataset, model_dir)
+        model.keras_model.load_weights(str(model_dir / training.CHECKPOINT))
+        epochs_done, epochs_total = state.epochs_done, state.epochs_total
+    else:
+        if model_dir.exists() and any(model_dir.iterdir()):
+            raise ModelFolderError(
+                f"{model_dir} already holds files. Use --resume to continue its training, or choose a new folder."
+            )
+        if from_model is not None:
+            source = load_model(from_model)
+            _check_compatible(source.config, dataset, Path(from_model))
+            config = source.config
+            config.train_learning_rate = options.lr
+            config.train_epochs = options.epochs
+            config.train_steps_per_epoch = options.steps
+            if options.patch:
+                config.train_patch_size = tuple(options.patch)
+            if options.batch:
+                config.train_batch_size = options.batch
+        else:
+            config = make_config(dataset, options)
+        model = _open(model_dir, config)
+        if from_model is not None:
+            model.keras_model.set_weights(source.keras_model.get_weights())
+        epochs_total = options.epochs
+        write_card(model_dir, {
+            "family": "stardist",
+            "ndim": dataset.ndim,
+            "n_channels": dataset.n_channels,
+            "axes": ("ZYX" if dataset.ndim == 3 else "YX") + ("C" if dataset.n_channels > 1 else ""),
+            "normalization": NORMALIZATION,
+            "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
+        })
+        training.TrainingState(0, epochs_total, options.lr).save(model_dir)
+
+    X, Y = prepare_arrays(dataset.train, dataset.n_channels)
+    X_val, Y_val = prepare_arrays(dataset.val, dataset.n_channels)
+    remaining = epochs_total - epochs_done
+    if remaining > 0:
+        with training.quiet_keras():
+            model.prepare_for_training()
+        if epochs_done and training.TrainingState.load(model_dir).learning_rate:
+            import tensorflow as tf
+
+            tf.keras.backend.set_value(model.keras_model.optimizer.learning_rate,
+                                       training.TrainingState.load(model_dir).learning_rate)
+        for callback in model.callbacks:
+            if hasattr(callback, "verbose"):
+                callback.verbose = 0
+        model.callbacks += training.keras_callbacks(
+            model_dir, model.keras_model, epochs_total=epochs_total, epochs_done=epochs_done,
+            progress=progress, description="StarDist training",
+        ) + list(extra_callbacks or [])
+        with training.quiet_keras():
+            model.train(X, Y, validation_data=(X_val, Y_val),
+                        augmenter=augmenter(options.seed) if options.augment else None,
+                        epochs=remaining, steps_per_epoch=model.config.train_steps_per_epoch,
+                        seed=options.seed)
+    training.mark_finished(model_dir)
+    if progress:
+        print(f"Optimising the probability and overlap thresholds on {len(X_val)} validation image(s)...",
+              flush=True)
+    with training.quiet_keras(), contextlib.redirect_stderr(io.StringIO()):
+        model.optimize_thresholds(X_val, Y_val)
+    return model
+
+
+def thresholds(model) -> dict:
+    return {"prob": float(model.thresholds.prob), "nms": float(model.thresholds.nms)}
+
+
+def predict(model, image: np.ndarray, *, n_tiles=None, block: dict | None = None) -> tuple[np.ndarray, dict]:
+    """Instances for one normalised image (``YX``/``ZYX``, channels last if any).
+
+    Returns
+    -------
+    labels : ndarray of int32
+    probabilities : dict
+        Object probability by label id.
+    """
+    with training.quiet_keras():
+        if block is not None:
+            axes = "YXC" if image.ndim == 3 else "YX"
+            labels, details = model.predict_instances_big(image, axes=axes, n_tiles=n_tiles,
+                                                          show_progress=False, **block)
+        else:
+            labels, details = model.predict_instances(image, n_tiles=n_tiles, show_tile_progress=False)
+    return labels.astype(np.int32), probabilities_by_label(labels, details)
+
+
+def probabilities_by_label(labels: np.ndarray, details: dict) -> dict:
+    """Object probability by label id, looked up at each object's centre point.
+
+    StarDist's label numbering differs between 2D, 3D and block-wise prediction,
+    but every object is painted over its own centre (unless a more probable
+    object covers it, in which case its probability is left out).
+    """
+    points = np.asarray(details.get("points", np.zeros((0, labels.ndim))), dtype=float)
+    probs = np.asarray(details.get("prob", []), dtype=float)
+    if not len(points):
+        return {}
+    index = np.clip(np.round(points).astype(int), 0, np.array(labels.shape) - 1)
+    found = labels[tuple(index.T)]
+    # more probable objects are painted last, so they own a shared centre pixel
+    order = np.argsort(-probs, kind="stable")
+    result: dict = {}
+    for label, prob in zip(found[order].tolist(), probs[order].tolist()):
+        if label and label not in result:
+            result[int(label)] = float(prob)
+    return result
+
+
+def export_summary(model_dir: Path) -> dict:
+    """Config and thresholds of a trained model, for provenance and reports."""
+    model_dir = Path(model_dir)
+    config = json.loads((model_dir / "config.json").read_text()) if (model_dir / "config.json").exists() else {}
+    thresholds_file = model_dir / "thresholds.json"
+    return {
+        "config": config,
+        "thresholds": json.loads(thresholds_file.read_text()) if thresholds_file.exists() else None,
+    }
+
+
+def options_dict(options: StarDistOptions) -> dict:
+    return asdict(options)
+
+
+def remove_checkpoint(model_dir: Path) -> None:
+    """Drop the resume checkpoint once a run has finished (the best weights stay)."""
+    shutil.rmtree(Path(model_dir) / training.CHECKPOINT.parent, ignore_errors=True)

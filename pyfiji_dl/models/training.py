@@ -1,0 +1,153 @@
+"""What every model family shares while training: progress, history, resume.
+
+* a progress bar per epoch with the losses (tqdm, on stderr);
+* ``training_history.csv`` rewritten atomically after every epoch;
+* a resume checkpoint (``checkpoint/weights_last.h5`` + ``training_state.json``)
+  written atomically after every epoch, so an interrupted run continues where it
+  stopped with ``--resume`` and the same total number of epochs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io.atomic import atomic_path
+from ..io.tables import read_csv, write_csv
+
+STATE_FILE = "training_state.json"
+HISTORY_FILE = "training_history.csv"
+CHECKPOINT = Path("checkpoint") / "weights_last.h5"
+
+
+class ResumeError(ValueError):
+    """``--resume`` cannot continue this model folder."""
+
+
+@dataclass
+class TrainingState:
+    """Where a training run stands; saved after every epoch."""
+
+    epochs_done: int
+    epochs_total: int
+    learning_rate: float | None = None
+    finished: bool = False
+
+    def save(self, model_dir: Path) -> None:
+        with atomic_path(Path(model_dir) / STATE_FILE) as tmp:
+            tmp.write_text(json.dumps(self.__dict__, indent=2))
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "TrainingState | None":
+        path = Path(model_dir) / STATE_FILE
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+
+def resume_state(model_dir: Path) -> TrainingState:
+    """The state to resume from, or a :class:`ResumeError` saying why there is none."""
+    state = TrainingState.load(model_dir)
+    if state is not None and state.finished and not (Path(model_dir) / CHECKPOINT).exists():
+        raise ResumeError(
+            f"{model_dir}: this training finished all {state.epochs_total} epochs. To train it further, "
+            "start a new model folder with --from pointing at this one."
+        )
+    if state is None or not (Path(model_dir) / CHECKPOINT).exists():
+        raise ResumeError(
+            f"{model_dir}: nothing to resume (no {STATE_FILE} or {CHECKPOINT}). "
+            "Start a new training without --resume."
+        )
+    return state
+
+
+def read_history(model_dir: Path) -> list[dict]:
+    """Training history rows (floats), empty if none was written."""
+    path = Path(model_dir) / HISTORY_FILE
+    if not path.exists():
+        return []
+    rows = []
+    for row in read_csv(path):
+        rows.append({k: (float(v) if v not in ("", None) else None) for k, v in row.items()})
+    return rows
+
+
+def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_done: int = 0,
+                    progress: bool = True, description: str = "training"):
+    """Callbacks for history, resume checkpoint and progress, numbering epochs from ``epochs_done``.
+
+    Returns
+    -------
+    list of keras callbacks
+    """
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    model_dir = Path(model_dir)
+    history = read_history(model_dir)[:epochs_done]
+
+    def current_lr():
+        try:
+            return float(tf.keras.backend.get_value(keras_model.optimizer.learning_rate))
+        except Exception:  # noqa: BLE001 - optimizers differ between Keras versions
+            return None
+
+    class EpochBookkeeping(tf.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.bar = None
+            self.started = None
+
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=epochs_total, initial=epochs_done, desc=description, unit="epoch",
+                            disable=not progress, dynamic_ncols=True)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = dict(logs or {})
+            number = epochs_done + epoch + 1
+            row = {"epoch": number, "seconds": round(time.perf_counter() - self.started, 3),
+                   "learning_rate": current_lr()}
+            row.update({k: float(v) for k, v in logs.items() if k != "lr"})
+            history.append(row)
+            write_csv(model_dir / HISTORY_FILE, history)
+            checkpoint = model_dir / CHECKPOINT
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(checkpoint) as tmp:
+                keras_model.save_weights(str(tmp))
+            TrainingState(number, epochs_total, current_lr()).save(model_dir)
+            if self.bar is not None:
+                shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}
+                self.bar.set_postfix(shown)
+                self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            if self.bar is not None:
+                self.bar.close()
+
+    return [EpochBookkeeping()]
+
+
+def mark_finished(model_dir: Path) -> None:
+    state = TrainingState.load(model_dir)
+    if state is not None:
+        state.finished = True
+        state.save(model_dir)
+
+
+@contextlib.contextmanager
+def quiet_keras(enabled: bool = True):
+    """Hide Keras' per-step progress lines (our bar shows epochs); keep errors."""
+    if not enabled:
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield

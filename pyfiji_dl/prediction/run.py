@@ -1,0 +1,243 @@
+"""``pyfiji-dl predict``: a model folder applied to files and folders.
+
+Per input ``NAME.tif`` the output folder gets, in the layout training data use (so
+corrected predictions can go straight back into training):
+
+* ``masks/NAME.tif``  label map (16-bit, calibration and LUT of the input),
+* ``rois/NAME.zip``   ROI Manager set, one exact ROI per object, on its frame/slice,
+* ``objects/NAME.csv`` one row per object (written last: it marks the input done),
+
+and ``summary.csv`` with counts per image and per frame. Inputs are never
+modified; every file is written atomically; finished inputs are skipped on re-run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.instances import normalize_percentile
+from ..data.pairs import IMAGE_SUFFIXES
+from ..io.tables import read_csv, write_csv
+from ..io.tiff import ImageInfo, read_image, write_label_image
+from ..models.card import read_card
+
+
+class PredictionInputError(ValueError):
+    """An input cannot be given to this model; the message names it."""
+
+
+@dataclass
+class PredictionResult:
+    done: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    summary: Path | None = None
+
+
+def expand_inputs(inputs: list) -> list[Path]:
+    """Files as given, folders expanded to their TIFFs (sorted); missing paths are errors."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            if not found:
+                raise PredictionInputError(f"{path}: no .tif images in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise PredictionInputError(f"{path}: no such file or folder")
+    stems = {}
+    for path in files:
+        if path.stem in stems:
+            raise PredictionInputError(f"{stems[path.stem]} and {path} have the same name; outputs would collide")
+        stems[path.stem] = path
+    return files
+
+
+def output_paths(out_dir: Path, stem: str) -> dict:
+    return {
+        "labels": out_dir / "masks" / f"{stem}.tif",
+        "rois": out_dir / "rois" / f"{stem}.zip",
+        "objects": out_dir / "objects" / f"{stem}.csv",
+    }
+
+
+def _model_layout(image: np.ndarray, info: ImageInfo, card: dict, channel: int | None, source: Path):
+    """Image with channels last (or the chosen channel), and its axes without C."""
+    n_channels = card.get("n_channels", 1)
+    axes = info.axes
+    if "S" in axes:
+        raise PredictionInputError(f"{source}: RGB images are not supported; convert to greyscale in Fiji "
+                                   "(Image > Type > 8-bit) or split the channels.")
+    if "C" in axes:
+        c_axis = axes.index("C")
+        n_c = image.shape[c_axis]
+        if channel is not None:
+            if not 1 <= channel <= n_c:
+                raise PredictionInputError(f"{source}: has {n_c} channel(s); --channel {channel} does not exist")
+            image = np.take(image, channel - 1, axis=c_axis)
+        elif n_channels == 1 and n_c > 1:
+            raise PredictionInputError(f"{source}: has {n_c} channels but the model takes one; choose it with --channel")
+        elif n_channels > 1:
+            if n_c != n_channels:
+                raise PredictionInputError(f"{source}: has {n_c} channels; the model needs {n_channels}")
+            image = np.moveaxis(image, c_axis, -1)
+        else:
+            image = np.take(image, 0, axis=c_axis)
+        axes = axes.replace("C", "")
+    elif n_channels > 1:
+        raise PredictionInputError(f"{source}: has one channel; the model needs {n_channels}")
+    if card["ndim"] == 3 and "Z" not in axes:
+        raise PredictionInputError(f"{source}: is 2D ({info.axes}); this is a 3D model and needs a z-stack")
+    return image, axes
+
+
+def _planes(axes: str, model_ndim: int) -> tuple[list, str]:
+    """Leading axes predicted one by one (T always; Z too for a 2D model)."""
+    spatial = "ZYX" if model_ndim == 3 else "YX"
+    loop = [a for a in axes if a not in spatial]
+    return loop, spatial
+
+
+def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> tuple[np.ndarray, dict]:
+    """Labels (axes = ``axes``) and {(frame, label): probability} for one image."""
+    from .tiling import block_parameters, choose_n_tiles, needs_block_processing
+
+    loop_axes, spatial = _planes(axes, card["ndim"])
+    loop_shape = tuple(image.shape[axes.index(a)] for a in loop_axes)
+    spatial_shape = tuple(image.shape[axes.index(a)] for a in spatial)
+    n_channels = card.get("n_channels", 1)
+    flat = image.reshape((-1,) + image.shape[len(loop_axes):])
+    labels = np.zeros((flat.shape[0],) + spatial_shape, np.int32)
+    probabilities: dict = {}
+    # the network's own divisibility and tile halo, when the adapter's model tells them
+    div_by = tuple(model._axes_div_by(spatial)) if hasattr(model, "_axes_div_by") else 1
+    halo = tuple(model._axes_tile_overlap(spatial)) if hasattr(model, "_axes_tile_overlap") else None
+    block = None
+    tiled_shape = spatial_shape
+    if card["ndim"] == 2 and needs_block_processing(spatial_shape, spatial):
+        block = block_parameters(spatial_shape, card.get("largest_object_px") or 64, div_by,
+                                 axes="YXC" if n_channels > 1 else "YX", divisible_by=div_by)
+        tiled_shape = tuple(block["block_size"][:2])  # n_tiles applies to each block
+    n_tiles = tuple(choose_n_tiles(tiled_shape, spatial, n_channels=n_channels, grid=div_by, overlap=halo))
+    if n_channels > 1:
+        n_tiles += (1,)
+    low, high = card["normalization"]["low"], card["normalization"]["high"]
+    for index, plane in enumerate(flat):
+        normalized = normalize_percentile(plane, low, high, channel_axis=-1 if n_channels > 1 else None)
+        plane_labels, probs = adapter.predict(model, normalized, n_tiles=n_tiles, block=block)
+        labels[index] = plane_labels
+        frame = index + 1
+        probabilities.update({(frame, label): p for label, p in probs.items()})
+    return labels.reshape(loop_shape + spatial_shape), probabilities
+
+
+def _measurement_axes(axes: str, model_ndim: int) -> str:
+    # A 2D model on a z-stack finds objects per slice, not volumes: measure them as
+    # frames so each slice's objects get their own rows.
+    if model_ndim == 2 and "Z" in axes and "T" not in axes:
+        return axes.replace("Z", "T")
+    return axes
+
+
+def predict_paths(
+    model_dir: str | os.PathLike,
+    inputs: list,
+    out_dir: str | os.PathLike,
+    *,
+    channel: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> PredictionResult:
+    """Predict every input and write label maps, ROI sets, object tables and a summary.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        A model folder written by ``pyfiji-dl train``.
+    inputs : list of path-like
+        TIFF files and folders of TIFFs.
+    out_dir : path-like
+    channel : int, optional
+        1-based channel of multichannel inputs for a single-channel model.
+    overwrite : bool
+        Predict again even where outputs exist (default: skip finished inputs).
+    progress : bool
+
+    Returns
+    -------
+    PredictionResult
+        A file that fails is reported in ``failed`` and does not stop the others.
+    """
+    from tqdm.auto import tqdm
+
+    from ..annotation.convert import labels_to_rois
+    from ..io.rois import write_rois
+    from .measure import object_columns, object_rows
+
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    card = read_card(model_dir)
+    adapter = _adapter(card["family"])
+    files = expand_inputs(inputs)
+    result = PredictionResult()
+    model = None
+    for path in tqdm(files, desc="predict", unit="image", disable=not progress or len(files) < 2, file=sys.stderr):
+        outputs = output_paths(out_dir, path.stem)
+        if not overwrite and outputs["objects"].exists() and outputs["labels"].exists():
+            result.skipped.append(path)
+            continue
+        try:
+            image, info = read_image(path)
+            data, axes = _model_layout(image, info, card, channel, path)
+            if model is None:
+                model = adapter.load_model(model_dir)
+            labels, probabilities = predict_image(model, adapter, card, data, axes)
+            write_label_image(outputs["labels"], labels, axes, calibration=info.calibration)
+            rois = labels_to_rois(labels, axes)
+            if rois:
+                write_rois(outputs["rois"], rois)
+            elif outputs["rois"].exists():
+                outputs["rois"].unlink()  # a stale set from an earlier run would mislead
+            measure_axes = _measurement_axes(axes, card["ndim"])
+            rows = object_rows(labels, measure_axes, image=data, calibration=info.calibration,
+                               probabilities=probabilities, image_name=path.name)
+            n_channels = data.shape[-1] if data.ndim > labels.ndim else 1
+            write_csv(outputs["objects"], rows, object_columns(measure_axes, n_channels))
+            result.done.append(path)
+        except (ValueError, OSError, RuntimeError) as exc:
+            result.failed.append((path, str(exc)))
+    result.summary = write_summary(out_dir, [p for p in files if output_paths(out_dir, p.stem)["objects"].exists()])
+    return result
+
+
+def write_summary(out_dir: Path, files: list) -> Path | None:
+    """``summary.csv``: counts per image and per frame, from the object tables."""
+    from .measure import summary_rows
+
+    rows = []
+    for path in files:
+        labels_path = output_paths(out_dir, path.stem)["labels"]
+        labels, info = read_image(labels_path)
+        rows += summary_rows(path.name, labels, info.axes.replace("C", ""))
+    if not rows:
+        return None
+    return write_csv(Path(out_dir) / "summary.csv", rows)
+
+
+def _adapter(family: str):
+    if family == "stardist":
+        from ..models import stardist
+
+        return stardist
+    raise PredictionInputError(f"prediction for {family} models is not available in this version")
+
+
+def read_objects(out_dir: Path, stem: str) -> list[dict]:
+    return read_csv(output_paths(Path(out_dir), stem)["objects"])

@@ -31,6 +31,7 @@ test: install
 
 benchmark: install
 	$(XVFB) $(PY) benchmarks/bench_rois_labels.py
+	$(XVFB) $(PY) benchmarks/bench_stardist.py
 
 doctor: install
 	$(XVFB) $(VENV)/bin/pyfiji-dl doctor

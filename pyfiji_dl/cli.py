@@ -7,6 +7,7 @@ and never imports TensorFlow or starts Java.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -141,7 +142,7 @@ def cmd_train_stardist(args) -> int:
     options = StarDistOptions(
         epochs=args.epochs, steps=args.steps, patch=args.patch, batch=args.batch, rays=args.rays,
         grid=grid if grid is not None else 2, lr=args.lr, depth=args.depth, filters=args.filters,
-        seed=args.seed, augment=not args.no_augment,
+        seed=args.seed, augment=not args.no_augment, max_minutes=args.max_minutes,
     )
     outcome = train_stardist(args.data, args.model, options, val=args.val, channel=args.channel,
                              resume=args.resume, from_model=args.from_model, progress=not args.quiet,
@@ -182,7 +183,7 @@ def cmd_doctor(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(args.output))
+    return run_demo(Path(args.output), minutes=args.minutes)
 
 
 def _progress(items, desc):
@@ -270,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--channel", type=int, help="1-based channel of multichannel images (default: all)")
     t.add_argument("--seed", type=int, default=42, help="seed of the validation split and augmentation")
     t.add_argument("--no-augment", action="store_true", help="no flips/rotations/intensity augmentation")
+    t.add_argument("--max-minutes", type=float, help="stop after the epoch that reaches this time; "
+                   "the model, thresholds and QC are written, and --resume continues later")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--from", dest="from_model", help="fine-tune: start from this model folder's weights")
     t.add_argument("--quiet", action="store_true", help="no progress output")
@@ -304,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the bundled demo (ROI sets <-> label maps on real nuclei)",
                        description="Runs the main job on bundled data and checks the outputs in real ImageJ.")
     p.add_argument("-o", "--output", default="demo_output", help="folder for the demo's files")
+    p.add_argument("--minutes", type=float, default=4.0, help="StarDist training time limit (default 4)")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -311,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # TensorFlow's C++ start-up chatter (CUDA plugins, CPU flags) is not for our users;
+    # set TF_CPP_MIN_LOG_LEVEL yourself to see it
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if not getattr(args, "func", None):
         if args.command == "train":
             parser.parse_args(["train", "--help"])

@@ -238,6 +238,9 @@ def tiny_stardist():
     pytest.importorskip("stardist")
     from stardist.models import Config2D, StarDist2D
 
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)  # the same random weights every run
     config = Config2D(n_rays=8, grid=(2, 2), unet_n_depth=1, unet_n_filter_base=4)
     return StarDist2D(config, name=None, basedir=None)
 

@@ -222,3 +222,40 @@ def test_predict_rejects_wrong_inputs(trained, tmp_path, capsys):
     assert "junk.tif" in err and "not a readable TIFF" in err
     assert run_cli("predict", tmp_path, tmp_path / "two.tif", "-o", tmp_path / "o") == 1
     assert "not a pyfiji_dl model" in capsys.readouterr().err
+
+
+def test_channel_option_and_block_wise_prediction_match_plain_prediction(trained, nuclei, tmp_path, monkeypatch):
+    from pyfiji_dl.prediction import tiling
+    from pyfiji_dl.qc.matching import match_instances
+
+    image, _ = nuclei
+    big = np.tile(image, (2, 2))[:640, :640]  # blocks need room for context around objects
+    two_channels = np.stack([big, big.max() - big])
+    write_imagej_tiff(tmp_path / "in" / "two.tif", two_channels, "CYX")
+    assert run_cli("predict", trained, tmp_path / "in", "-o", tmp_path / "plain", "--channel", "1", "--quiet") == 0
+    plain = tifffile.imread(tmp_path / "plain" / "masks" / "two.tif")
+    assert plain.shape == (640, 640)
+
+    # very large images go block by block; force it on a small one and compare
+    monkeypatch.setattr(tiling, "needs_block_processing", lambda shape, axes, threshold=0: True)
+    assert run_cli("predict", trained, tmp_path / "in", "-o", tmp_path / "blocks", "--channel", "1", "--quiet") == 0
+    blocks = tifffile.imread(tmp_path / "blocks" / "masks" / "two.tif")
+    stats = {row["thresh"]: row for row in match_instances(plain.astype(np.int64), blocks.astype(np.int64),
+                                                           thresholds=(0.9,))}
+    assert stats[0.9]["n_true"] == stats[0.9]["n_pred"] == stats[0.9]["tp"] > 0
+
+
+def test_multichannel_training(tmp_path, nuclei):
+    image, labels = nuclei
+    data = tmp_path / "mc"
+    for i, (y, x) in enumerate([(0, 0), (0, 256)]):
+        crop = image[y:y + 96, x:x + 96]
+        write_imagej_tiff(data / "images" / f"m{i}.tif", np.stack([crop, crop[::-1]]), "CYX")
+        write_label_image(data / "masks" / f"m{i}.tif", labels[y:y + 96, x:x + 96], "YX")
+    model = tmp_path / "mcm"
+    assert run_cli("train", "stardist", "--data", data, "--model", model, "--quiet", "--epochs", "1",
+                   "--steps", "1", "--patch", "64", "--batch", "1", "--rays", "8", "--depth", "1",
+                   "--filters", "4") == 0
+    assert json.loads((model / "pyfiji_dl.json").read_text())["n_channels"] == 2
+    assert run_cli("predict", model, data / "images" / "m0.tif", "-o", tmp_path / "o", "--quiet") == 0
+    assert tifffile.imread(tmp_path / "o" / "masks" / "m0.tif").shape == (96, 96)

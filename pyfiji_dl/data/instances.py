@@ -242,15 +242,3 @@ def load_instance_dataset(
     first = all_samples[0]
     n_channels = first.image.shape[-1] if first.image.ndim > first.labels.ndim else 1
     return InstanceDataset(train, val, first.labels.ndim, n_channels, files, messages)
-
-
-def normalize_percentile(image: np.ndarray, low: float = 1.0, high: float = 99.8, *, channel_axis: int | None = None) -> np.ndarray:
-    """Scale so the ``low``/``high`` percentiles map to 0/1 (per channel), as float32.
-
-    The same normalisation StarDist's and CSBDeep's notebooks use (``csbdeep.utils.normalize``).
-    """
-    image = np.asarray(image, dtype=np.float32)
-    axes = tuple(i for i in range(image.ndim) if i != (channel_axis % image.ndim if channel_axis is not None else None))
-    lo = np.percentile(image, low, axis=axes, keepdims=True)
-    hi = np.percentile(image, high, axis=axes, keepdims=True)
-    return ((image - lo) / np.maximum(hi - lo, 1e-20)).astype(np.float32)

@@ -111,5 +111,8 @@ def train_stardist(
                "fine_tuned_from": str(from_model) if from_model else None,
                "data_check": fit.as_dict()},
     )
-    adapter.remove_checkpoint(model_dir)
+    from .training import TrainingState
+
+    if TrainingState.load(model_dir).finished:
+        adapter.remove_checkpoint(model_dir)
     return TrainingOutcome(model_dir, report, provenance, thresholds, fit.warnings)

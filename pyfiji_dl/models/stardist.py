@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.instances import InstanceDataset, normalize_percentile
+from ..data.instances import InstanceDataset
+from ..data.normalize import normalize_percentile
 from . import training
 from .card import ModelFolderError, read_card, write_card
 
@@ -41,6 +42,7 @@ class StarDistOptions:
     filters: int = 32
     seed: int = 42
     augment: bool = True
+    max_minutes: float | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -245,14 +247,17 @@ def train(
                 callback.verbose = 0
         model.callbacks += training.keras_callbacks(
             model_dir, model.keras_model, epochs_total=epochs_total, epochs_done=epochs_done,
-            progress=progress, description="StarDist training",
+            progress=progress, description="StarDist training", max_minutes=options.max_minutes,
         ) + list(extra_callbacks or [])
         with training.quiet_keras():
             model.train(X, Y, validation_data=(X_val, Y_val),
                         augmenter=augmenter(options.seed) if options.augment else None,
                         epochs=remaining, steps_per_epoch=model.config.train_steps_per_epoch,
                         seed=options.seed)
-    training.mark_finished(model_dir)
+    state = training.mark_finished(model_dir)
+    if progress and state is not None and not state.finished:
+        print(f"Stopped after {state.epochs_done} of {state.epochs_total} epochs (time limit); "
+              "continue later with --resume.", flush=True)
     if progress:
         print(f"Optimising the probability and overlap thresholds on {len(X_val)} validation image(s)...",
               flush=True)

@@ -78,8 +78,11 @@ def read_history(model_dir: Path) -> list[dict]:
 
 
 def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_done: int = 0,
-                    progress: bool = True, description: str = "training"):
+                    progress: bool = True, description: str = "training", max_minutes: float | None = None):
     """Callbacks for history, resume checkpoint and progress, numbering epochs from ``epochs_done``.
+
+    With ``max_minutes``, training stops after the epoch that reaches the limit; the
+    checkpoint stays, so ``--resume`` can continue to the planned number of epochs.
 
     Returns
     -------
@@ -90,6 +93,7 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
 
     model_dir = Path(model_dir)
     history = read_history(model_dir)[:epochs_done]
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
 
     def current_lr():
         try:
@@ -127,6 +131,8 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
                 shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}
                 self.bar.set_postfix(shown)
                 self.bar.update(1)
+            if deadline is not None and time.monotonic() >= deadline and number < epochs_total:
+                self.model.stop_training = True
 
         def on_train_end(self, logs=None):
             if self.bar is not None:
@@ -135,11 +141,13 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
     return [EpochBookkeeping()]
 
 
-def mark_finished(model_dir: Path) -> None:
+def mark_finished(model_dir: Path) -> TrainingState | None:
+    """Flag the run finished when all its epochs are done; return its state."""
     state = TrainingState.load(model_dir)
-    if state is not None:
+    if state is not None and state.epochs_done >= state.epochs_total:
         state.finished = True
         state.save(model_dir)
+    return state
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.instances import normalize_percentile
+from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
 from ..io.tables import read_csv, write_csv
 from ..io.tiff import ImageInfo, read_image, write_label_image

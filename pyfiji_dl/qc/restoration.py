@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.normalize import normalize_percentile as _normalize_percentile
+
 __all__ = [
     "normalize_percentile",
     "normalize_minmse",
@@ -59,29 +61,10 @@ GT_PERCENTILES = (0.1, 99.9)
 def normalize_percentile(x, pmin=GT_PERCENTILES[0], pmax=GT_PERCENTILES[1], *, clip=False, eps=1e-20):
     """Map the ``pmin`` and ``pmax`` percentiles of ``x`` to 0 and 1 (CSBDeep's ``normalize``).
 
-    Parameters
-    ----------
-    x : ndarray
-    pmin, pmax : float
-        Percentiles (0-100). The QC default 0.1/99.9 is what ``norm_minmse``
-        applies to the GT; CSBDeep's training default is 3/99.8, StarDist's 1/99.8.
-    clip : bool
-        Clip the result to [0, 1].
-    eps : float
-        Guards against a constant image (which then becomes all zeros).
-
-    Returns
-    -------
-    ndarray of float32
+    The QC default 0.1/99.9 is what ``norm_minmse`` applies to the GT; see
+    :func:`pyfiji_dl.data.normalize.normalize_percentile`.
     """
-    x = np.asarray(x)
-    low = np.percentile(x, pmin, keepdims=True).astype(np.float32)
-    high = np.percentile(x, pmax, keepdims=True).astype(np.float32)
-    # float32 throughout, as CSBDeep's normalize_mi_ma.
-    out = (x.astype(np.float32, copy=False) - low) / (high - low + np.float32(eps))
-    if clip:
-        out = np.clip(out, 0, 1)
-    return out
+    return _normalize_percentile(x, pmin, pmax, clip=clip, eps=eps)
 
 
 def normalize_minmse(x, target):

@@ -117,16 +117,16 @@ def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> t
     flat = image.reshape((-1,) + image.shape[len(loop_axes):])
     labels = np.zeros((flat.shape[0],) + spatial_shape, np.int32)
     probabilities: dict = {}
-    # the network's own divisibility and tile halo, when the adapter's model tells them
+    # the network's own divisibility, when the adapter's model tells it (its exact tile
+    # halo would cost a network run per model; the tiling module's estimate is enough)
     div_by = tuple(model._axes_div_by(spatial)) if hasattr(model, "_axes_div_by") else 1
-    halo = tuple(model._axes_tile_overlap(spatial)) if hasattr(model, "_axes_tile_overlap") else None
     block = None
     tiled_shape = spatial_shape
     if card["ndim"] == 2 and needs_block_processing(spatial_shape, spatial):
         block = block_parameters(spatial_shape, card.get("largest_object_px") or 64, div_by,
                                  axes="YXC" if n_channels > 1 else "YX", divisible_by=div_by)
         tiled_shape = tuple(block["block_size"][:2])  # n_tiles applies to each block
-    n_tiles = tuple(choose_n_tiles(tiled_shape, spatial, n_channels=n_channels, grid=div_by, overlap=halo))
+    n_tiles = tuple(choose_n_tiles(tiled_shape, spatial, n_channels=n_channels, grid=div_by))
     if n_channels > 1:
         n_tiles += (1,)
     low, high = card["normalization"]["low"], card["normalization"]["high"]
@@ -155,6 +155,7 @@ def predict_paths(
     channel: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    model=None,
 ) -> PredictionResult:
     """Predict every input and write label maps, ROI sets, object tables and a summary.
 
@@ -170,6 +171,9 @@ def predict_paths(
     overwrite : bool
         Predict again even where outputs exist (default: skip finished inputs).
     progress : bool
+    model : optional
+        The model of ``model_dir`` already loaded (e.g. by a worker serving many
+        calls); loaded on the first input that needs it otherwise.
 
     Returns
     -------
@@ -187,7 +191,6 @@ def predict_paths(
     adapter = _adapter(card["family"])
     files = expand_inputs(inputs)
     result = PredictionResult()
-    model = None
     for path in tqdm(files, desc="predict", unit="image", disable=not progress or len(files) < 2, file=sys.stderr):
         outputs = output_paths(out_dir, path.stem)
         if not overwrite and outputs["objects"].exists() and outputs["labels"].exists():

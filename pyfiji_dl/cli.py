@@ -155,6 +155,32 @@ def cmd_train_stardist(args) -> int:
     return 0
 
 
+def cmd_train_restoration(args) -> int:
+    from .models.run import train_restoration
+
+    if args.resume and args.from_model:
+        raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
+                           "Use one of them.")
+    common = dict(epochs=args.epochs, steps=args.steps, patch=args.patch, lr=args.lr, depth=args.depth,
+                  filters=args.filters, seed=args.seed, augment=not args.no_augment, max_minutes=args.max_minutes)
+    if args.family == "care":
+        from .models.care import CareOptions
+
+        options = CareOptions(batch=args.batch or 16, kernel=args.kernel, probabilistic=args.probabilistic,
+                              patches_per_image=args.patches_per_image, **common)
+    else:
+        from .models.n2v import N2VOptions
+
+        options = N2VOptions(batch=args.batch, **common)
+    outcome = train_restoration(args.family, args.data, args.model, options, val=args.val, channel=args.channel,
+                                resume=args.resume, from_model=args.from_model, progress=not args.quiet,
+                                command_line=["pyfiji-dl"] + sys.argv[1:])
+    _say(f"\nModel: {outcome.model_dir}")
+    _say(f"QC report: {outcome.report}")
+    _say(f"Provenance: {outcome.provenance}")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from .prediction.run import predict_paths
 
@@ -169,6 +195,21 @@ def cmd_predict(args) -> int:
         _say(f"Outputs in {Path(args.output).resolve()} (masks/, rois/, objects/, {result.summary.name})")
     if result.failed:
         raise CommandError(f"{len(result.failed)} input(s) failed:\n" + "\n".join(f"{p}: {why}" for p, why in result.failed))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .qc.evaluate import evaluate_model, evaluate_predictions
+
+    if args.pred or args.gt:
+        if not (args.pred and args.gt) or args.model:
+            raise CommandError("give MODEL --data DATA, or --pred DIR --gt DIR (not both)")
+        report = evaluate_predictions(args.pred, args.gt, args.output, input_dir=args.input)
+    else:
+        if not (args.model and args.data):
+            raise CommandError("give MODEL --data DATA, or --pred DIR --gt DIR")
+        report = evaluate_model(args.model, args.data, args.output, channel=args.channel)
+    _say(f"QC report: {Path(report).resolve()}")
     return 0
 
 
@@ -241,8 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="ROI set .zip (single form) or folder")
     p.set_defaults(func=cmd_labels_to_rois)
 
-    p = sub.add_parser("train", help="train a model (stardist) on images + annotations",
-                       description="Train a model. Families: stardist.")
+    p = sub.add_parser("train", help="train a model: stardist, care or n2v",
+                       description="Train a model. Families: stardist (instance segmentation), care "
+                                   "(supervised restoration), n2v (self-supervised denoising).")
     families = p.add_subparsers(dest="family", metavar="FAMILY")
     t = families.add_parser(
         "stardist",
@@ -278,15 +320,53 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress output")
     t.set_defaults(func=cmd_train_stardist)
 
+    for family, title, layout, defaults in (
+        ("care", "CARE supervised restoration (low SNR -> high SNR)",
+         "DATA/low/NAME.tif (low SNR) with DATA/GT/NAME.tif (high SNR), same names and shapes",
+         "patch 64 (16,64,64 in 3D) from non-background regions, 100 patches per image, batch 16, "
+         "learning rate 4e-4, U-Net depth 2, kernel 5 (3 in 3D)"),
+        ("n2v", "Noise2Void self-supervised denoising (noisy images only)",
+         "DATA/images/*.tif noisy images (time-lapse frames become samples); optional DATA/GT/NAME.tif for QC",
+         "patch 64 (32,64,64 in 3D), batch 64 (4 in 3D), learning rate 4e-4, 19.8 %% masked pixels, "
+         "uniform_withCP, radius 5"),
+    ):
+        t = families.add_parser(family, help=title, description=(
+            f"Train {title}. Data: {layout}. Defaults (ZeroCostDL4Mic notebooks): {defaults}; 100 epochs x 100 "
+            "steps; 10 %% of the files for validation. Writes the QC report (mSSIM, NRMSE, PSNR of input and "
+            "prediction against GT, SSIM/RSE maps) and provenance into MODEL."))
+        t.add_argument("--data", required=True, help="training data folder")
+        t.add_argument("--model", required=True, help="model folder to create (or to --resume)")
+        t.add_argument("--val", help="separate validation folder of the same layout")
+        t.add_argument("--epochs", type=int, default=100, help="epochs in total (default 100)")
+        t.add_argument("--steps", type=int, default=100, help="steps per epoch (default 100)")
+        t.add_argument("--patch", type=_tuple_of_ints, help="patch size, e.g. 64 or 16,64,64")
+        t.add_argument("--batch", type=int, help="batch size")
+        t.add_argument("--lr", type=float, default=4e-4, help="learning rate (default 4e-4)")
+        t.add_argument("--depth", type=int, default=2, help="U-Net depth (default 2)")
+        t.add_argument("--filters", type=int, default=32, help="U-Net base filters (default 32)")
+        if family == "care":
+            t.add_argument("--kernel", type=int, help="U-Net kernel size (default 5 in 2D, 3 in 3D)")
+            t.add_argument("--patches-per-image", type=int, default=100, help="patches per image (default 100)")
+            t.add_argument("--probabilistic", action="store_true", help="predict a distribution (Laplace loss)")
+        t.add_argument("--channel", type=int, help="1-based channel of multichannel images")
+        t.add_argument("--seed", type=int, default=42, help="seed of the validation split and patches")
+        t.add_argument("--no-augment", action="store_true", help="no flips/rotations")
+        t.add_argument("--max-minutes", type=float, help="stop after the epoch that reaches this time")
+        t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+        t.add_argument("--from", dest="from_model", help="fine-tune: start from this model folder's weights")
+        t.add_argument("--quiet", action="store_true", help="no progress output")
+        t.set_defaults(func=cmd_train_restoration)
+
     p = sub.add_parser(
         "predict",
         help="apply a trained model to images: label maps, ROI sets and tables for Fiji",
         description=(
-            "Predict every TIFF given (files or folders). For each NAME.tif, OUT gets masks/NAME.tif "
-            "(label map), rois/NAME.zip (ROI Manager set, ROIs on their frame/slice), "
-            "objects/NAME.csv (one row per object) and summary.csv (counts per image and frame). "
-            "Time-lapses are predicted frame by frame; large images are tiled; finished inputs "
-            "are skipped on re-run."
+            "Predict every TIFF given (files or folders); the model folder says what it is. StarDist: "
+            "for each NAME.tif, OUT gets masks/NAME.tif (label map), rois/NAME.zip (ROI Manager set, "
+            "ROIs on their frame/slice), objects/NAME.csv (one row per object) and summary.csv (counts "
+            "per image and frame). CARE and Noise2Void: OUT/restored/NAME.tif (32-bit, calibration and "
+            "axes kept). Time-lapses and stacks go frame by frame (and slice by slice for a 2D model); "
+            "large images are tiled; finished inputs are skipped on re-run."
         ),
     )
     p.add_argument("model", help="model folder written by 'pyfiji-dl train'")
@@ -296,6 +376,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="predict again even where outputs exist")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="QC report: a model on data with ground truth, or any predictions against ground truth",
+        description=(
+            "MODEL --data DATA: predict DATA (StarDist: images/ + masks/ or rois/; CARE: low/ + GT/; "
+            "Noise2Void: images/ + GT/) and write the QC report. --pred DIR --gt DIR: score predictions "
+            "from any tool against ground truth, paired by file name: label maps by object matching at "
+            "IoU 0.1-0.9 (plus any-overlap and pixel metrics), other images by mSSIM, NRMSE and PSNR."
+        ),
+    )
+    p.add_argument("model", nargs="?", help="model folder")
+    p.add_argument("--data", help="data folder with ground truth")
+    p.add_argument("--pred", help="folder of predictions (NAME.tif)")
+    p.add_argument("--gt", help="folder of ground truth (NAME.tif)")
+    p.add_argument("--input", help="with --pred/--gt for restoration: the inputs, scored as the baseline")
+    p.add_argument("--channel", type=int, help="1-based channel of multichannel images")
+    p.add_argument("-o", "--output", required=True, help="report folder (index.html, CSV, pictures)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("doctor", help="check Python, TensorFlow/GPU, Java, ImageJ/Fiji and display",
                        description="Report what pyfiji-dl finds on this machine and how to fix what is missing. "

@@ -259,3 +259,19 @@ def test_multichannel_training(tmp_path, nuclei):
     assert json.loads((model / "pyfiji_dl.json").read_text())["n_channels"] == 2
     assert run_cli("predict", model, data / "images" / "m0.tif", "-o", tmp_path / "o", "--quiet") == 0
     assert tifffile.imread(tmp_path / "o" / "masks" / "m0.tif").shape == (96, 96)
+
+
+def test_evaluate_label_maps_from_any_tool(tmp_path, nuclei, capsys):
+    _, labels = nuclei
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_label_image(gt / "a.tif", labels[:128, :128], "YX")
+    shifted = np.roll(labels[:128, :128], 2, axis=1)
+    write_label_image(pred / "a.tif", shifted, "YX")
+    write_label_image(pred / "extra.tif", shifted, "YX")
+    assert run_cli("evaluate", "--pred", pred, "--gt", gt, "-o", tmp_path / "r") == 1
+    assert "extra.tif" in capsys.readouterr().err  # unmatched names are listed
+    (pred / "extra.tif").unlink()
+    assert run_cli("evaluate", "--pred", pred, "--gt", gt, "-o", tmp_path / "r") == 0
+    pooled = (tmp_path / "r" / "matching_pooled.csv").read_text().splitlines()
+    assert len(pooled) == 10 and pooled[0].startswith("thresh")
+    assert (tmp_path / "r" / "any_overlap_per_image.csv").exists() and (tmp_path / "r" / "overlay_a.png").exists()

@@ -159,6 +159,42 @@ def _samples_from_pair(image_path: Path, annotation: Path, channel: int | None) 
     return samples, notes
 
 
+def _load_folder(folder: Path, channel, problems: list, messages: list, files: list) -> list:
+    """Samples of every pair in ``folder``, grouped by file; problems are appended."""
+    pairs, pair_problems = find_pairs(folder)
+    problems += [f"{folder}: {p}" for p in pair_problems]
+    by_file = []
+    for image_path, annotation in pairs:
+        try:
+            samples, notes = _samples_from_pair(image_path, annotation, channel)
+        except (ValueError, ImageReadError, OSError) as exc:
+            problems.append(str(exc))
+            continue
+        messages += notes
+        files += [image_path, annotation]
+        by_file.append(samples)
+    return by_file
+
+
+def load_instance_samples(data_dir: str | os.PathLike, *, channel: int | None = None) -> tuple[list, list]:
+    """All samples of a folder (for evaluation), and the files read.
+
+    Raises
+    ------
+    DatasetError
+        Listing every unpaired, unreadable or mis-shaped file.
+    """
+    problems: list = []
+    files: list = []
+    groups = _load_folder(Path(data_dir), channel, problems, [], files)
+    samples = [s for g in groups for s in g]
+    if not samples and not problems:
+        problems.append(f"{data_dir}: no image/annotation pairs")
+    if problems:
+        raise DatasetError("the data has problems:\n  " + "\n  ".join(problems))
+    return samples, files
+
+
 def load_instance_dataset(
     data_dir: str | os.PathLike,
     *,
@@ -194,19 +230,7 @@ def load_instance_dataset(
     messages: list[str] = []
     files: list = []
     for role, folder in sets.items():
-        pairs, pair_problems = find_pairs(folder)
-        problems += [f"{folder}: {p}" for p in pair_problems]
-        by_file = []
-        for image_path, annotation in pairs:
-            try:
-                samples, notes = _samples_from_pair(image_path, annotation, channel)
-            except (ValueError, ImageReadError, OSError) as exc:
-                problems.append(str(exc))
-                continue
-            messages += notes
-            files += [image_path, annotation]
-            by_file.append(samples)
-        loaded[role] = by_file
+        loaded[role] = _load_folder(folder, channel, problems, messages, files)
     all_samples = [s for group in loaded.values() for file_samples in group for s in file_samples]
     if not problems and not all_samples:
         problems.append(f"{data_dir}: no image/annotation pairs")

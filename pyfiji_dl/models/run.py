@@ -48,7 +48,6 @@ def train_stardist(
     """
     from ..data.checks import ObjectsDoNotFitError, check_objects_fit
     from ..data.instances import load_instance_dataset
-    from ..qc.provenance import write_provenance
     from . import stardist as adapter
 
     model_dir = Path(model_dir).resolve()
@@ -101,18 +100,79 @@ def train_stardist(
     from ..qc.instance_report import write_instance_report
 
     report = write_instance_report(model, adapter, card, dataset.val, model_dir, fit_warnings=fit.warnings)
+    provenance = _finish(model_dir, adapter, options, dataset.files, "stardist", thresholds=thresholds,
+                         resume=resume, from_model=from_model, command_line=command_line,
+                         extra={"data_check": fit.as_dict()})
+    return TrainingOutcome(model_dir, report, provenance, thresholds, fit.warnings)
+
+
+def _finish(model_dir: Path, adapter, options, data_files: list, family: str, *, thresholds, resume,
+            from_model, command_line, extra=None) -> Path:
+    """Provenance next to the model; the resume checkpoint goes once all epochs are done."""
+    from ..qc.provenance import write_provenance
+    from .training import TrainingState
+
     provenance = write_provenance(
         model_dir / "provenance.json",
         config=adapter.export_summary(model_dir)["config"] | {"training_options": adapter.options_dict(options)},
         thresholds=thresholds,
-        data_files=dataset.files,
+        data_files=data_files,
         command_line=command_line or sys.argv,
-        extra={"family": "stardist", "resumed": resume,
-               "fine_tuned_from": str(from_model) if from_model else None,
-               "data_check": fit.as_dict()},
+        extra={"family": family, "resumed": resume,
+               "fine_tuned_from": str(from_model) if from_model else None, **(extra or {})},
     )
-    from .training import TrainingState
-
     if TrainingState.load(model_dir).finished:
         adapter.remove_checkpoint(model_dir)
-    return TrainingOutcome(model_dir, report, provenance, thresholds, fit.warnings)
+    return provenance
+
+
+def train_restoration(
+    family: str,
+    data: str | Path,
+    model_dir: str | Path,
+    options,
+    *,
+    val: str | Path | None = None,
+    channel: int | None = None,
+    resume: bool = False,
+    from_model: str | Path | None = None,
+    progress: bool = True,
+    command_line: list | None = None,
+    extra_callbacks: list | None = None,
+) -> TrainingOutcome:
+    """Train CARE (``low/`` + ``GT/`` pairs) or Noise2Void (``images/``), then QC and provenance.
+
+    The QC report scores the validation images against their ground truth (for
+    Noise2Void only when ``DATA/GT`` has images of the same names).
+    """
+    from ..data.restoration import load_care_pairs, load_noisy_images
+    from ..prediction.run import restore_image
+    from ..qc.restoration_report import write_restoration_report
+    from . import adapter_for
+    from .training import read_history
+
+    adapter = adapter_for(family)
+    model_dir = Path(model_dir).resolve()
+    load = load_care_pairs if family == "care" else load_noisy_images
+    dataset = load(data, val_dir=val, seed=options.seed, channel=channel)
+    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    for message in dataset.messages:
+        say(f"note: {message}")
+    say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), {dataset.ndim}D")
+    model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
+                          progress=progress, extra_callbacks=extra_callbacks)
+
+    say("Writing the quality-control report...")
+    card = read_card(model_dir)
+    qc_samples = dataset.val or dataset.train[:1]
+    spatial = "ZYX" if dataset.ndim == 3 else "YX"
+    predictions = [restore_image(model, adapter, card, s.source, spatial) for s in qc_samples]
+    notes = [] if dataset.val else ["no separate validation image: the QC uses the training image"]
+    report = write_restoration_report(
+        model_dir / "qc", title=f"QC report: {model_dir.name} ({'CARE' if family == 'care' else 'Noise2Void'})",
+        names=[s.name for s in qc_samples], sources=[s.source for s in qc_samples], predictions=predictions,
+        targets=[s.target for s in qc_samples], history=read_history(model_dir), card=card, extra_warnings=notes,
+    )
+    provenance = _finish(model_dir, adapter, options, dataset.files, family, thresholds=None, resume=resume,
+                         from_model=from_model, command_line=command_line)
+    return TrainingOutcome(model_dir, report, provenance, None, [])

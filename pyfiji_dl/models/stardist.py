@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.augment import instance_augmenter
 from ..data.instances import InstanceDataset
 from ..data.normalize import normalize_percentile
 from . import training
@@ -118,27 +119,6 @@ def load_model(model_dir: Path):
     return _open(model_dir)
 
 
-def augmenter(seed: int = 0):
-    """Random flips, 90-degree rotations (square YX patches) and intensity changes."""
-    rng = np.random.default_rng(seed)
-
-    def augment(x, y):
-        spatial = y.ndim
-        yx = (spatial - 2, spatial - 1)
-        if x.shape[yx[0]] == x.shape[yx[1]] and rng.random() < 0.5:
-            k = int(rng.integers(1, 4))
-            x, y = np.rot90(x, k, axes=yx), np.rot90(y, k, axes=yx)
-        for axis in range(spatial):
-            if rng.random() < 0.5:
-                x, y = np.flip(x, axis), np.flip(y, axis)
-        x = x * rng.uniform(0.6, 2.0) + rng.uniform(-0.2, 0.2)
-        if rng.random() < 0.5:
-            x = x + rng.normal(0, rng.uniform(0, 0.03), x.shape)
-        return np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y)
-
-    return augment
-
-
 def prepare_arrays(samples: list, n_channels: int):
     """Normalised images and label maps as StarDist wants them."""
     channel_axis = -1 if n_channels > 1 else None
@@ -200,10 +180,7 @@ def train(
         model.keras_model.load_weights(str(model_dir / training.CHECKPOINT))
         epochs_done, epochs_total = state.epochs_done, state.epochs_total
     else:
-        if model_dir.exists() and any(model_dir.iterdir()):
-            raise ModelFolderError(
-                f"{model_dir} already holds files. Use --resume to continue its training, or choose a new folder."
-            )
+        training.check_new_model_dir(model_dir)
         if from_model is not None:
             source = load_model(from_model)
             _check_compatible(source.config, dataset, Path(from_model))
@@ -233,31 +210,15 @@ def train(
 
     X, Y = prepare_arrays(dataset.train, dataset.n_channels)
     X_val, Y_val = prepare_arrays(dataset.val, dataset.n_channels)
-    remaining = epochs_total - epochs_done
-    if remaining > 0:
-        with training.quiet_keras():
-            model.prepare_for_training()
-        if epochs_done and training.TrainingState.load(model_dir).learning_rate:
-            import tensorflow as tf
 
-            tf.keras.backend.set_value(model.keras_model.optimizer.learning_rate,
-                                       training.TrainingState.load(model_dir).learning_rate)
-        for callback in model.callbacks:
-            if hasattr(callback, "verbose"):
-                callback.verbose = 0
-        model.callbacks += training.keras_callbacks(
-            model_dir, model.keras_model, epochs_total=epochs_total, epochs_done=epochs_done,
-            progress=progress, description="StarDist training", max_minutes=options.max_minutes,
-        ) + list(extra_callbacks or [])
-        with training.quiet_keras():
-            model.train(X, Y, validation_data=(X_val, Y_val),
-                        augmenter=augmenter(options.seed) if options.augment else None,
-                        epochs=remaining, steps_per_epoch=model.config.train_steps_per_epoch,
-                        seed=options.seed)
-    state = training.mark_finished(model_dir)
-    if progress and state is not None and not state.finished:
-        print(f"Stopped after {state.epochs_done} of {state.epochs_total} epochs (time limit); "
-              "continue later with --resume.", flush=True)
+    def fit(epochs):
+        model.train(X, Y, validation_data=(X_val, Y_val),
+                    augmenter=instance_augmenter(options.seed) if options.augment else None,
+                    epochs=epochs, steps_per_epoch=model.config.train_steps_per_epoch, seed=options.seed)
+
+    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
+                                  progress=progress, description="StarDist training",
+                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks)
     if progress:
         print(f"Optimising the probability and overlap thresholds on {len(X_val)} validation image(s)...",
               flush=True)

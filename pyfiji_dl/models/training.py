@@ -93,7 +93,7 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
 
     model_dir = Path(model_dir)
     history = read_history(model_dir)[:epochs_done]
-    deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else None
 
     def current_lr():
         try:
@@ -147,6 +147,58 @@ def mark_finished(model_dir: Path) -> TrainingState | None:
     if state is not None and state.epochs_done >= state.epochs_total:
         state.finished = True
         state.save(model_dir)
+    return state
+
+
+def check_new_model_dir(model_dir: Path) -> None:
+    """A new training must not overwrite another model's files."""
+    from .card import ModelFolderError
+
+    model_dir = Path(model_dir)
+    if model_dir.exists() and any(model_dir.iterdir()):
+        raise ModelFolderError(
+            f"{model_dir} already holds files. Use --resume to continue its training, or choose a new folder."
+        )
+
+
+def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epochs_done: int = 0,
+                         progress: bool = True, description: str = "training",
+                         max_minutes: float | None = None, extra_callbacks: list | None = None) -> TrainingState:
+    """Run ``fit(epochs)`` on a CSBDeep-style model with our progress, history and checkpoints.
+
+    Shared by every model family built on CSBDeep's ``BaseModel`` (StarDist, CARE,
+    Noise2Void): their ``prepare_for_training`` makes ``model.callbacks``, to which
+    our bookkeeping is added; on resume the learning rate of the last epoch is
+    restored.
+
+    Returns
+    -------
+    TrainingState
+        After marking the run finished when all epochs are done.
+    """
+    model_dir = Path(model_dir)
+    remaining = epochs_total - epochs_done
+    if remaining > 0:
+        with quiet_keras():
+            model.prepare_for_training()
+        state = TrainingState.load(model_dir)
+        if epochs_done and state is not None and state.learning_rate:
+            import tensorflow as tf
+
+            tf.keras.backend.set_value(model.keras_model.optimizer.learning_rate, state.learning_rate)
+        for callback in model.callbacks:
+            if hasattr(callback, "verbose"):
+                callback.verbose = 0
+        model.callbacks += keras_callbacks(
+            model_dir, model.keras_model, epochs_total=epochs_total, epochs_done=epochs_done,
+            progress=progress, description=description, max_minutes=max_minutes,
+        ) + list(extra_callbacks or [])
+        with quiet_keras():
+            fit(remaining)
+    state = mark_finished(model_dir)
+    if progress and state is not None and not state.finished:
+        print(f"Stopped after {state.epochs_done} of {state.epochs_total} epochs (time limit); "
+              "continue later with --resume.", flush=True)
     return state
 
 

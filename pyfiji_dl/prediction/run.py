@@ -23,7 +23,7 @@ import numpy as np
 from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
 from ..io.tables import read_csv, write_csv
-from ..io.tiff import ImageInfo, read_image, write_label_image
+from ..io.tiff import ImageInfo, read_image, write_imagej_tiff, write_label_image
 from ..models.card import read_card
 
 
@@ -61,11 +61,20 @@ def expand_inputs(inputs: list) -> list[Path]:
     return files
 
 
-def output_paths(out_dir: Path, stem: str) -> dict:
+RESTORATION_FAMILIES = ("care", "n2v")
+
+
+def output_paths(out_dir: Path, stem: str, family: str = "stardist") -> dict:
+    """Where the outputs of input ``stem`` go; ``done`` is written last."""
+    if family in RESTORATION_FAMILIES:
+        restored = out_dir / "restored" / f"{stem}.tif"
+        return {"restored": restored, "done": restored}
+    objects = out_dir / "objects" / f"{stem}.csv"
     return {
         "labels": out_dir / "masks" / f"{stem}.tif",
         "rois": out_dir / "rois" / f"{stem}.zip",
-        "objects": out_dir / "objects" / f"{stem}.csv",
+        "objects": objects,
+        "done": objects,
     }
 
 
@@ -139,6 +148,19 @@ def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> t
     return labels.reshape(loop_shape + spatial_shape), probabilities
 
 
+def restore_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> np.ndarray:
+    """Restored float32 image (axes = ``axes``), plane by plane or frame by frame."""
+    from .tiling import choose_n_tiles
+
+    loop_axes, spatial = _planes(axes, card["ndim"])
+    spatial_shape = tuple(image.shape[axes.index(a)] for a in spatial)
+    div_by = tuple(model._axes_div_by(spatial)) if hasattr(model, "_axes_div_by") else 1
+    n_tiles = tuple(choose_n_tiles(spatial_shape, spatial, grid=div_by))
+    flat = image.reshape((-1,) + spatial_shape)
+    restored = np.stack([adapter.predict(model, plane, n_tiles=n_tiles) for plane in flat])
+    return restored.reshape(image.shape).astype(np.float32, copy=False)
+
+
 def _measurement_axes(axes: str, model_ndim: int) -> str:
     # A 2D model on a z-stack finds objects per slice, not volumes: measure them as
     # frames so each slice's objects get their own rows.
@@ -191,9 +213,10 @@ def predict_paths(
     adapter = _adapter(card["family"])
     files = expand_inputs(inputs)
     result = PredictionResult()
+    family = card["family"]
     for path in tqdm(files, desc="predict", unit="image", disable=not progress or len(files) < 2, file=sys.stderr):
-        outputs = output_paths(out_dir, path.stem)
-        if not overwrite and outputs["objects"].exists() and outputs["labels"].exists():
+        outputs = output_paths(out_dir, path.stem, family)
+        if not overwrite and all(p.exists() for k, p in outputs.items() if k != "rois"):
             result.skipped.append(path)
             continue
         try:
@@ -201,6 +224,11 @@ def predict_paths(
             data, axes = _model_layout(image, info, card, channel, path)
             if model is None:
                 model = adapter.load_model(model_dir)
+            if family in RESTORATION_FAMILIES:
+                restored = restore_image(model, adapter, card, data, axes)
+                write_imagej_tiff(outputs["restored"], restored, axes, calibration=info.calibration)
+                result.done.append(path)
+                continue
             labels, probabilities = predict_image(model, adapter, card, data, axes)
             write_label_image(outputs["labels"], labels, axes, calibration=info.calibration)
             rois = labels_to_rois(labels, axes)
@@ -216,7 +244,9 @@ def predict_paths(
             result.done.append(path)
         except (ValueError, OSError, RuntimeError) as exc:
             result.failed.append((path, str(exc)))
-    result.summary = write_summary(out_dir, [p for p in files if output_paths(out_dir, p.stem)["objects"].exists()])
+    if family not in RESTORATION_FAMILIES:
+        finished = [p for p in files if output_paths(out_dir, p.stem)["done"].exists()]
+        result.summary = write_summary(out_dir, finished)
     return result
 
 
@@ -235,12 +265,7 @@ def write_summary(out_dir: Path, files: list) -> Path | None:
 
 
 def _adapter(family: str):
-    if family == "stardist":
-        from ..models import stardist
+    from ..models import adapter_for
 
-        return stardist
-    raise PredictionInputError(f"prediction for {family} models is not available in this version")
+    return adapter_for(family)
 
-
-def read_objects(out_dir: Path, stem: str) -> list[dict]:
-    return read_csv(output_paths(Path(out_dir), stem)["objects"])

@@ -1,0 +1,207 @@
+"""Training data for restoration: CARE pairs and Noise2Void noisy images.
+
+* CARE: ``DATA/low/NAME.tif`` (low SNR) with ``DATA/GT/NAME.tif`` (high SNR), paired
+  by file stem, same shape.
+* Noise2Void: ``DATA/images/*.tif`` noisy images alone; time-lapse frames become
+  separate samples. An optional ``DATA/GT/NAME.tif`` is used only for QC.
+
+Every problem is listed by file name before anything is trained; the validation
+split is by file with a fixed seed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..io.tiff import Calibration, ImageReadError, read_image
+from .instances import DatasetError
+from .pairs import IMAGE_SUFFIXES, PairingError, list_files
+
+
+@dataclass
+class RestorationSample:
+    """One image (ZYX or YX, one channel) with its ground truth when there is one."""
+
+    name: str
+    source: np.ndarray
+    target: np.ndarray | None
+    source_path: Path
+    target_path: Path | None
+    calibration: Calibration = Calibration()
+
+
+@dataclass
+class RestorationDataset:
+    train: list
+    val: list
+    ndim: int
+    files: list = field(default_factory=list)
+    messages: list = field(default_factory=list)
+
+    @property
+    def all_samples(self) -> list:
+        return self.train + self.val
+
+    @property
+    def has_targets(self) -> bool:
+        return all(s.target is not None for s in self.all_samples)
+
+
+def _planes(image: np.ndarray, axes: str, path: Path, *, frames_as_samples: bool, channel: int | None):
+    """Split an image into model samples: one per frame (and per channel choice)."""
+    if "S" in axes:
+        raise ValueError(f"{path.name}: RGB images are not supported; convert to greyscale in Fiji")
+    if "C" in axes:
+        n_c = image.shape[axes.index("C")]
+        if channel is None and n_c > 1:
+            raise ValueError(f"{path.name}: has {n_c} channels; choose one with --channel")
+        image = np.take(image, (channel or 1) - 1, axis=axes.index("C"))
+        axes = axes.replace("C", "")
+    if "T" in axes:
+        if not frames_as_samples:
+            raise ValueError(f"{path.name}: is a time-lapse; CARE pairs must be single images or z-stacks")
+        return [(f"{path.stem}-t{t + 1:03d}", frame) for t, frame in enumerate(np.moveaxis(image, axes.index("T"), 0))], axes.replace("T", "")
+    return [(path.stem, image)], axes
+
+
+def _split(groups: list, val_fraction: float, seed: int, data_dir: Path) -> tuple[list, list]:
+    if len(groups) < 2:
+        raise DatasetError(
+            f"{data_dir}: only one image; validation needs a second file. Add images, cut the image "
+            "into fields in Fiji, or give a validation folder with --val."
+        )
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_val = max(1, int(round(val_fraction * len(groups))))
+    val_ids = set(order[:n_val].tolist())
+    train = [s for i, g in enumerate(groups) if i not in val_ids for s in g]
+    val = [s for i, g in enumerate(groups) if i in val_ids for s in g]
+    return train, val
+
+
+def _check_ndim(samples: list, problems: list) -> int:
+    ndims = {s.source.ndim for s in samples}
+    if len(ndims) > 1:
+        problems.append("images mix 2D and 3D: " + ", ".join(f"{s.name} {s.source.ndim}D" for s in samples[:6]))
+    return samples[0].source.ndim if samples else 2
+
+
+def _folder(data_dir: Path, name: str, required: bool) -> dict:
+    folder = data_dir / name
+    if not folder.is_dir():
+        if required:
+            raise DatasetError(f"{data_dir}: no '{name}' folder.")
+        return {}
+    try:
+        return list_files(folder, IMAGE_SUFFIXES)
+    except PairingError as exc:
+        raise DatasetError(str(exc)) from None
+
+
+def _load_care_folder(data_dir: Path, channel, problems: list, messages: list, files: list) -> list:
+    low = _folder(data_dir, "low", True)
+    gt = _folder(data_dir, "GT", True)
+    for stem in sorted(set(low) - set(gt)):
+        problems.append(f"{data_dir}: low/{low[stem].name} has no GT/{stem}.tif")
+    for stem in sorted(set(gt) - set(low)):
+        problems.append(f"{data_dir}: GT/{gt[stem].name} has no low/{stem}.tif")
+    groups = []
+    for stem in sorted(set(low) & set(gt)):
+        try:
+            source, info = read_image(low[stem])
+            target, gt_info = read_image(gt[stem])
+            if source.shape != target.shape or info.axes != gt_info.axes:
+                raise ValueError(f"low/{low[stem].name} {info.axes} {source.shape} and GT/{gt[stem].name} "
+                                 f"{gt_info.axes} {target.shape} differ in shape")
+            sources, axes = _planes(source, info.axes, low[stem], frames_as_samples=False, channel=channel)
+            targets, _ = _planes(target, gt_info.axes, gt[stem], frames_as_samples=False, channel=channel)
+        except (ValueError, ImageReadError, OSError) as exc:
+            problems.append(str(exc))
+            continue
+        files += [low[stem], gt[stem]]
+        groups.append([RestorationSample(name, s, t, low[stem], gt[stem], info.calibration)
+                       for (name, s), (_, t) in zip(sources, targets)])
+    return groups
+
+
+def load_care_pairs(data_dir: str | os.PathLike, *, val_dir=None, val_fraction: float = 0.1, seed: int = 42,
+                    channel: int | None = None) -> RestorationDataset:
+    """Load ``low/`` + ``GT/`` pairs (same names, same shapes) and split them by file.
+
+    Raises
+    ------
+    DatasetError
+        Listing every unpaired, unreadable or mis-shaped file.
+    """
+    problems: list = []
+    messages: list = []
+    files: list = []
+    groups = _load_care_folder(Path(data_dir), channel, problems, messages, files)
+    val_groups = _load_care_folder(Path(val_dir), channel, problems, messages, files) if val_dir else None
+    all_samples = [s for g in groups + (val_groups or []) for s in g]
+    if not all_samples and not problems:
+        problems.append(f"{data_dir}: no low/GT pairs")
+    ndim = _check_ndim(all_samples, problems)
+    if problems:
+        raise DatasetError("the training data has problems; nothing was trained:\n  " + "\n  ".join(problems))
+    if val_groups is not None:
+        train, val = [s for g in groups for s in g], [s for g in val_groups for s in g]
+    else:
+        train, val = _split(groups, val_fraction, seed, Path(data_dir))
+    return RestorationDataset(train, val, ndim, files, messages)
+
+
+def _load_noisy_folder(data_dir: Path, channel, problems: list, files: list) -> list:
+    images = _folder(data_dir, "images", True)
+    gt = _folder(data_dir, "GT", False)
+    if not images:
+        problems.append(f"{data_dir}/images: no .tif images")
+    groups = []
+    for stem, path in sorted(images.items()):
+        try:
+            image, info = read_image(path)
+            planes, _ = _planes(image, info.axes, path, frames_as_samples=True, channel=channel)
+            targets = [(None, None)] * len(planes)
+            if stem in gt:
+                target, gt_info = read_image(gt[stem])
+                if target.shape != image.shape:
+                    raise ValueError(f"GT/{gt[stem].name} {target.shape} does not match images/{path.name} {image.shape}")
+                targets, _ = _planes(target, gt_info.axes, gt[stem], frames_as_samples=True, channel=channel)
+        except (ValueError, ImageReadError, OSError) as exc:
+            problems.append(str(exc))
+            continue
+        files.append(path)
+        if stem in gt:
+            files.append(gt[stem])
+        groups.append([RestorationSample(name, plane, target, path, gt.get(stem), info.calibration)
+                       for (name, plane), (_, target) in zip(planes, targets)])
+    return groups
+
+
+def load_noisy_images(data_dir: str | os.PathLike, *, val_dir=None, val_fraction: float = 0.1, seed: int = 42,
+                      channel: int | None = None) -> RestorationDataset:
+    """Load noisy images for Noise2Void; frames of a time-lapse are separate samples.
+
+    A single file is split into training and validation patches by the model
+    (Noise2Void needs no second image); with several files the split is by file.
+    """
+    problems: list = []
+    files: list = []
+    groups = _load_noisy_folder(Path(data_dir), channel, problems, files)
+    val_groups = _load_noisy_folder(Path(val_dir), channel, problems, files) if val_dir else None
+    all_samples = [s for g in groups + (val_groups or []) for s in g]
+    ndim = _check_ndim(all_samples, problems)
+    if problems:
+        raise DatasetError("the training data has problems; nothing was trained:\n  " + "\n  ".join(problems))
+    messages = []
+    if val_groups is not None:
+        train, val = [s for g in groups for s in g], [s for g in val_groups for s in g]
+    elif len(groups) == 1:
+        train, val = groups[0], []
+        messages.append("one image: validation patches are taken from it (10 %)")
+    else:
+        train, val = _split(groups, val_fraction, seed, Path(data_dir))
+    return RestorationDataset(train, val, ndim, files, messages)

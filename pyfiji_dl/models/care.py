@@ -1,0 +1,170 @@
+"""CARE adapter (supervised restoration with CSBDeep): patches, training, prediction.
+
+Patches come from ``low``/``GT`` pairs with CSBDeep's ``create_patches``
+(non-background regions, percentile normalisation); prediction uses CSBDeep's
+percentile normaliser and maps the result back to the input's intensity range.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.augment import geometric_augmenter
+from ..data.restoration import RestorationDataset
+from . import training
+from .card import ModelFolderError, read_card, write_card
+
+FAMILY = "care"
+PREDICT_PERCENTILES = (2.0, 99.8)  # CSBDeep's PercentileNormalizer defaults
+
+
+@dataclass
+class CareOptions:
+    """Defaults from the ZeroCostDL4Mic / CSBDeep CARE notebooks.
+
+    ``patch`` None means 64x64 (2D) or 16x64x64 (3D), shrunk to fit the images.
+    """
+
+    epochs: int = 100
+    steps: int = 100
+    patch: tuple | None = None
+    batch: int = 16
+    lr: float = 4e-4
+    depth: int = 2
+    kernel: int | None = None
+    filters: int = 32
+    patches_per_image: int = 100
+    probabilistic: bool = False
+    seed: int = 42
+    augment: bool = True
+    max_minutes: float | None = None
+
+
+def _patch_size(ndim: int, shapes: list, patch) -> tuple:
+    wanted = tuple(patch) if patch else ((64, 64) if ndim == 2 else (16, 64, 64))
+    if len(wanted) == 1:
+        wanted = wanted * ndim
+    smallest = np.min(np.array(shapes), axis=0)
+    # CSBDeep wants sizes divisible by 2**depth; 8 covers depths up to 3
+    return tuple(int(min(w, max(8, (s // 8) * 8))) for w, s in zip(wanted, smallest))
+
+
+def make_patches(samples: list, patch_size: tuple, n_patches: int, seed: int):
+    """Normalised source/target patches (channels last) from non-background regions."""
+    from csbdeep.data import RawData, create_patches
+
+    np.random.seed(seed)  # create_patches samples with NumPy's global generator
+    axes = "ZYX" if len(patch_size) == 3 else "YX"
+    raw = RawData.from_arrays([s.source for s in samples], [s.target for s in samples], axes=axes)
+    with training.quiet_keras():
+        X, Y, _ = create_patches(raw, patch_size, n_patches, verbose=False)
+    return np.moveaxis(X, 1, -1), np.moveaxis(Y, 1, -1)
+
+
+def _open(model_dir: Path, config=None):
+    from csbdeep.models import CARE
+
+    model_dir = Path(model_dir).resolve()
+    with training.quiet_keras():
+        return CARE(config, name=model_dir.name, basedir=str(model_dir.parent))
+
+
+def load_model(model_dir: Path):
+    card = read_card(model_dir)
+    if card.get("family") != FAMILY:
+        raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not CARE.")
+    return _open(model_dir)
+
+
+def make_config(ndim: int, options: CareOptions):
+    from csbdeep.models import Config
+
+    return Config(
+        "ZYXC" if ndim == 3 else "YXC", n_channel_in=1, n_channel_out=1,
+        probabilistic=options.probabilistic,
+        unet_n_depth=options.depth, unet_kern_size=options.kernel or (5 if ndim == 2 else 3),
+        unet_n_first=options.filters, train_batch_size=options.batch, train_learning_rate=options.lr,
+        train_epochs=options.epochs, train_steps_per_epoch=options.steps, train_tensorboard=False,
+    )
+
+
+def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *, resume: bool = False,
+          from_model: Path | None = None, progress: bool = True, extra_callbacks: list | None = None):
+    """Train, resume or fine-tune a CARE model into ``model_dir``; return it with its best weights."""
+    from .device import configure_tensorflow
+
+    model_dir = Path(model_dir).resolve()
+    configure_tensorflow(quiet=not progress)
+    epochs_done = 0
+    if resume:
+        state = training.resume_state(model_dir)
+        model = _open(model_dir)
+        model.keras_model.load_weights(str(model_dir / training.CHECKPOINT))
+        epochs_done, epochs_total = state.epochs_done, state.epochs_total
+        patch = tuple(read_card(model_dir)["patch"])
+    else:
+        training.check_new_model_dir(model_dir)
+        if from_model is not None:
+            source = load_model(from_model)
+            if source.config.n_dim != dataset.ndim:
+                raise ModelFolderError(f"{from_model} is a {source.config.n_dim}D model; the data are {dataset.ndim}D.")
+            config = source.config
+            config.train_learning_rate, config.train_epochs = options.lr, options.epochs
+            config.train_steps_per_epoch, config.train_batch_size = options.steps, options.batch
+        else:
+            config = make_config(dataset.ndim, options)
+        model = _open(model_dir, config)
+        if from_model is not None:
+            model.keras_model.set_weights(source.keras_model.get_weights())
+        epochs_total = options.epochs
+        patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
+        write_card(model_dir, {
+            "family": FAMILY, "ndim": dataset.ndim, "n_channels": 1,
+            "axes": "ZYX" if dataset.ndim == 3 else "YX", "patch": list(patch),
+            "normalization": {"method": "percentile", "low": PREDICT_PERCENTILES[0],
+                              "high": PREDICT_PERCENTILES[1], "restore_intensity_range": True},
+            "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
+        })
+        training.TrainingState(0, epochs_total, options.lr).save(model_dir)
+
+    X, Y = make_patches(dataset.train, patch, options.patches_per_image, options.seed)
+    X_val, Y_val = make_patches(dataset.val, patch, max(8, options.patches_per_image // 4), options.seed + 1)
+
+    def fit(epochs):
+        model.train(X, Y, validation_data=(X_val, Y_val), epochs=epochs,
+                    steps_per_epoch=model.config.train_steps_per_epoch,
+                    augmenter=geometric_augmenter(dataset.ndim, options.seed) if options.augment else None)
+
+    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
+                                  progress=progress, description="CARE training",
+                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks)
+    return model
+
+
+def predict(model, image: np.ndarray, *, n_tiles=None) -> np.ndarray:
+    """Restore one image (``YX`` or ``ZYX``, raw intensities); float32, same shape."""
+    from csbdeep.data import PercentileNormalizer
+
+    axes = "ZYX" if image.ndim == 3 else "YX"
+    normalizer = PercentileNormalizer(*PREDICT_PERCENTILES, do_after=True)
+    with training.quiet_keras():
+        restored = model.predict(image, axes, normalizer=normalizer, n_tiles=n_tiles)
+    return np.asarray(restored, dtype=np.float32)
+
+
+def export_summary(model_dir: Path) -> dict:
+    config_file = Path(model_dir) / "config.json"
+    return {"config": json.loads(config_file.read_text()) if config_file.exists() else {}, "thresholds": None}
+
+
+def options_dict(options: CareOptions) -> dict:
+    return asdict(options)
+
+
+def remove_checkpoint(model_dir: Path) -> None:
+    shutil.rmtree(Path(model_dir) / training.CHECKPOINT.parent, ignore_errors=True)

@@ -1,0 +1,179 @@
+"""Noise2Void adapter (self-supervised denoising): patches, training, prediction.
+
+Patches are cut on a grid with the 8-fold rotation/flip augmentation of n2v's
+examples, and the defaults of DOMAIN.md: patch 64, lr 4e-4, 19.8 % masked pixels,
+``uniform_withCP`` manipulator, neighbourhood radius 5. n2v normalises with the
+mean and standard deviation of the training patches, stored in its config.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.restoration import RestorationDataset
+from . import training
+from .card import ModelFolderError, read_card, write_card
+
+FAMILY = "n2v"
+
+
+@dataclass
+class N2VOptions:
+    """``patch`` None means 64x64 (2D) or 32x64x64 (3D), shrunk to fit the images."""
+
+    epochs: int = 100
+    steps: int = 100
+    patch: tuple | None = None
+    batch: int | None = None
+    lr: float = 4e-4
+    depth: int = 2
+    filters: int = 32
+    perc_pix: float = 0.198
+    radius: int = 5
+    seed: int = 42
+    augment: bool = True
+    max_minutes: float | None = None
+
+
+def _patch_size(ndim: int, shapes: list, patch) -> tuple:
+    wanted = tuple(patch) if patch else ((64, 64) if ndim == 2 else (32, 64, 64))
+    if len(wanted) == 1:
+        wanted = wanted * ndim
+    smallest = np.min(np.array(shapes), axis=0)
+    size = [int(min(w, max(8, (s // 8) * 8))) for w, s in zip(wanted, smallest)]
+    if size[-1] != size[-2]:  # n2v's rotation augmentation needs square YX patches
+        size[-1] = size[-2] = min(size[-1], size[-2])
+    return tuple(size)
+
+
+def make_patches(samples: list, patch: tuple, augment: bool) -> np.ndarray:
+    """Noisy patches ``S(Z)YXC`` cut on a regular grid, as n2v's generator does.
+
+    With ``augment``, each patch also appears rotated by 90, 180 and 270 degrees and
+    flipped (8-fold), n2v's augmentation; it needs square YX patches.
+    """
+    patches = []
+    for sample in samples:
+        image = np.asarray(sample.source, dtype=np.float32)
+        starts = [range(0, size - p + 1, p) for size, p in zip(image.shape, patch)]
+        for corner in np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, len(patch)):
+            patches.append(image[tuple(slice(c, c + p) for c, p in zip(corner, patch))])
+    if not patches:
+        raise ValueError(f"no patch of {patch} fits the images; use a smaller --patch")
+    stack = np.stack(patches)[..., np.newaxis]
+    if augment and patch[-1] == patch[-2]:
+        yx = (stack.ndim - 3, stack.ndim - 2)
+        rotated = np.concatenate([np.rot90(stack, k, axes=yx) for k in range(4)])
+        stack = np.concatenate([rotated, np.flip(rotated, axis=yx[1])])
+    return np.ascontiguousarray(stack)
+
+
+def _open(model_dir: Path, config=None):
+    from n2v.models import N2V
+
+    model_dir = Path(model_dir).resolve()
+    with training.quiet_keras():
+        return N2V(config, name=model_dir.name, basedir=str(model_dir.parent))
+
+
+def load_model(model_dir: Path):
+    card = read_card(model_dir)
+    if card.get("family") != FAMILY:
+        raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not Noise2Void.")
+    return _open(model_dir)
+
+
+def make_config(X: np.ndarray, ndim: int, patch: tuple, options: N2VOptions):
+    from n2v.models import N2VConfig
+
+    return N2VConfig(
+        X, unet_kern_size=3, unet_n_depth=options.depth, unet_n_first=options.filters,
+        train_steps_per_epoch=options.steps, train_epochs=options.epochs, train_loss="mse", batch_norm=True,
+        train_batch_size=options.batch or (64 if ndim == 2 else 4), n2v_perc_pix=options.perc_pix,
+        n2v_patch_shape=patch, n2v_manipulator="uniform_withCP", n2v_neighborhood_radius=options.radius,
+        train_learning_rate=options.lr, train_tensorboard=False,
+    )
+
+
+def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, resume: bool = False,
+          from_model: Path | None = None, progress: bool = True, extra_callbacks: list | None = None):
+    """Train, resume or fine-tune a Noise2Void model into ``model_dir``; return it with its best weights."""
+    from .device import configure_tensorflow
+
+    model_dir = Path(model_dir).resolve()
+    configure_tensorflow(quiet=not progress)
+    if resume:
+        patch = tuple(read_card(model_dir)["patch"])
+    else:
+        patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
+    X = make_patches(dataset.train, patch, options.augment)
+    if dataset.val:
+        X_val = make_patches(dataset.val, patch, False)
+    else:  # one image: hold out 10 % of its patches, as n2v's examples do
+        order = np.random.default_rng(options.seed).permutation(len(X))
+        n_val = max(1, len(X) // 10)
+        X, X_val = X[order[n_val:]], X[order[:n_val]]
+
+    epochs_done = 0
+    if resume:
+        state = training.resume_state(model_dir)
+        model = _open(model_dir)
+        model.keras_model.load_weights(str(model_dir / training.CHECKPOINT))
+        epochs_done, epochs_total = state.epochs_done, state.epochs_total
+    else:
+        training.check_new_model_dir(model_dir)
+        if from_model is not None:
+            source = load_model(from_model)
+            if source.config.n_dim != dataset.ndim:
+                raise ModelFolderError(f"{from_model} is a {source.config.n_dim}D model; the data are {dataset.ndim}D.")
+            config = source.config  # keeps the source's normalisation, which its weights expect
+            config.train_learning_rate, config.train_epochs = options.lr, options.epochs
+            config.train_steps_per_epoch = options.steps
+            config.n2v_patch_shape = patch
+        else:
+            config = make_config(X, dataset.ndim, patch, options)
+        model = _open(model_dir, config)
+        if from_model is not None:
+            model.keras_model.set_weights(source.keras_model.get_weights())
+        epochs_total = options.epochs
+        write_card(model_dir, {
+            "family": FAMILY, "ndim": dataset.ndim, "n_channels": 1,
+            "axes": "ZYX" if dataset.ndim == 3 else "YX", "patch": list(patch),
+            "normalization": {"method": "mean/std of the training patches (n2v config)"},
+            "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
+        })
+        training.TrainingState(0, epochs_total, options.lr).save(model_dir)
+
+    def fit(epochs):
+        model.train(X, X_val, epochs=epochs, steps_per_epoch=model.config.train_steps_per_epoch)
+
+    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
+                                  progress=progress, description="Noise2Void training",
+                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks)
+    return model
+
+
+def predict(model, image: np.ndarray, *, n_tiles=None) -> np.ndarray:
+    """Denoise one image (``YX`` or ``ZYX``, raw intensities); float32, same shape."""
+    axes = "ZYX" if image.ndim == 3 else "YX"
+    with training.quiet_keras():
+        restored = model.predict(np.asarray(image, dtype=np.float32), axes=axes, n_tiles=n_tiles)
+    return np.asarray(restored, dtype=np.float32)
+
+
+def export_summary(model_dir: Path) -> dict:
+    config_file = Path(model_dir) / "config.json"
+    return {"config": json.loads(config_file.read_text()) if config_file.exists() else {}, "thresholds": None}
+
+
+def options_dict(options: N2VOptions) -> dict:
+    return asdict(options)
+
+
+def remove_checkpoint(model_dir: Path) -> None:
+    shutil.rmtree(Path(model_dir) / training.CHECKPOINT.parent, ignore_errors=True)

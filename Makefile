@@ -32,6 +32,7 @@ test: install
 benchmark: install
 	$(XVFB) $(PY) benchmarks/bench_rois_labels.py
 	$(XVFB) $(PY) benchmarks/bench_stardist.py
+	$(XVFB) $(PY) benchmarks/bench_restoration.py
 
 doctor: install
 	$(XVFB) $(VENV)/bin/pyfiji-dl doctor

@@ -131,8 +131,52 @@ def _tuple_of_ints(text: str) -> tuple:
     return values
 
 
+def _train_in_background(args) -> int:
+    """Check the data now, then train in a detached process that logs into the model folder."""
+    import subprocess
+
+    from .models.training import LOG_FILE, check_new_model_dir
+
+    if args.family == "stardist":
+        from .data.instances import load_instance_dataset as load
+    elif args.family == "care":
+        from .data.restoration import load_care_pairs as load
+    else:
+        from .data.restoration import load_noisy_images as load
+    from .models.card import read_card
+    from .models.training import resume_state
+
+    # problems with the data or the folders are reported here, not only in a log
+    load(args.data, val_dir=args.val, channel=args.channel)
+    model_dir = Path(args.model).resolve()
+    if args.resume:
+        resume_state(model_dir)
+    else:
+        check_new_model_dir(model_dir)
+    if args.from_model:
+        family = read_card(args.from_model).get("family")
+        if family != args.family:
+            raise CommandError(f"--from {args.from_model} is a {family} model, not {args.family}")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    log_path = model_dir / LOG_FILE
+    child = [a for a in args.argv if a not in ("--background", "--for-imagej")]
+    env = dict(os.environ, TQDM_MININTERVAL="10")
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "pyfiji_dl.cli", *child], stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, env=env)
+    _say(f"Training started in the background (process {process.pid}).")
+    _say(f"Log: {log_path}")
+    _say(f"Model: {model_dir}")
+    _say(f"QC report when it finishes: {model_dir / 'qc' / 'index.html'}")
+    return 0
+
+
 def cmd_train_stardist(args) -> int:
     from .models.run import train_stardist
+
+    if args.background:
+        return _train_in_background(args)
     from .models.stardist import StarDistOptions
 
     if args.resume and args.from_model:
@@ -157,6 +201,9 @@ def cmd_train_stardist(args) -> int:
 
 def cmd_train_restoration(args) -> int:
     from .models.run import train_restoration
+
+    if args.background:
+        return _train_in_background(args)
 
     if args.resume and args.from_model:
         raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
@@ -213,6 +260,20 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_fiji_install(args) -> int:
+    from .fiji.install import install
+
+    done = install(args.fiji, command=args.command_path)
+    _say(f"Installed {len(done['commands'])} commands under Plugins > pyfiji-dl:")
+    for path in done["commands"]:
+        _say(f"  {path}")
+    _say(f"Toolbar menu: {done['toolset']} (choose it with the '>>' button of the toolbar)")
+    _say(f"The macros call: {done['config'].read_text().splitlines()[0].split('=', 1)[1]}")
+    _say(f"Scripts for the script editor (Fiji's Python mode): {done['commands'][0].parent / 'scripts'}")
+    _say("Restart Fiji (or Help > Refresh Menus) to see them.")
+    return 0
+
+
 # --- doctor / demo ------------------------------------------------------------------
 
 def cmd_doctor(args) -> int:
@@ -242,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deep learning for Fiji/ImageJ users: ROI sets <-> label maps, and more.",
     )
     parser.add_argument("--version", action="version", version=f"pyfiji_dl {__version__}")
+    parser.add_argument("--for-imagej", action="store_true",
+                        help="output for ImageJ macros: everything on standard output, no progress bars, "
+                             "a last line 'PYFIJI-DL STATUS ok|error'")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -318,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--from", dest="from_model", help="fine-tune: start from this model folder's weights")
     t.add_argument("--quiet", action="store_true", help="no progress output")
+    t.add_argument("--background", action="store_true",
+                   help="check the data, then train in a separate process logging to MODEL/training.log")
     t.set_defaults(func=cmd_train_stardist)
 
     for family, title, layout, defaults in (
@@ -355,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
         t.add_argument("--from", dest="from_model", help="fine-tune: start from this model folder's weights")
         t.add_argument("--quiet", action="store_true", help="no progress output")
+        t.add_argument("--background", action="store_true",
+                       help="check the data, then train in a separate process logging to MODEL/training.log")
         t.set_defaults(func=cmd_train_restoration)
 
     p = sub.add_parser(
@@ -396,6 +464,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="report folder (index.html, CSV, pictures)")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("fiji", help="Fiji integration: install the pyfiji-dl macros into Fiji",
+                       description="Fiji integration.")
+    fiji_sub = p.add_subparsers(dest="fiji_command", metavar="ACTION")
+    f = fiji_sub.add_parser(
+        "install",
+        help="copy the macros (Plugins > pyfiji-dl and a toolbar menu) into a Fiji.app or ImageJ folder",
+        description=(
+            "Install the pyfiji-dl commands into Fiji: Labels from ROI Manager, Predict (StarDist), "
+            "Denoise (N2V), Restore (CARE), Review Predictions, Save Corrections, Train Model and "
+            "Fine-tune Model, under Plugins > pyfiji-dl and as a toolbar menu, and record which "
+            "pyfiji-dl program they call (this environment's, unless --command is given)."
+        ),
+    )
+    f.add_argument("--fiji", required=True, help="the Fiji.app (or ImageJ) folder")
+    f.add_argument("--command", dest="command_path", help="the pyfiji-dl program the macros call")
+    f.set_defaults(func=cmd_fiji_install)
+
     p = sub.add_parser("doctor", help="check Python, TensorFlow/GPU, Java, ImageJ/Fiji and display",
                        description="Report what pyfiji-dl finds on this machine and how to fix what is missing. "
                                    "Exits 1 when a required part is missing.")
@@ -413,13 +498,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
+    if args.for_imagej:
+        # ImageJ's exec() reads standard output only: an unread error stream would
+        # hide errors and, once its pipe is full, block the process
+        sys.stdout.flush()
+        os.dup2(sys.stdout.fileno(), sys.stderr.fileno())
+        os.environ["TQDM_DISABLE"] = "1"
+        code = _run(parser, args)
+        print(f"PYFIJI-DL STATUS {'ok' if code == 0 else 'error'}", flush=True)
+        return code
+    return _run(parser, args)
+
+
+def _run(parser, args) -> int:
     # TensorFlow's C++ start-up chatter (CUDA plugins, CPU flags) is not for our users;
     # set TF_CPP_MIN_LOG_LEVEL yourself to see it
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if not getattr(args, "func", None):
-        if args.command == "train":
-            parser.parse_args(["train", "--help"])
+        if args.command in ("train", "fiji"):
+            parser.parse_args([args.command, "--help"])
         parser.print_help()
         return 2
     with warnings.catch_warnings(record=True) as caught:

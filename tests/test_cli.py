@@ -14,7 +14,7 @@ import tifffile
 from pyfiji_dl.cli import build_parser, main
 from pyfiji_dl.io.tiff import Calibration, read_image, write_imagej_tiff, write_label_image
 
-SUBCOMMANDS = ["rois-to-labels", "labels-to-rois", "train", "predict", "evaluate", "doctor", "demo"]
+SUBCOMMANDS = ["rois-to-labels", "labels-to-rois", "train", "predict", "evaluate", "fiji", "doctor", "demo"]
 
 
 def run_cli(*args):

@@ -275,3 +275,28 @@ def test_evaluate_label_maps_from_any_tool(tmp_path, nuclei, capsys):
     pooled = (tmp_path / "r" / "matching_pooled.csv").read_text().splitlines()
     assert len(pooled) == 10 and pooled[0].startswith("thresh")
     assert (tmp_path / "r" / "any_overlap_per_image.csv").exists() and (tmp_path / "r" / "overlay_a.png").exists()
+
+
+def test_background_training_checks_data_first_then_logs_to_the_model(data_dir, tmp_path):
+    import subprocess
+    import time
+
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("pyfiji-dl"))
+    bad = subprocess.run([exe, "--for-imagej", "train", "stardist", "--data", str(tmp_path / "missing"),
+                          "--model", str(tmp_path / "never"), "--background"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "PYFIJI-DL STATUS error" in bad.stdout and "missing" in bad.stdout
+    assert bad.stderr == ""  # everything on standard output for ImageJ's exec()
+    assert not (tmp_path / "never").exists()
+
+    model = tmp_path / "bg"
+    out = subprocess.run([exe, "--for-imagej", "train", "stardist", "--data", str(data_dir), "--model", str(model),
+                          "--background", *TINY], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+    assert "Training started in the background" in out.stdout and "PYFIJI-DL STATUS ok" in out.stdout
+    deadline = time.monotonic() + 300
+    while not (model / "provenance.json").exists() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert (model / "qc" / "index.html").exists(), (model / "training.log").read_text()[-2000:]
+    assert "Thresholds" in (model / "training.log").read_text()

@@ -7,6 +7,7 @@ and the plain-ImageJ (scyjava) and Fiji (pyimagej) paths differ only here.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 
@@ -38,6 +39,33 @@ def _configure_scyjava(max_heap: str | None, headless: bool) -> None:
         scyjava.config.add_option(f"-Xmx{heap}")
     if headless:
         scyjava.config.add_option("-Djava.awt.headless=true")
+
+
+def _guard_pyimagej_java_guess(imagej_module) -> None:
+    """Let pyimagej start with ``fetch="never"``.
+
+    pyimagej 1.8's ``_guess_java_version`` assigns its result only when the JVM already
+    runs or a JDK download is planned; with downloads off and no JVM yet it raises
+    ``UnboundLocalError`` before Fiji starts. Fall back to scyjava's report on the
+    installed Java, which is exactly what will run when nothing is downloaded.
+    """
+    original = getattr(imagej_module, "_guess_java_version", None)
+    if original is None or getattr(original, "_pyfiji_dl_guarded", False):
+        return
+
+    def guess():
+        try:
+            return original()
+        except UnboundLocalError:
+            import scyjava
+
+            try:
+                return int(scyjava.jvm_version()[0])
+            except Exception:  # noqa: BLE001 - pyimagej copes with an unknown version
+                return None
+
+    guess._pyfiji_dl_guarded = True
+    imagej_module._guess_java_version = guess
 
 
 def start_imagej(
@@ -91,6 +119,7 @@ def start_imagej(
         if installation.kind == "fiji":
             import imagej
 
+            _guard_pyimagej_java_guess(imagej)
             _gateway = imagej.init(str(installation.path), mode=mode)
         else:
             for jar in installation.classpath:
@@ -103,7 +132,45 @@ def start_imagej(
                     "Install a Java runtime (Debian: 'apt-get install default-jre-headless') "
                     "or set JAVA_HOME."
                 ) from exc
+        # runs before scyjava's own JVM shutdown (atexit is last-in, first-out)
+        atexit.register(_close_image_windows)
         _started = installation
+        return _started
+
+
+def _close_image_windows() -> None:
+    """Close ImageJ's image windows without "save changes?" prompts.
+
+    Each open stack window runs a non-daemon Java thread, and a JVM with one cannot
+    shut down: a Python script that showed a stack would never exit.
+    """
+    try:
+        import scyjava
+
+        if not scyjava.jvm_started():
+            return
+        WindowManager = scyjava.jimport("ij.WindowManager")
+        for image_id in list(WindowManager.getIDList() or []):
+            imp = WindowManager.getImage(int(image_id))
+            if imp is not None:
+                imp.changes = False
+                imp.close()
+    except Exception:  # noqa: BLE001 - never stand in the way of exiting
+        pass
+
+
+def adopt(installation: ImageJInstallation, gateway=None) -> ImageJInstallation:
+    """Record a JVM with ImageJ that someone else started in this process.
+
+    For a pyimagej gateway handed to pyfiji_dl (Fiji's script editor, a notebook):
+    afterwards :func:`jimport` and :func:`gateway` use it without locating or starting
+    anything. Does nothing if pyfiji_dl already knows a running ImageJ.
+    """
+    global _started, _gateway
+    with _lock:
+        if _started is None:
+            _started = installation
+            _gateway = gateway
         return _started
 
 

@@ -21,6 +21,7 @@ from ..io.atomic import atomic_path
 from ..io.tables import read_csv, write_csv
 
 STATE_FILE = "training_state.json"
+LOG_FILE = "training.log"  # written by 'train --background'; may exist before training starts
 HISTORY_FILE = "training_history.csv"
 CHECKPOINT = Path("checkpoint") / "weights_last.h5"
 
@@ -155,7 +156,7 @@ def check_new_model_dir(model_dir: Path) -> None:
     from .card import ModelFolderError
 
     model_dir = Path(model_dir)
-    if model_dir.exists() and any(model_dir.iterdir()):
+    if model_dir.exists() and any(p.name != LOG_FILE for p in model_dir.iterdir()):
         raise ModelFolderError(
             f"{model_dir} already holds files. Use --resume to continue its training, or choose a new folder."
         )

@@ -67,15 +67,25 @@ def available_memory_bytes(*, include_gpu: bool = True) -> int:
     Returns
     -------
     int
-        Bytes; RAM is ``MemAvailable`` from ``/proc/meminfo``, else
-        ``os.sysconf`` available pages, else 4 GiB.
+        Bytes; RAM is ``MemAvailable`` from ``/proc/meminfo`` (else
+        ``os.sysconf`` available pages, else 4 GiB) plus what this process already
+        holds, which TensorFlow's allocator reuses: otherwise an earlier prediction
+        in the same process would make every later one tile more (and run slower).
     """
-    ram = _available_ram_bytes()
+    ram = _available_ram_bytes() + _own_resident_bytes()
     if include_gpu:
         gpu = _gpu_memory_bytes()
         if gpu:
             return min(ram, gpu)
     return ram
+
+
+def _own_resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0
 
 
 def _available_ram_bytes(meminfo: str = "/proc/meminfo") -> int:

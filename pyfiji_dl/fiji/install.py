@@ -1,0 +1,125 @@
+"""``pyfiji-dl fiji install``: put the macros where Fiji (or ImageJ) shows them.
+
+Each command macro is ``macros/common.ijm`` (finding and calling the
+``pyfiji-dl`` command) followed by the command's own file from
+``macros/commands/``; the ImageJ macro language has no import, so the shared part
+is joined in at install time rather than copied by hand into every file.
+
+Installed:
+
+* ``plugins/pyfiji-dl/<Command>.ijm``: one entry each under *Plugins > pyfiji-dl*;
+* ``macros/toolsets/pyfiji-dl.ijm``: a toolbar menu (">>" > pyfiji-dl) with the same commands;
+* ``plugins/pyfiji-dl/pyfiji-dl.config.txt``: which ``pyfiji-dl`` command to run;
+* ``plugins/pyfiji-dl/scripts/*.py``: scripts for the script editor in Fiji's Python mode.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ..io.atomic import atomic_path
+
+CONFIG_NAME = "pyfiji-dl.config.txt"
+FOLDER = "pyfiji-dl"
+
+
+def macro_sources() -> Path:
+    """The ``macros/`` folder: next to the package in a checkout, else installed data."""
+    here = Path(__file__).resolve().parents[2] / "macros"
+    if (here / "common.ijm").exists():
+        return here
+    installed = Path(sys.prefix) / "share" / "pyfiji_dl" / "macros"
+    if (installed / "common.ijm").exists():
+        return installed
+    raise FileNotFoundError("the pyfiji-dl macros are missing from this installation; reinstall pyfiji_dl")
+
+
+def command_path() -> Path:
+    """The ``pyfiji-dl`` console script of this Python environment."""
+    script = Path(sys.executable).with_name("pyfiji-dl")
+    if script.exists():
+        return script
+    found = shutil.which("pyfiji-dl")
+    if found:
+        return Path(found)
+    raise FileNotFoundError("no 'pyfiji-dl' command next to this Python; install the package with pip first")
+
+
+def command_names() -> list[str]:
+    return sorted(p.stem for p in (macro_sources() / "commands").glob("*.ijm"))
+
+
+def build_macro(name: str) -> str:
+    """The text of one installed command macro (common part + the command)."""
+    sources = macro_sources()
+    return (sources / "common.ijm").read_text() + "\n" + (sources / "commands" / f"{name}.ijm").read_text()
+
+
+def imagej_folder(path: str | os.PathLike) -> Path:
+    """Check that ``path`` is a Fiji.app or an ImageJ folder, and return it."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such folder; give your Fiji.app (or ImageJ) folder")
+    if not any((path / name).exists() for name in ("jars", "ij.jar", "plugins", "macros")):
+        raise FileNotFoundError(f"{path}: this is not a Fiji.app or ImageJ folder (no jars/, ij.jar, plugins/ "
+                                "or macros/ in it)")
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def toolset_text(names: list[str]) -> str:
+    """A toolbar menu whose items run the installed command macros."""
+    items = ", ".join(f'"{n.replace("_", " ")}"' for n in names)
+    return f'''// pyfiji-dl toolset: deep learning from Fiji (installed by 'pyfiji-dl fiji install').
+var pyfijiCommands = newMenu("pyfiji-dl Menu Tool", newArray({items}));
+
+macro "pyfiji-dl Menu Tool - C037F0077C0a5F8877C037T1e10d" {{
+    name = getArgument();
+    file = getDirectory("plugins") + "{FOLDER}" + File.separator + replace(name, " ", "_") + ".ijm";
+    runMacro(file);
+}}
+'''
+
+
+def install(target: str | os.PathLike, *, command: str | os.PathLike | None = None) -> dict:
+    """Install the command macros, the toolset and the config into a Fiji/ImageJ folder.
+
+    Parameters
+    ----------
+    target : path-like
+        The Fiji.app (or ImageJ) folder.
+    command : path-like, optional
+        The ``pyfiji-dl`` executable the macros call (default: this environment's).
+
+    Returns
+    -------
+    dict
+        ``{"commands": [paths], "toolset": path, "config": path}``.
+    """
+    root = imagej_folder(target)
+    command = Path(command) if command else command_path()
+    folder = root / "plugins" / FOLDER
+    written = []
+    names = command_names()
+    for name in names:
+        path = folder / f"{name}.ijm"
+        _write(path, build_macro(name))
+        written.append(path)
+    config = folder / CONFIG_NAME
+    _write(config, f"command={command}\npython={sys.executable}\n")
+    toolset = root / "macros" / "toolsets" / f"{FOLDER}.ijm"
+    _write(toolset, toolset_text(names))
+    scripts = []
+    for script in sorted((macro_sources() / "scripts").glob("*.py")):
+        # hyphenated names: Fiji does not list them as (Jython) menu commands
+        scripts.append(folder / "scripts" / script.name)
+        _write(scripts[-1], script.read_text())
+    return {"commands": written, "toolset": toolset, "config": config, "scripts": scripts}

@@ -1,0 +1,208 @@
+"""The installed Fiji macros, run in real ImageJ (under the virtual display): files
+written, ROIs in the ROI Manager on the right frames, label maps identical to the
+command's, errors returned as ImageJ messages."""
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from pyfiji_dl.annotation.files import rois_file_to_labels
+from pyfiji_dl.cli import main
+from pyfiji_dl.fiji.install import install
+from pyfiji_dl.io.tiff import Calibration, write_imagej_tiff, write_label_image
+
+pytestmark = [pytest.mark.imagej, pytest.mark.display]
+PYFIJI_DL = Path(sys.executable).with_name("pyfiji-dl")
+ODD_NAME = "cell's image 1"  # a space and a quote: must reach the command intact, never a shell
+
+
+@pytest.fixture(scope="module")
+def session(ij):
+    if not os.environ.get("DISPLAY"):
+        if os.environ.get("CI"):
+            pytest.fail("CI runs the tests under xvfb-run; the ROI Manager needs a display")
+        pytest.skip("needs a display (xvfb-run)")
+    from pyfiji_dl.fiji.session import FijiSession
+
+    return FijiSession.start()
+
+
+@pytest.fixture(scope="module")
+def fiji(tmp_path_factory):
+    root = tmp_path_factory.mktemp("Fiji.app")
+    (root / "jars").mkdir()
+    installed = install(root, command=PYFIJI_DL)
+    return {"root": root, **installed}
+
+
+@pytest.fixture(scope="module")
+def nuclei():
+    from stardist.data import test_image_nuclei_2d
+
+    return test_image_nuclei_2d(return_mask=True)
+
+
+def macro(fiji, name):
+    return fiji["root"] / "plugins" / "pyfiji-dl" / f"{name}.ijm"
+
+
+def open_image(session, path):
+    imp = session.jimport("ij.IJ").openImage(str(path))
+    session.show(imp)
+    return imp
+
+
+def close_all(session):
+    session.run_macro("close('*');")
+    manager = session.roi_manager()
+    if manager is not None:
+        manager.reset()
+
+
+def test_install_writes_commands_toolset_and_config(fiji):
+    names = sorted(p.stem for p in (fiji["root"] / "plugins" / "pyfiji-dl").glob("*.ijm"))
+    assert names == ["Denoise_N2V", "Fine_tune_Model", "Labels_from_ROI_Manager", "Predict_StarDist",
+                     "Restore_CARE", "Review_Predictions", "Save_Corrections", "Train_Model"]
+    assert all("_" in n for n in names)  # ImageJ lists plugins-folder macros with an underscore
+    assert fiji["config"].read_text().startswith(f"command={PYFIJI_DL}\n")
+    toolset = fiji["toolset"].read_text()
+    assert '"Labels from ROI Manager"' in toolset and 'macro "pyfiji-dl Menu Tool' in toolset
+    text = macro(fiji, "Predict_StarDist").read_text()
+    assert text.index("function pyfijiCommand") < text.index('exec(pyfijiCommand(), "--for-imagej", "predict"')
+
+
+def test_labels_from_roi_manager_matches_the_command(session, fiji, tmp_path):
+    images = tmp_path / "data" / "images"
+    image_path = write_imagej_tiff(images / f"{ODD_NAME}.tif",
+                                   (np.random.default_rng(0).random((60, 80)) * 200).astype(np.uint8), "YX",
+                                   calibration=Calibration(pixel_width=0.5, pixel_height=0.5, unit="micron"))
+    imp = open_image(session, image_path)
+    manager = session.roi_manager(create=True)
+    manager.reset()
+    OvalRoi, Roi, PolygonRoi = session.jimport("ij.gui.OvalRoi"), session.jimport("ij.gui.Roi"), session.jimport("ij.gui.PolygonRoi")
+    FloatPolygon = session.jimport("ij.process.FloatPolygon")
+    manager.addRoi(OvalRoi(10.5, 8.25, 21.0, 15.5))
+    manager.addRoi(PolygonRoi(FloatPolygon([40.0, 75.0, 60.0], [5.0, 12.0, 45.0]), Roi.POLYGON))
+    manager.addRoi(Roi(30, 30, 20, 20, 8))
+    result = session.run_macro(macro(fiji, "Labels_from_ROI_Manager"))
+    assert result.error is None, result.error
+    labels_path = tmp_path / "data" / "masks" / f"{ODD_NAME}.tif"
+    roi_zip = tmp_path / "data" / "masks" / f"{ODD_NAME}.zip"
+    assert labels_path.exists() and roi_zip.exists()
+    expected = rois_file_to_labels(roi_zip, tmp_path / "expected.tif", image=image_path)
+    labels = tifffile.imread(labels_path)
+    np.testing.assert_array_equal(labels, tifffile.imread(expected.output))
+    assert labels.max() == 3
+    with tifffile.TiffFile(labels_path) as tif:
+        assert tif.imagej_metadata["unit"] == "micron"
+    imp.close()
+    close_all(session)
+
+
+def test_command_errors_come_back_as_imagej_messages(session, fiji, tmp_path):
+    path = write_imagej_tiff(tmp_path / "plain.tif", np.zeros((32, 32), np.uint8), "YX")
+    open_image(session, path)
+    session.roi_manager(create=True).reset()
+    empty = session.run_macro(macro(fiji, "Labels_from_ROI_Manager"))
+    assert "ROI Manager is empty" in (empty.error or "")
+    missing = session.run_macro(macro(fiji, "Predict_StarDist"), {"model": tmp_path / "no model"})
+    assert "pyfiji-dl failed" in (missing.error or "") and "no model" in missing.error
+    unconfigured = session.run_macro(macro(fiji, "Predict_StarDist"),
+                                     {"model": tmp_path, "config": tmp_path / "none.txt"})
+    assert "pyfiji-dl fiji install" in (unconfigured.error or "")
+    close_all(session)
+
+
+@pytest.fixture(scope="module")
+def stardist_model(tmp_path_factory, nuclei):
+    image, labels = nuclei
+    data = tmp_path_factory.mktemp("sd_data")
+    for i, (y, x) in enumerate([(0, 0), (0, 256), (256, 0)]):
+        write_imagej_tiff(data / "images" / f"f{i}.tif", image[y:y + 128, x:x + 128], "YX")
+        write_label_image(data / "masks" / f"f{i}.tif", labels[y:y + 128, x:x + 128], "YX")
+    model = tmp_path_factory.mktemp("sd_models") / "tiny"
+    assert main(["train", "stardist", "--data", str(data), "--model", str(model), "--epochs", "1", "--steps", "2",
+                 "--patch", "64", "--batch", "2", "--rays", "8", "--depth", "1", "--filters", "8", "--quiet"]) == 0
+    return model
+
+
+def test_predict_review_and_save_corrections(session, fiji, stardist_model, nuclei, tmp_path):
+    image, _ = nuclei
+    movie = np.stack([image[:96, :96], image[200:296, 200:296], image[400:496, 100:196]])
+    folder = tmp_path / "experiment"
+    movie_path = write_imagej_tiff(folder / f"{ODD_NAME}.tif", movie, "TYX")
+    imp = open_image(session, movie_path)
+    out = tmp_path / "predicted out"
+    result = session.run_macro(macro(fiji, "Predict_StarDist"), {"model": stardist_model, "output": out})
+    assert result.error is None, result.error
+    labels = tifffile.imread(out / "masks" / f"{ODD_NAME}.tif")
+    manager = session.roi_manager()
+    n = manager.getCount()
+    assert n == sum(len(np.unique(frame)) - 1 for frame in labels) > 0
+    for index in range(0, n, max(1, n // 10)):  # ROIs land on their frames
+        manager.select(imp, index)
+        name = str(manager.getRoi(index).getName())
+        assert name.endswith(f"-t{int(imp.getT()):03d}") or int(imp.getCurrentSlice()) == int(name[-3:])
+    close_all(session)
+
+    review = session.run_macro(macro(fiji, "Review_Predictions"),
+                               {"image": movie_path, "rois": out / "rois" / f"{ODD_NAME}.zip"})
+    assert review.error is None, review.error
+    manager = session.roi_manager()
+    assert manager.getCount() == n
+    manager.select(0)
+    manager.runCommand("Delete")  # the user removes a wrong object
+    data = tmp_path / "training data"
+    saved = session.run_macro(macro(fiji, "Save_Corrections"), {"data": data, "image": movie_path})
+    assert saved.error is None, saved.error
+    corrected = tifffile.imread(data / "masks" / f"{ODD_NAME}.tif")
+    assert corrected.shape == movie.shape
+    assert sum(len(np.unique(f)) - 1 for f in corrected) == n - 1
+    assert (data / "images" / f"{ODD_NAME}.tif").read_bytes() == movie_path.read_bytes()
+    close_all(session)
+
+
+def test_restore_macro_opens_32bit_result(session, fiji, tmp_path, nuclei):
+    image, _ = nuclei
+    data = tmp_path / "care"
+    for i, (y, x) in enumerate([(0, 0), (0, 256)]):
+        clean = image[y:y + 64, x:x + 64].astype(np.float32)
+        write_imagej_tiff(data / "low" / f"p{i}.tif", clean + np.random.default_rng(i).normal(0, 20, clean.shape).astype(np.float32), "YX")
+        write_imagej_tiff(data / "GT" / f"p{i}.tif", clean, "YX")
+    model = tmp_path / "care model"
+    assert main(["train", "care", "--data", str(data), "--model", str(model), "--epochs", "1", "--steps", "1",
+                 "--patch", "32", "--patches-per-image", "4", "--batch", "2", "--depth", "1", "--filters", "4",
+                 "--quiet"]) == 0
+    open_image(session, data / "low" / "p0.tif")
+    result = session.run_macro(macro(fiji, "Restore_CARE"), {"model": model, "output": tmp_path / "restored out"})
+    assert result.error is None, result.error
+    restored = session.jimport("ij.WindowManager").getCurrentImage()
+    assert restored.getBitDepth() == 32 and restored.getWidth() == 64
+    assert (tmp_path / "restored out" / "restored" / "p0.tif").exists()
+    close_all(session)
+
+
+def test_train_macro_starts_background_training_and_says_where(session, fiji, tmp_path, nuclei):
+    image, labels = nuclei
+    data = tmp_path / "d"
+    for i in range(2):
+        write_imagej_tiff(data / "images" / f"f{i}.tif", image[:96, 96 * i:96 * (i + 1)], "YX")
+        write_label_image(data / "masks" / f"f{i}.tif", labels[:96, 96 * i:96 * (i + 1)], "YX")
+    model = tmp_path / "new model"
+    result = session.run_macro(macro(fiji, "Train_Model"),
+                               {"family": "stardist", "data": data, "model": model, "epochs": 1})
+    assert result.error is None, result.error
+    assert "Training started in the background" in result.log and str(model / "qc" / "index.html") in result.log
+    pid = int(result.log.split("background (process ")[1].split(")")[0])
+    assert (model / "training.log").exists()
+    os.kill(pid, signal.SIGTERM)  # the test only checks the start; training itself is tested elsewhere
+
+    bad = session.run_macro(macro(fiji, "Fine_tune_Model"),
+                            {"family": "stardist", "data": data, "model": tmp_path / "m2", "from": tmp_path / "nothing"})
+    assert "pyfiji-dl failed" in (bad.error or "")

@@ -27,12 +27,15 @@ demo: install
 	$(XVFB) $(VENV)/bin/pyfiji-dl demo -o demo_output
 
 test: install
+	@bash scripts/install-system-deps.sh --test
 	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider
 
 benchmark: install
 	$(XVFB) $(PY) benchmarks/bench_rois_labels.py
 	$(XVFB) $(PY) benchmarks/bench_stardist.py
 	$(XVFB) $(PY) benchmarks/bench_restoration.py
+	$(XVFB) $(PY) benchmarks/bench_fiji_session.py
+	$(PY) benchmarks/bench_qc.py
 
 doctor: install
 	$(XVFB) $(VENV)/bin/pyfiji-dl doctor

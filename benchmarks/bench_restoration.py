@@ -10,7 +10,7 @@ normalisation), and the gain (targets: +6 dB for CARE, +4 dB for N2V).
 Speed: a 2048 x 2048 image through ``pyfiji-dl predict`` (32-bit TIFF written)
 against the model's own ``predict`` on the same array (target overhead <= 10 %).
 
-Usage: python benchmarks/bench_restoration.py [--minutes 4] [--skip-3d]
+Usage: python benchmarks/bench_restoration.py [--minutes 9] [--skip-3d] [--only n2v:3D ...] [--speed-only]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def write_sets(root: Path, clean: np.ndarray, seed: int) -> None:
         write_imagej_tiff(root / split / "images" / f"p{i}.tif", noisy, axes)  # N2V: noisy only
 
 
-def quality(root: Path, clean: np.ndarray, label: str, minutes: float, seed: int) -> None:
+def quality(root: Path, clean: np.ndarray, label: str, minutes: float, seed: int, only=None) -> None:
     from pyfiji_dl.cli import main
     from pyfiji_dl.io.tiff import read_image
     from pyfiji_dl.qc.restoration import restoration_metrics
@@ -76,6 +76,8 @@ def quality(root: Path, clean: np.ndarray, label: str, minutes: float, seed: int
     is_3d = clean.ndim == 3
     for family, extra in (("n2v", ["--patch", "16,64,64" if is_3d else "64", "--batch", "4" if is_3d else "64"]),
                           ("care", ["--patch", "16,64,64" if is_3d else "64", "--batch", "4" if is_3d else "16"])):
+        if only and f"{family}:{label}" not in only:
+            continue
         train_dir = root / "train"
         if family == "n2v":  # noisy images only: hide the GT from training
             data = root / "n2v_train"
@@ -130,9 +132,10 @@ def speed(model_dir: Path, root: Path, repeat: int) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=4.0, help="training time per model (default 4)")
+    parser.add_argument("--minutes", type=float, default=9.0, help="training time limit per model (default 9)")
     parser.add_argument("--skip-3d", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="*", help="e.g. n2v:3D care:2D (quality runs to do; no speed part)")
     parser.add_argument("--speed-only", action="store_true",
                         help="skip the quality part; time a briefly trained CARE model (same network)")
     args = parser.parse_args()
@@ -152,10 +155,12 @@ def main():
     print(f"Quality (noise: Poisson at {PEAK_PHOTONS:.0f} photons peak + Gaussian {READ_NOISE:.0%}; held-out part):")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        quality(root / "2d", test_image_nuclei_2d().astype(np.float32), "2D", args.minutes, seed=1)
-        if not args.skip_3d:
-            quality(root / "3d", synthetic_nuclei_3d(), "3D", args.minutes, seed=2)
-        speed(root / "2d" / "care_2D", root, args.repeat)
+        if not args.only or any(o.endswith(":2D") for o in args.only):
+            quality(root / "2d", test_image_nuclei_2d().astype(np.float32), "2D", args.minutes, seed=1, only=args.only)
+        if not args.skip_3d and (not args.only or any(o.endswith(":3D") for o in args.only)):
+            quality(root / "3d", synthetic_nuclei_3d(), "3D", args.minutes, seed=2, only=args.only)
+        if not args.only:
+            speed(root / "2d" / "care_2D", root, args.repeat)
 
 
 if __name__ == "__main__":

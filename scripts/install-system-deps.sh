@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages pyfiji_dl needs, only when they are missing:
-# a Java runtime, ImageJ 1.x (libij-java), a virtual display (xvfb, xauth) and venv.
+# a Java runtime, ImageJ 1.x (libij-java), a virtual display (xvfb, xauth) and venv;
+# with --test also chromium (the QC report is rendered in the tests).
 set -euo pipefail
 
 missing=()
@@ -11,6 +12,10 @@ fi
 command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb)
 command -v xauth >/dev/null 2>&1 || missing+=(xauth)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+# the tests render the QC report in a headless browser
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present (java, ImageJ, xvfb, xauth, venv)"

@@ -138,7 +138,19 @@ def test_available_memory_is_ram_without_gpu(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
     assert tiling._gpu_memory_bytes() is None
     monkeypatch.setattr(tiling, "_available_ram_bytes", lambda: 5 * GIB)
+    monkeypatch.setattr(tiling, "_own_resident_bytes", lambda: 0)
     assert available_memory_bytes() == 5 * GIB
+
+
+def test_memory_this_process_holds_counts_as_available(monkeypatch):
+    # TensorFlow reuses what an earlier prediction left allocated: the budget must not
+    # shrink (and tiling grow) from one image to the next in the same process
+    monkeypatch.setattr(tiling, "_gpu_memory_bytes", lambda: None)
+    monkeypatch.setattr(tiling, "_available_ram_bytes", lambda: 5 * GIB)
+    monkeypatch.setattr(tiling, "_own_resident_bytes", lambda: 2 * GIB)
+    assert available_memory_bytes() == 7 * GIB
+    monkeypatch.undo()
+    assert tiling._own_resident_bytes() > 10 * 2**20  # this Python with NumPy holds more than 10 MiB
 
 
 def test_ram_is_memavailable(tmp_path):
@@ -153,6 +165,7 @@ def test_ram_is_memavailable(tmp_path):
 def test_available_memory_takes_the_smaller_gpu(monkeypatch):
     monkeypatch.setattr(tiling, "_gpu_memory_bytes", lambda: 3 * GIB)
     monkeypatch.setattr(tiling, "_available_ram_bytes", lambda: 32 * GIB)
+    monkeypatch.setattr(tiling, "_own_resident_bytes", lambda: 0)
     assert available_memory_bytes() == 3 * GIB
     assert available_memory_bytes(include_gpu=False) == 32 * GIB
 

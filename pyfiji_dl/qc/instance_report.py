@@ -60,7 +60,7 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
     """
     from .matching import any_overlap_metrics, match_dataset, pixel_metrics
     from .plots import overlay_picture, plot_loss_curves, plot_metric_curves
-    from .report import data_warnings, training_warnings, write_html_report
+    from .report import class_balance_warnings, data_warnings, training_warnings, write_html_report
 
     out = Path(out)
     per_image, pooled = match_dataset(truths, predictions, names=names)
@@ -86,6 +86,7 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
     warnings = list(extra_warnings or []) + (training_warnings(history) if history else [])
     warnings += data_warnings(at_half["n_true"], [t.shape for t in truths], [p.shape for p in predictions],
                               names=names)
+    warnings += class_balance_warnings(truths)
     thresholds = (card or {}).get("thresholds") or {}
     summary = {
         "images": len(names),

@@ -107,11 +107,6 @@ def write_html_report(out_dir, *, title, sections, warnings=None, filename="inde
         if section.get("text"):
             for paragraph in re.split(r"\n\s*\n", str(section["text"]).strip()):
                 body.append(f"<p>{_esc(paragraph)}</p>")
-        for name, rows in (section.get("tables") or {}).items():
-            csv_name = _unique_csv_name(name, used_csv_names)
-            rows = list(rows)
-            write_csv(out_dir / csv_name, rows)
-            body.append(_table_html(str(name), rows, csv_name))
         pictures = section.get("pictures") or []
         if pictures:
             figures = []
@@ -125,6 +120,12 @@ def write_html_report(out_dir, *, title, sections, warnings=None, filename="inde
                     f"<figcaption>{_esc(caption)}</figcaption></figure>"
                 )
             body.append("<div>" + "\n".join(figures) + "</div>")
+        # the pictures first: a long table (e.g. the training history) would hide them
+        for name, rows in (section.get("tables") or {}).items():
+            csv_name = _unique_csv_name(name, used_csv_names)
+            rows = list(rows)
+            write_csv(out_dir / csv_name, rows)
+            body.append(_table_html(str(name), rows, csv_name))
         if section.get("key_values"):
             body.append(_key_value_html(section["key_values"]))
         links = section.get("links") or []
@@ -419,3 +420,19 @@ def _slope(values):
         return 0.0
     x = np.arange(values.size)[keep]
     return float(np.polyfit(x, values[keep], 1)[0])
+
+
+def class_balance_warnings(label_maps, *, low: float = 0.05, high: float = 0.95) -> list:
+    """A warning when objects cover very little or almost all of the pixels.
+
+    Pixel accuracy is then dominated by one class (seed 004: 12 % nuclei), so the
+    object and pixel precision/recall tables are the numbers to read.
+    """
+    total = sum(int(np.asarray(m).size) for m in label_maps)
+    if not total:
+        return []
+    fraction = sum(int(np.count_nonzero(m)) for m in label_maps) / total
+    if fraction < low or fraction > high:
+        return [f"class imbalance: objects cover {100 * fraction:.1f} % of the pixels, so pixel accuracy "
+                "mostly measures the larger class; read precision, recall and the object tables instead"]
+    return []

@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 QUARTERS = {"q0": (0, 0), "q1": (0, 256), "q2": (256, 0), "q3": (256, 256)}
 
@@ -81,7 +80,6 @@ def quality(root: Path, minutes: float) -> Path:
 
 SPEED_CHILD = r"""
 import json, sys, time
-import numpy as np
 from pathlib import Path
 mode, model_dir, size, out = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 from stardist.data import test_image_nuclei_2d

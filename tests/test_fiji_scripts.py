@@ -3,7 +3,6 @@ way SciJava supplies them: one global per '#@' line, Java objects for File."""
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 import tifffile
 
 from pyfiji_dl.annotation.files import rois_file_to_labels
-from pyfiji_dl.cli import main
 from pyfiji_dl.io.tiff import write_imagej_tiff, write_label_image
 
 pytestmark = [pytest.mark.imagej, pytest.mark.display]

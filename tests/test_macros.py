@@ -2,7 +2,6 @@
 written, ROIs in the ROI Manager on the right frames, label maps identical to the
 command's, errors returned as ImageJ messages."""
 
-import json
 import os
 import signal
 import sys

@@ -7,9 +7,7 @@ percentile normaliser and maps the result back to the input's intensity range.
 
 from __future__ import annotations
 
-import json
-import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -155,16 +153,3 @@ def predict(model, image: np.ndarray, *, n_tiles=None) -> np.ndarray:
     with training.quiet_keras():
         restored = model.predict(image, axes, normalizer=normalizer, n_tiles=n_tiles)
     return np.asarray(restored, dtype=np.float32)
-
-
-def export_summary(model_dir: Path) -> dict:
-    config_file = Path(model_dir) / "config.json"
-    return {"config": json.loads(config_file.read_text()) if config_file.exists() else {}, "thresholds": None}
-
-
-def options_dict(options: CareOptions) -> dict:
-    return asdict(options)
-
-
-def remove_checkpoint(model_dir: Path) -> None:
-    shutil.rmtree(Path(model_dir) / training.CHECKPOINT.parent, ignore_errors=True)

@@ -9,9 +9,10 @@ data file hashes, command line).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import training
 from .card import read_card, write_card
 
 
@@ -59,11 +60,9 @@ def train_stardist(
         f"{dataset.ndim}D, {dataset.n_channels} channel(s)")
 
     if resume:
-        saved = adapter.export_summary(model_dir)["config"]
+        saved = training.saved_config(model_dir)
         if not saved:
-            from .training import ResumeError
-
-            raise ResumeError(f"{model_dir}: no config.json, so there is no StarDist training to resume.")
+            raise training.ResumeError(f"{model_dir}: no config.json, so there is no StarDist training to resume.")
         config_patch, n_rays = saved["train_patch_size"], saved["n_rays"]
     else:
         config = adapter.make_config(dataset, options) if from_model is None else adapter.load_model(from_model).config
@@ -114,7 +113,7 @@ def _finish(model_dir: Path, adapter, options, data_files: list, family: str, *,
 
     provenance = write_provenance(
         model_dir / "provenance.json",
-        config=adapter.export_summary(model_dir)["config"] | {"training_options": adapter.options_dict(options)},
+        config=training.saved_config(model_dir) | {"training_options": asdict(options)},
         thresholds=thresholds,
         data_files=data_files,
         command_line=command_line or sys.argv,
@@ -122,7 +121,7 @@ def _finish(model_dir: Path, adapter, options, data_files: list, family: str, *,
                "fine_tuned_from": str(from_model) if from_model else None, **(extra or {})},
     )
     if TrainingState.load(model_dir).finished:
-        adapter.remove_checkpoint(model_dir)
+        training.remove_checkpoint(model_dir)
     return provenance
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -270,23 +268,3 @@ def probabilities_by_label(labels: np.ndarray, details: dict) -> dict:
         if label and label not in result:
             result[int(label)] = float(prob)
     return result
-
-
-def export_summary(model_dir: Path) -> dict:
-    """Config and thresholds of a trained model, for provenance and reports."""
-    model_dir = Path(model_dir)
-    config = json.loads((model_dir / "config.json").read_text()) if (model_dir / "config.json").exists() else {}
-    thresholds_file = model_dir / "thresholds.json"
-    return {
-        "config": config,
-        "thresholds": json.loads(thresholds_file.read_text()) if thresholds_file.exists() else None,
-    }
-
-
-def options_dict(options: StarDistOptions) -> dict:
-    return asdict(options)
-
-
-def remove_checkpoint(model_dir: Path) -> None:
-    """Drop the resume checkpoint once a run has finished (the best weights stay)."""
-    shutil.rmtree(Path(model_dir) / training.CHECKPOINT.parent, ignore_errors=True)

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,17 @@ def mark_finished(model_dir: Path) -> TrainingState | None:
         state.finished = True
         state.save(model_dir)
     return state
+
+
+def saved_config(model_dir: Path) -> dict:
+    """The model's ``config.json`` (CSBDeep, StarDist and n2v all write one), or ``{}``."""
+    path = Path(model_dir) / "config.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def remove_checkpoint(model_dir: Path) -> None:
+    """Drop the resume checkpoint once a run has finished (the best weights stay)."""
+    shutil.rmtree(Path(model_dir) / CHECKPOINT.parent, ignore_errors=True)
 
 
 def check_new_model_dir(model_dir: Path) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
-from ..io.tables import read_csv, write_csv
+from ..io.tables import write_csv
 from ..io.tiff import ImageInfo, read_image, write_imagej_tiff, write_label_image
 from ..models.card import read_card
 

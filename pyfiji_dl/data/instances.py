@@ -159,6 +159,31 @@ def _samples_from_pair(image_path: Path, annotation: Path, channel: int | None) 
     return samples, notes
 
 
+def split_by_file(groups: list, val_fraction: float, seed: int, data_dir: Path) -> tuple[list, list]:
+    """Training and validation samples, whole files apart so no field of view is in both.
+
+    Parameters
+    ----------
+    groups : list of list
+        Samples grouped by the file they come from (frames of a time-lapse together).
+    val_fraction : float
+        Share of the files held out (at least one).
+    seed : int
+        The same seed gives the same split.
+    """
+    if len(groups) < 2:
+        raise DatasetError(
+            f"{data_dir}: only one image; validation needs a second file. Add images, cut the "
+            "image into fields in Fiji, or give a validation folder with --val."
+        )
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_val = max(1, int(round(val_fraction * len(groups))))
+    val_ids = set(order[:n_val].tolist())
+    train = [s for i, g in enumerate(groups) if i not in val_ids for s in g]
+    val = [s for i, g in enumerate(groups) if i in val_ids for s in g]
+    return train, val
+
+
 def _load_folder(folder: Path, channel, problems: list, messages: list, files: list) -> list:
     """Samples of every pair in ``folder``, grouped by file; problems are appended."""
     pairs, pair_problems = find_pairs(folder)
@@ -252,17 +277,7 @@ def load_instance_dataset(
         train = [s for group in loaded["train"] for s in group]
         val = [s for group in loaded["val"] for s in group]
     else:
-        groups = loaded["train"]
-        if len(groups) < 2:
-            raise DatasetError(
-                f"{data_dir}: only one image; validation needs a second file. Add images, cut the "
-                "image into fields in Fiji, or give a validation folder with --val."
-            )
-        order = np.random.default_rng(seed).permutation(len(groups))
-        n_val = max(1, int(round(val_fraction * len(groups))))
-        val_ids = set(order[:n_val].tolist())
-        train = [s for i, g in enumerate(groups) if i not in val_ids for s in g]
-        val = [s for i, g in enumerate(groups) if i in val_ids for s in g]
+        train, val = split_by_file(loaded["train"], val_fraction, seed, Path(data_dir))
     first = all_samples[0]
     n_channels = first.image.shape[-1] if first.image.ndim > first.labels.ndim else 1
     return InstanceDataset(train, val, first.labels.ndim, n_channels, files, messages)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.tiff import Calibration, ImageReadError, read_image
-from .instances import DatasetError
+from .instances import DatasetError, split_by_file
 from .pairs import IMAGE_SUFFIXES, PairingError, list_files
 
 
@@ -66,20 +66,6 @@ def _planes(image: np.ndarray, axes: str, path: Path, *, frames_as_samples: bool
             raise ValueError(f"{path.name}: is a time-lapse; CARE pairs must be single images or z-stacks")
         return [(f"{path.stem}-t{t + 1:03d}", frame) for t, frame in enumerate(np.moveaxis(image, axes.index("T"), 0))], axes.replace("T", "")
     return [(path.stem, image)], axes
-
-
-def _split(groups: list, val_fraction: float, seed: int, data_dir: Path) -> tuple[list, list]:
-    if len(groups) < 2:
-        raise DatasetError(
-            f"{data_dir}: only one image; validation needs a second file. Add images, cut the image "
-            "into fields in Fiji, or give a validation folder with --val."
-        )
-    order = np.random.default_rng(seed).permutation(len(groups))
-    n_val = max(1, int(round(val_fraction * len(groups))))
-    val_ids = set(order[:n_val].tolist())
-    train = [s for i, g in enumerate(groups) if i not in val_ids for s in g]
-    val = [s for i, g in enumerate(groups) if i in val_ids for s in g]
-    return train, val
 
 
 def _check_ndim(samples: list, problems: list) -> int:
@@ -150,7 +136,7 @@ def load_care_pairs(data_dir: str | os.PathLike, *, val_dir=None, val_fraction: 
     if val_groups is not None:
         train, val = [s for g in groups for s in g], [s for g in val_groups for s in g]
     else:
-        train, val = _split(groups, val_fraction, seed, Path(data_dir))
+        train, val = split_by_file(groups, val_fraction, seed, Path(data_dir))
     return RestorationDataset(train, val, ndim, files, messages)
 
 
@@ -203,5 +189,5 @@ def load_noisy_images(data_dir: str | os.PathLike, *, val_dir=None, val_fraction
         train, val = groups[0], []
         messages.append("one image: validation patches are taken from it (10 %)")
     else:
-        train, val = _split(groups, val_fraction, seed, Path(data_dir))
+        train, val = split_by_file(groups, val_fraction, seed, Path(data_dir))
     return RestorationDataset(train, val, ndim, files, messages)

@@ -172,16 +172,29 @@ def _train_in_background(args) -> int:
     return 0
 
 
+def _check_training_args(args) -> None:
+    if args.resume and args.from_model:
+        raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
+                           "Use one of them.")
+
+
+def _report_training(outcome) -> None:
+    _say(f"\nModel: {outcome.model_dir}")
+    if outcome.thresholds:
+        _say(f"Thresholds: probability {outcome.thresholds['prob']:.3f}, "
+             f"overlap (NMS) {outcome.thresholds['nms']:.2f}")
+    _say(f"QC report: {outcome.report}")
+    _say(f"Provenance: {outcome.provenance}")
+
+
 def cmd_train_stardist(args) -> int:
     from .models.run import train_stardist
 
+    _check_training_args(args)
     if args.background:
         return _train_in_background(args)
     from .models.stardist import StarDistOptions
 
-    if args.resume and args.from_model:
-        raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
-                           "Use one of them.")
     grid = args.grid[0] if args.grid and len(args.grid) == 1 else args.grid
     options = StarDistOptions(
         epochs=args.epochs, steps=args.steps, patch=args.patch, batch=args.batch, rays=args.rays,
@@ -190,24 +203,18 @@ def cmd_train_stardist(args) -> int:
     )
     outcome = train_stardist(args.data, args.model, options, val=args.val, channel=args.channel,
                              resume=args.resume, from_model=args.from_model, progress=not args.quiet,
-                             command_line=["pyfiji-dl"] + sys.argv[1:])
-    _say(f"\nModel: {outcome.model_dir}")
-    _say(f"Thresholds: probability {outcome.thresholds['prob']:.3f}, overlap (NMS) {outcome.thresholds['nms']:.2f}")
-    if outcome.report:
-        _say(f"QC report: {outcome.report}")
-    _say(f"Provenance: {outcome.provenance}")
+                             command_line=["pyfiji-dl"] + args.argv)
+    _report_training(outcome)
     return 0
 
 
 def cmd_train_restoration(args) -> int:
     from .models.run import train_restoration
 
+    _check_training_args(args)
     if args.background:
         return _train_in_background(args)
 
-    if args.resume and args.from_model:
-        raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
-                           "Use one of them.")
     common = dict(epochs=args.epochs, steps=args.steps, patch=args.patch, lr=args.lr, depth=args.depth,
                   filters=args.filters, seed=args.seed, augment=not args.no_augment, max_minutes=args.max_minutes)
     if args.family == "care":
@@ -221,10 +228,8 @@ def cmd_train_restoration(args) -> int:
         options = N2VOptions(batch=args.batch, **common)
     outcome = train_restoration(args.family, args.data, args.model, options, val=args.val, channel=args.channel,
                                 resume=args.resume, from_model=args.from_model, progress=not args.quiet,
-                                command_line=["pyfiji-dl"] + sys.argv[1:])
-    _say(f"\nModel: {outcome.model_dir}")
-    _say(f"QC report: {outcome.report}")
-    _say(f"Provenance: {outcome.provenance}")
+                                command_line=["pyfiji-dl"] + args.argv)
+    _report_training(outcome)
     return 0
 
 

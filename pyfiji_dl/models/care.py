@@ -67,15 +67,11 @@ def make_patches(samples: list, patch_size: tuple, n_patches: int, seed: int):
 def _open(model_dir: Path, config=None):
     from csbdeep.models import CARE
 
-    model_dir = Path(model_dir).resolve()
-    with training.quiet_keras():
-        return CARE(config, name=model_dir.name, basedir=str(model_dir.parent))
+    return training.open_model(CARE, model_dir, config)
 
 
 def load_model(model_dir: Path):
-    card = read_card(model_dir)
-    if card.get("family") != FAMILY:
-        raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not CARE.")
+    training.check_family(model_dir, FAMILY, "CARE")
     return _open(model_dir)
 
 
@@ -100,10 +96,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
     configure_tensorflow(quiet=not progress)
     epochs_done = 0
     if resume:
-        state = training.resume_state(model_dir)
-        model = _open(model_dir)
-        model.keras_model.load_weights(str(model_dir / training.CHECKPOINT))
-        epochs_done, epochs_total = state.epochs_done, state.epochs_total
+        model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
         patch = tuple(read_card(model_dir)["patch"])
     else:
         training.check_new_model_dir(model_dir)

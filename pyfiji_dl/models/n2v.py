@@ -74,15 +74,11 @@ def make_patches(samples: list, patch: tuple, augment: bool) -> np.ndarray:
 def _open(model_dir: Path, config=None):
     from n2v.models import N2V
 
-    model_dir = Path(model_dir).resolve()
-    with training.quiet_keras():
-        return N2V(config, name=model_dir.name, basedir=str(model_dir.parent))
+    return training.open_model(N2V, model_dir, config)
 
 
 def load_model(model_dir: Path):
-    card = read_card(model_dir)
-    if card.get("family") != FAMILY:
-        raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not Noise2Void.")
+    training.check_family(model_dir, FAMILY, "Noise2Void")
     return _open(model_dir)
 
 
@@ -119,10 +115,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
 
     epochs_done = 0
     if resume:
-        state = training.resume_state(model_dir)
-        model = _open(model_dir)
-        model.keras_model.load_weights(str(model_dir / training.CHECKPOINT))
-        epochs_done, epochs_total = state.epochs_done, state.epochs_total
+        model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
     else:
         training.check_new_model_dir(model_dir)
         if from_model is not None:

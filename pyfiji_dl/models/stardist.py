@@ -102,18 +102,13 @@ def _model_class(ndim: int):
 
 
 def _open(model_dir: Path, config=None):
-    model_dir = Path(model_dir).resolve()
-    card = read_card(model_dir) if config is None else None
-    ndim = config.n_dim if config is not None else card["ndim"]
-    with training.quiet_keras():
-        return _model_class(ndim)(config, name=model_dir.name, basedir=str(model_dir.parent))
+    ndim = config.n_dim if config is not None else read_card(model_dir)["ndim"]
+    return training.open_model(_model_class(ndim), model_dir, config)
 
 
 def load_model(model_dir: Path):
     """Open a trained StarDist model folder (config, best weights, thresholds)."""
-    card = read_card(model_dir)
-    if card.get("family") != "stardist":
-        raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not StarDist.")
+    training.check_family(model_dir, "stardist", "StarDist")
     return _open(model_dir)
 
 
@@ -172,11 +167,8 @@ def train(
     configure_tensorflow(quiet=not progress)
     epochs_done = 0
     if resume:
-        state = training.resume_state(model_dir)
-        model = _open(model_dir)
+        model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
         _check_compatible(model.config, dataset, model_dir)
-        model.keras_model.load_weights(str(model_dir / training.CHECKPOINT))
-        epochs_done, epochs_total = state.epochs_done, state.epochs_total
     else:
         training.check_new_model_dir(model_dir)
         if from_model is not None:

@@ -163,6 +163,35 @@ def remove_checkpoint(model_dir: Path) -> None:
     shutil.rmtree(Path(model_dir) / CHECKPOINT.parent, ignore_errors=True)
 
 
+def open_model(model_class, model_dir: Path, config=None):
+    """A CSBDeep-style model (StarDist, CARE, N2V) in ``model_dir``.
+
+    With ``config`` a new model is made there; without, the saved one is loaded
+    (config and best weights).
+    """
+    model_dir = Path(model_dir).resolve()
+    with quiet_keras():
+        return model_class(config, name=model_dir.name, basedir=str(model_dir.parent))
+
+
+def check_family(model_dir: Path, family: str, title: str) -> dict:
+    """The model card of ``model_dir``, which must be a ``family`` model."""
+    from .card import ModelFolderError, read_card
+
+    card = read_card(model_dir)
+    if card.get("family") != family:
+        raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not {title}.")
+    return card
+
+
+def reopen_for_resume(open_saved, model_dir: Path):
+    """The interrupted model with its last checkpoint, and its epochs done and planned."""
+    state = resume_state(model_dir)
+    model = open_saved(model_dir)
+    model.keras_model.load_weights(str(Path(model_dir) / CHECKPOINT))
+    return model, state.epochs_done, state.epochs_total
+
+
 def check_new_model_dir(model_dir: Path) -> None:
     """A new training must not overwrite another model's files."""
     from .card import ModelFolderError

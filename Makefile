@@ -18,7 +18,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dl,test]"
+	$(PY) -m pip install --quiet -e ".[dl,export,cluster,test]"
 	@touch $(STAMP)
 
 install: system-deps $(STAMP)

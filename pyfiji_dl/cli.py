@@ -119,6 +119,61 @@ def cmd_labels_to_rois(args) -> int:
     return 0
 
 
+
+# --- bootstrap-rois / autolabel ---------------------------------------------------------
+
+def cmd_bootstrap_rois(args) -> int:
+    from .annotation.bootstrap import bootstrap_rois_file
+    from .prediction.run import expand_inputs
+
+    files = expand_inputs(args.images)
+    failures = []
+    for path in _progress(files, "bootstrap-rois"):
+        try:
+            done = bootstrap_rois_file(
+                path, args.output, method=args.method, dark_background=not args.light_background,
+                min_area=args.min_area, max_area=args.max_area, exclude_edges=args.exclude_edges,
+                split_touching=args.split_touching, fill_holes=not args.no_fill_holes,
+                stack_histogram=args.stack_histogram, channel=args.channel, overwrite=args.overwrite,
+            )
+        except (ValueError, OSError) as exc:
+            failures.append(f"{path}: {exc}")
+            continue
+        if done["output"] is None:
+            _warn(f"{path.name}: no objects with the {done['method']} threshold; no ROI set written")
+        else:
+            _say(f"{path.name} -> {done['output']}: {done['n_rois']} ROIs ({done['method']} threshold)")
+    if failures:
+        raise CommandError(f"{len(failures)} of {len(files)} image(s) failed:\n" + "\n".join(failures))
+    _say("Open each image in Fiji with its ROI set (ROI Manager > More > Open...), correct the outlines, "
+         "then save them with 'Save Corrections' or 'rois-to-labels'.")
+    return 0
+
+
+def cmd_autolabel(args) -> int:
+    from .annotation.autolabel import autolabel_folder
+
+    options = {
+        "clahe": not args.no_clahe, "block_size": args.block_size, "bins": args.bins,
+        "max_slope": args.max_slope, "window": args.window, "bounds": tuple(args.bounds),
+        "min_diameter": args.min_diameter, "max_diameter": args.max_diameter,
+        "exclude_border": args.exclude_border,
+    }
+    if args.split_touching:
+        options["split_touching"] = args.split_touching
+    try:
+        result = autolabel_folder(args.fluorescence, args.output, report=args.report, channel=args.channel,
+                                  overwrite=args.overwrite, progress=not args.quiet,
+                                  lowest_fraction=args.lowest_fraction, **options)
+    except FileExistsError as exc:
+        raise CommandError(f"{exc} (use --overwrite to replace)") from None
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc)) from None
+    for line in result.summary_lines():
+        _say(line)
+    return result.status
+
+
 # --- train / predict ----------------------------------------------------------------
 
 def _tuple_of_ints(text: str) -> tuple:
@@ -137,7 +192,7 @@ def _train_in_background(args) -> int:
 
     from .models.training import LOG_FILE, check_new_model_dir
 
-    if args.family == "stardist":
+    if args.family in ("stardist", "unet"):
         from .data.instances import load_instance_dataset as load
     elif args.family == "care":
         from .data.restoration import load_care_pairs as load
@@ -180,9 +235,11 @@ def _check_training_args(args) -> None:
 
 def _report_training(outcome) -> None:
     _say(f"\nModel: {outcome.model_dir}")
-    if outcome.thresholds:
+    if outcome.thresholds and "nms" in outcome.thresholds:
         _say(f"Thresholds: probability {outcome.thresholds['prob']:.3f}, "
              f"overlap (NMS) {outcome.thresholds['nms']:.2f}")
+    elif outcome.thresholds:
+        _say(f"Threshold: probability {outcome.thresholds['prob']:.3f}")
     _say(f"QC report: {outcome.report}")
     _say(f"Provenance: {outcome.provenance}")
 
@@ -204,6 +261,30 @@ def cmd_train_stardist(args) -> int:
     outcome = train_stardist(args.data, args.model, options, val=args.val, channel=args.channel,
                              resume=args.resume, from_model=args.from_model, progress=not args.quiet,
                              command_line=["pyfiji-dl"] + args.argv)
+    _report_training(outcome)
+    return 0
+
+
+def cmd_train_unet(args) -> int:
+    from .models.run import train_unet
+
+    _check_training_args(args)
+    if args.background:
+        return _train_in_background(args)
+    from .models.unet import UnetOptions
+
+    options = UnetOptions(
+        epochs=args.epochs, steps=args.steps, patch=args.patch, batch=args.batch, lr=args.lr,
+        filters=args.filters, depth=args.depth, dropout=args.dropout, loss=args.loss,
+        focal_gamma=args.focal_gamma, focal_alpha=args.focal_alpha, w0=args.w0, sigma=args.sigma,
+        contrast=args.contrast, patience=None if args.patience == 0 else args.patience,
+        threshold=args.threshold, min_area=args.min_area, max_area=args.max_area,
+        split_touching=args.split_touching, seed=args.seed, augment=not args.no_augment,
+        max_minutes=args.max_minutes,
+    )
+    outcome = train_unet(args.data, args.model, options, val=args.val, channel=args.channel,
+                         resume=args.resume, from_model=args.from_model, progress=not args.quiet,
+                         command_line=["pyfiji-dl"] + args.argv)
     _report_training(outcome)
     return 0
 
@@ -236,15 +317,19 @@ def cmd_train_restoration(args) -> int:
 def cmd_predict(args) -> int:
     from .prediction.run import predict_paths
 
+    overrides = {"threshold": args.threshold, "min_area": args.min_area, "max_area": args.max_area,
+                 "split_touching": args.split_touching}
     result = predict_paths(args.model, args.inputs, args.output, channel=args.channel,
-                           overwrite=args.overwrite, progress=not args.quiet)
+                           overwrite=args.overwrite, progress=not args.quiet, overrides=overrides)
     for path in result.done:
         _say(f"{path.name}: done")
     if result.skipped:
         _say(f"skipped {len(result.skipped)} finished input(s) (use --overwrite to redo): "
              + ", ".join(p.name for p in result.skipped[:10]))
     if result.summary:
-        _say(f"Outputs in {Path(args.output).resolve()} (masks/, rois/, objects/, {result.summary.name})")
+        out = Path(args.output).resolve()
+        folders = ", ".join(sorted(f"{d.name}/" for d in out.iterdir() if d.is_dir()))
+        _say(f"Outputs in {out} ({folders}, {result.summary.name})")
     if result.failed:
         raise CommandError(f"{len(result.failed)} input(s) failed:\n" + "\n".join(f"{p}: {why}" for p, why in result.failed))
     return 0
@@ -351,9 +436,77 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="ROI set .zip (single form) or folder")
     p.set_defaults(func=cmd_labels_to_rois)
 
-    p = sub.add_parser("train", help="train a model: stardist, care or n2v",
+    p = sub.add_parser(
+        "bootstrap-rois",
+        help="threshold + particle analysis -> a ROI set per image to correct in Fiji",
+        description=(
+            "Start an annotation the way Fiji's manual protocol does: an auto-threshold (the same "
+            "methods as Image > Adjust > Threshold, giving exactly ImageJ's threshold), connected "
+            "particles as Analyze Particles finds them (8-connected, holes included), optional size "
+            "limits, edge exclusion and a watershed split of touching objects. Writes OUT/NAME.zip for "
+            "each image, to open in the ROI Manager and correct by hand."
+        ),
+    )
+    p.add_argument("images", nargs="+", help="TIFF files or folders")
+    p.add_argument("-o", "--output", required=True, help="folder for the ROI sets (NAME.zip)")
+    p.add_argument("--method", default="Default",
+                   help="ImageJ threshold method: Default, Huang, Intermodes, IsoData, IJ_IsoData, Li, "
+                        "MaxEntropy, Mean, MinError, Minimum, Moments, Otsu, Percentile, RenyiEntropy, "
+                        "Shanbhag, Triangle, Yen (default Default)")
+    p.add_argument("--light-background", action="store_true",
+                   help="objects darker than the background (ImageJ's threshold without 'Dark background')")
+    p.add_argument("--stack-histogram", action="store_true",
+                   help="one threshold from the whole stack (ImageJ's 'Stack histogram'); default per slice")
+    p.add_argument("--min-area", type=int, default=0, help="smallest particle in pixels (default 0)")
+    p.add_argument("--max-area", type=int, help="largest particle in pixels (default no limit)")
+    p.add_argument("--exclude-edges", action="store_true", help="drop particles touching the image edge")
+    p.add_argument("--split-touching", action="store_true",
+                   help="split touching particles with a distance-map watershed (like Process > Binary > Watershed)")
+    p.add_argument("--no-fill-holes", action="store_true", help="keep holes (Analyze Particles without 'Include holes')")
+    p.add_argument("--channel", type=int, help="1-based channel of multichannel images")
+    p.add_argument("--overwrite", action="store_true", help="replace existing ROI sets")
+    p.set_defaults(func=cmd_bootstrap_rois)
+
+    p = sub.add_parser(
+        "autolabel",
+        help="automatic nucleus labels from a fluorescence channel (CLAHE + adaptive Otsu), with label QC",
+        description=(
+            "Label maps from fluorescence images of nuclei, to train a U-Net on the paired "
+            "transmitted-light images (same file names): Fiji's CLAHE (block 127, 256 bins, slope 3; "
+            "pixel-identical to Process > Enhance Local Contrast), adaptive Otsu (window 20, bounds "
+            "0.05-1.0, as CellProfiler's IdentifyPrimaryObjects), holes filled, objects kept by "
+            "equivalent diameter (5-30 px). Label QC over the folder: images in the lowest 25 %% of "
+            "foreground pixels and images with more foreground than background are excluded "
+            "(written to autolabel_report/excluded/, not to the masks folder), with a table and, with "
+            "--report, a contact sheet of what was kept and why."
+        ),
+    )
+    p.add_argument("--fluorescence", required=True, help="folder of fluorescence TIFFs")
+    p.add_argument("-o", "--output", required=True, help="masks folder (label maps with the same names)")
+    p.add_argument("--report", action="store_true", help="also draw the contact sheet and index.html")
+    p.add_argument("--channel", type=int, help="1-based channel of multichannel images")
+    p.add_argument("--no-clahe", action="store_true", help="skip the CLAHE step")
+    p.add_argument("--block-size", type=int, default=127, help="CLAHE block size (default 127)")
+    p.add_argument("--bins", type=int, default=256, help="CLAHE histogram bins (default 256)")
+    p.add_argument("--max-slope", type=float, default=3.0, help="CLAHE maximum slope (default 3.0)")
+    p.add_argument("--window", type=int, default=20, help="adaptive Otsu window in pixels (default 20)")
+    p.add_argument("--bounds", type=float, nargs=2, default=(0.05, 1.0), metavar=("LOW", "HIGH"),
+                   help="threshold bounds on the 0-1 scaled image (default 0.05 1.0)")
+    p.add_argument("--min-diameter", type=float, default=5, help="smallest equivalent diameter, px (default 5)")
+    p.add_argument("--max-diameter", type=float, default=30, help="largest equivalent diameter, px (default 30)")
+    p.add_argument("--split-touching", nargs="?", const="shape", choices=("shape", "intensity"),
+                   help="split touching nuclei (by shape: distance-map watershed, the default; or by intensity)")
+    p.add_argument("--exclude-border", action="store_true", help="drop objects touching the image border")
+    p.add_argument("--lowest-fraction", type=float, default=0.25,
+                   help="fraction of images with the least foreground to exclude (default 0.25)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing label maps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_autolabel)
+
+    p = sub.add_parser("train", help="train a model: stardist, care, n2v or unet",
                        description="Train a model. Families: stardist (instance segmentation), care "
-                                   "(supervised restoration), n2v (self-supervised denoising).")
+                                   "(supervised restoration), n2v (self-supervised denoising), unet "
+                                   "(semantic segmentation of transmitted-light images).")
     families = p.add_subparsers(dest="family", metavar="FAMILY")
     t = families.add_parser(
         "stardist",
@@ -390,6 +543,64 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--background", action="store_true",
                    help="check the data, then train in a separate process logging to MODEL/training.log")
     t.set_defaults(func=cmd_train_stardist)
+
+    t = families.add_parser(
+        "unet",
+        help="U-Net semantic segmentation: transmitted light (brightfield, phase contrast) -> nuclei mask",
+        description=(
+            "Train a U-Net on DATA/images/NAME.tif with DATA/masks/NAME.tif (label maps or binary masks "
+            "0/1 or 0/255: foreground is every non-zero pixel) or DATA/rois/NAME.zip (ROI Manager sets). "
+            "Defaults (seeds of workflow 6): 3x3 convolutions with batch normalisation, dropout 0.05, "
+            "He-normal initialisation, sigmoid output, binary focal loss (gamma 2, alpha 0.5), Adam 2e-4, "
+            "batch 4, early stopping, percentile normalisation 1-99.8. After training the probability "
+            "threshold is optimised on the validation images (best pixel IoU) and the QC report scores "
+            "pixels, objects with any overlap and objects matched at IoU side by side."
+        ),
+    )
+    t.add_argument("--data", required=True, help="folder with images/ and masks/ or rois/")
+    t.add_argument("--model", required=True, help="model folder to create (or to --resume)")
+    t.add_argument("--val", help="separate validation folder (default: 10%% of the files, at least one)")
+    t.add_argument("--epochs", type=int, default=100, help="epochs in total (default 100)")
+    t.add_argument("--steps", type=int, default=100, help="steps per epoch (default 100)")
+    t.add_argument("--patch", type=_tuple_of_ints, help="training patch, a multiple of 2**depth, e.g. 256 "
+                   "(default 256, shrunk to fit the images)")
+    t.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
+    t.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
+    t.add_argument("--filters", type=int, default=16,
+                   help="base filters (default 16: a 1080x1080 image in about a second on a CPU; the seeds "
+                        "used 64, which is ~16x slower)")
+    t.add_argument("--depth", type=int, default=4, choices=(2, 3, 4), help="poolings (default 4)")
+    t.add_argument("--dropout", type=float, default=0.05, help="dropout after every convolution (default 0.05)")
+    t.add_argument("--loss", choices=("focal", "weighted-bce"), default="focal",
+                   help="binary focal loss (default), or cross-entropy weighted by the U-Net border weight "
+                        "map, which teaches the gaps between touching nuclei")
+    t.add_argument("--focal-gamma", type=float, default=2.0, help="focal loss gamma (default 2)")
+    t.add_argument("--focal-alpha", type=float, default=0.5, help="focal loss alpha (default 0.5)")
+    t.add_argument("--w0", type=float, default=10.0, help="border weight height for weighted-bce (default 10)")
+    t.add_argument("--sigma", type=float, default=5.0, help="border weight width in pixels (default 5)")
+    t.add_argument("--contrast", choices=("none", "percentile", "clahe"), default="percentile",
+                   help="contrast before the network: percentile (1-99.8 to 0-1, default), clahe (Fiji's "
+                        "CLAHE: block 127, 256 bins, slope 3, then percentiles) or none (min-max scaling)")
+    t.add_argument("--patience", type=int, default=20,
+                   help="stop when the validation loss has not improved for this many epochs, keeping the "
+                        "best weights (default 20; 0: never)")
+    t.add_argument("--threshold", type=float, help="probability threshold (default: optimised on the validation images)")
+    t.add_argument("--min-area", type=int, help="smallest object in pixels (default: a quarter of the median "
+                   "annotated object)")
+    t.add_argument("--max-area", type=int, help="largest object in pixels (default: no limit)")
+    t.add_argument("--split-touching", action="store_true",
+                   help="split touching objects with a watershed (as Fiji's Process > Binary > Watershed)")
+    t.add_argument("--channel", type=int, help="1-based channel of multichannel images (default: all)")
+    t.add_argument("--seed", type=int, default=42, help="seed of the validation split, weights and patches")
+    t.add_argument("--no-augment", action="store_true", help="no flips/rotations/intensity augmentation")
+    t.add_argument("--max-minutes", type=float, help="stop after the epoch that reaches this time; "
+                   "the model, threshold and QC are written, and --resume continues later")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--from", dest="from_model", help="fine-tune: start from this U-Net folder's weights")
+    t.add_argument("--quiet", action="store_true", help="no progress output")
+    t.add_argument("--background", action="store_true",
+                   help="check the data, then train in a separate process logging to MODEL/training.log")
+    t.set_defaults(func=cmd_train_unet)
 
     for family, title, layout, defaults in (
         ("care", "CARE supervised restoration (low SNR -> high SNR)",
@@ -437,7 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Predict every TIFF given (files or folders); the model folder says what it is. StarDist: "
             "for each NAME.tif, OUT gets masks/NAME.tif (label map), rois/NAME.zip (ROI Manager set, "
             "ROIs on their frame/slice), objects/NAME.csv (one row per object) and summary.csv (counts "
-            "per image and frame). CARE and Noise2Void: OUT/restored/NAME.tif (32-bit, calibration and "
+            "per image and frame). U-Net: the same plus probability/NAME.tif (32-bit) and binary/NAME.tif "
+            "(8-bit 0/255). CARE and Noise2Void: OUT/restored/NAME.tif (32-bit, calibration and "
             "axes kept). Time-lapses and stacks go frame by frame (and slice by slice for a 2D model); "
             "large images are tiled; finished inputs are skipped on re-run."
         ),
@@ -447,6 +659,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--channel", type=int, help="1-based channel of multichannel images for a one-channel model")
     p.add_argument("--overwrite", action="store_true", help="predict again even where outputs exist")
+    p.add_argument("--threshold", type=float, help="U-Net: probability threshold instead of the model's")
+    p.add_argument("--min-area", type=int, help="U-Net: smallest object in pixels instead of the model's")
+    p.add_argument("--max-area", type=int, help="U-Net: largest object in pixels instead of the model's")
+    p.add_argument("--split-touching", action=argparse.BooleanOptionalAction, default=None,
+                   help="U-Net: split touching objects with a watershed, or not, instead of the model's choice")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 

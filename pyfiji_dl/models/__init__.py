@@ -1,8 +1,8 @@
-"""Model families, one adapter module each: stardist, care, n2v."""
+"""Model families, one adapter module each: stardist, care, n2v, unet."""
 
 from importlib import import_module
 
-ADAPTERS = {"stardist": "stardist", "care": "care", "n2v": "n2v"}
+ADAPTERS = {"stardist": "stardist", "care": "care", "n2v": "n2v", "unet": "unet"}
 
 
 def adapter_for(family: str):

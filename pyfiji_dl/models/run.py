@@ -105,6 +105,76 @@ def train_stardist(
     return TrainingOutcome(model_dir, report, provenance, thresholds, fit.warnings)
 
 
+def train_unet(
+    data: str | Path,
+    model_dir: str | Path,
+    options,
+    *,
+    val: str | Path | None = None,
+    channel: int | None = None,
+    resume: bool = False,
+    from_model: str | Path | None = None,
+    progress: bool = True,
+    command_line: list | None = None,
+    extra_callbacks: list | None = None,
+) -> TrainingOutcome:
+    """Check the data, train a U-Net, optimise its threshold, write QC and provenance.
+
+    The data are those of StarDist (``images/`` with ``masks/`` or ``rois/``, paired
+    by name, split by file); masks may be label maps or binary (0/1, 0/255):
+    foreground is every non-zero pixel. The QC report scores the validation images
+    by pixels, by objects with any overlap and by objects matched at IoU, side by side.
+
+    Raises
+    ------
+    pyfiji_dl.data.instances.DatasetError
+        Unpaired, unreadable, empty or mis-shaped files (all listed).
+    pyfiji_dl.models.unet.UNetDataError
+        3D data, images smaller than the patch, channels that do not fit.
+    """
+    import numpy as np
+
+    from ..data.instances import load_instance_dataset
+    from ..data.weights import balanced_class_weights
+    from ..qc.instance_report import write_semantic_report
+    from . import unet as adapter
+
+    model_dir = Path(model_dir).resolve()
+    dataset = load_instance_dataset(data, val_dir=val, seed=options.seed, channel=channel)
+    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    for message in dataset.messages:
+        say(f"note: {message}")
+    adapter.require_2d(dataset)
+    foreground = sum(int(np.count_nonzero(s.labels)) for s in dataset.train)
+    total = sum(s.labels.size for s in dataset.train)
+    areas = adapter.default_area_limits(dataset.train)
+    data_check = {
+        "training foreground fraction": round(foreground / total, 4) if total else 0.0,
+        "median annotated object area (px)": areas["median_object_area"],
+        "balanced class weights (background, foreground)": [round(w, 3) for w in balanced_class_weights(
+            [s.labels for s in dataset.train])],
+    }
+    say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), "
+        f"{dataset.ndim}D, {dataset.n_channels} channel(s), {100 * data_check['training foreground fraction']:.1f} % "
+        "foreground pixels")
+
+    model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
+                          progress=progress, extra_callbacks=extra_callbacks)
+    card = read_card(model_dir)
+    card["data_check"] = data_check
+    write_card(model_dir, card)
+    thresholds = {"prob": float(card["threshold"])}
+
+    say("Writing the quality-control report on the validation images...")
+    report = write_semantic_report(model, adapter, card, dataset.val, model_dir,
+                                   title=f"QC report: {model_dir.name} (U-Net)")
+    provenance = _finish(model_dir, adapter, options, dataset.files, "unet", thresholds=thresholds,
+                         resume=resume, from_model=from_model, command_line=command_line,
+                         extra={"data_check": data_check,
+                                "early_stopped_at_epoch": card.get("early_stopped_at_epoch")})
+    return TrainingOutcome(model_dir, report, provenance, thresholds, [])
+
+
 def _finish(model_dir: Path, adapter, options, data_files: list, family: str, *, thresholds, resume,
             from_model, command_line, extra=None) -> Path:
     """Provenance next to the model; the resume checkpoint goes once all epochs are done."""

@@ -7,8 +7,11 @@ corrected predictions can go straight back into training):
 * ``rois/NAME.zip``   ROI Manager set, one exact ROI per object, on its frame/slice,
 * ``objects/NAME.csv`` one row per object (written last: it marks the input done),
 
-and ``summary.csv`` with counts per image and per frame. Inputs are never
-modified; every file is written atomically; finished inputs are skipped on re-run.
+and ``summary.csv`` with counts per image and per frame. A U-Net adds
+``probability/NAME.tif`` (32-bit foreground probability) and ``binary/NAME.tif``
+(8-bit 0/255 mask, the thresholded probability). Restoration models (CARE,
+Noise2Void) write ``restored/NAME.tif``. Inputs are never modified; every file is
+written atomically; finished inputs are skipped on re-run.
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ def expand_inputs(inputs: list) -> list[Path]:
 
 
 RESTORATION_FAMILIES = ("care", "n2v")
+SEMANTIC_FAMILIES = ("unet",)
+# Post-processing a user may override at prediction time (semantic models only).
+SEMANTIC_OVERRIDES = ("threshold", "min_area", "max_area", "split_touching")
 
 
 def output_paths(out_dir: Path, stem: str, family: str = "stardist") -> dict:
@@ -70,12 +76,16 @@ def output_paths(out_dir: Path, stem: str, family: str = "stardist") -> dict:
         restored = out_dir / "restored" / f"{stem}.tif"
         return {"restored": restored, "done": restored}
     objects = out_dir / "objects" / f"{stem}.csv"
-    return {
+    paths = {
         "labels": out_dir / "masks" / f"{stem}.tif",
         "rois": out_dir / "rois" / f"{stem}.zip",
         "objects": objects,
         "done": objects,
     }
+    if family in SEMANTIC_FAMILIES:
+        paths["probability"] = out_dir / "probability" / f"{stem}.tif"
+        paths["binary"] = out_dir / "binary" / f"{stem}.tif"
+    return paths
 
 
 def _model_layout(image: np.ndarray, info: ImageInfo, card: dict, channel: int | None, source: Path):
@@ -148,6 +158,46 @@ def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> t
     return labels.reshape(loop_shape + spatial_shape), probabilities
 
 
+def segment_image(model, adapter, card: dict, image: np.ndarray, axes: str):
+    """A semantic model (U-Net) on one image, plane by plane or frame by frame.
+
+    Parameters
+    ----------
+    model, adapter
+        The loaded model and its adapter (``predict`` gives a probability map of a
+        raw plane, ``postprocess`` its mask, objects and object probabilities).
+    card : dict
+        Model card, possibly with overridden post-processing.
+    image : ndarray
+        Raw image in the model's layout (channels last if the model has several).
+    axes : str
+        Axes of ``image`` without C.
+
+    Returns
+    -------
+    probability : ndarray of float32
+    mask : ndarray of bool
+    labels : ndarray of int32
+        Objects numbered per plane (as StarDist's are per frame).
+    probabilities : dict
+        ``{(plane, label): mean probability}``, planes 1-based.
+    """
+    loop_axes, spatial = _planes(axes, card["ndim"])
+    loop_shape = tuple(image.shape[axes.index(a)] for a in loop_axes)
+    spatial_shape = tuple(image.shape[axes.index(a)] for a in spatial)
+    flat = image.reshape((-1,) + image.shape[len(loop_axes):])
+    probability = np.zeros((flat.shape[0],) + spatial_shape, np.float32)
+    mask = np.zeros(probability.shape, bool)
+    labels = np.zeros(probability.shape, np.int32)
+    probabilities: dict = {}
+    for index, plane in enumerate(flat):
+        probability[index] = adapter.predict(model, plane)
+        mask[index], labels[index], probs = adapter.postprocess(probability[index], card)
+        probabilities.update({(index + 1, label): p for label, p in probs.items()})
+    shape = loop_shape + spatial_shape
+    return probability.reshape(shape), mask.reshape(shape), labels.reshape(shape), probabilities
+
+
 def restore_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> np.ndarray:
     """Restored float32 image (axes = ``axes``), plane by plane or frame by frame."""
     from .tiling import choose_n_tiles
@@ -178,6 +228,7 @@ def predict_paths(
     overwrite: bool = False,
     progress: bool = True,
     model=None,
+    overrides: dict | None = None,
 ) -> PredictionResult:
     """Predict every input and write label maps, ROI sets, object tables and a summary.
 
@@ -196,6 +247,9 @@ def predict_paths(
     model : optional
         The model of ``model_dir`` already loaded (e.g. by a worker serving many
         calls); loaded on the first input that needs it otherwise.
+    overrides : dict, optional
+        For a U-Net: post-processing that replaces the card's (``threshold``,
+        ``min_area``, ``max_area``, ``split_touching``); None values are ignored.
 
     Returns
     -------
@@ -204,16 +258,13 @@ def predict_paths(
     """
     from tqdm.auto import tqdm
 
-    from ..annotation.convert import labels_to_rois
-    from ..io.rois import write_rois
-    from .measure import object_columns, object_rows
-
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     card = read_card(model_dir)
-    adapter = _adapter(card["family"])
+    family = card["family"]
+    card = _with_overrides(card, overrides, model_dir)
+    adapter = _adapter(family)
     files = expand_inputs(inputs)
     result = PredictionResult()
-    family = card["family"]
     for path in tqdm(files, desc="predict", unit="image", disable=not progress or len(files) < 2, file=sys.stderr):
         outputs = output_paths(out_dir, path.stem, family)
         if not overwrite and all(p.exists() for k, p in outputs.items() if k != "rois"):
@@ -229,18 +280,15 @@ def predict_paths(
                 write_imagej_tiff(outputs["restored"], restored, axes, calibration=info.calibration)
                 result.done.append(path)
                 continue
-            labels, probabilities = predict_image(model, adapter, card, data, axes)
-            write_label_image(outputs["labels"], labels, axes, calibration=info.calibration)
-            rois = labels_to_rois(labels, axes)
-            if rois:
-                write_rois(outputs["rois"], rois)
-            elif outputs["rois"].exists():
-                outputs["rois"].unlink()  # a stale set from an earlier run would mislead
-            measure_axes = _measurement_axes(axes, card["ndim"])
-            rows = object_rows(labels, measure_axes, image=data, calibration=info.calibration,
-                               probabilities=probabilities, image_name=path.name)
-            n_channels = data.shape[-1] if data.ndim > labels.ndim else 1
-            write_csv(outputs["objects"], rows, object_columns(measure_axes, n_channels))
+            if family in SEMANTIC_FAMILIES:
+                probability, mask, labels, probabilities = segment_image(model, adapter, card, data, axes)
+                write_imagej_tiff(outputs["probability"], probability, axes, calibration=info.calibration,
+                                  display_range=(0.0, 1.0))
+                write_imagej_tiff(outputs["binary"], np.where(mask, 255, 0).astype(np.uint8), axes,
+                                  calibration=info.calibration)
+            else:
+                labels, probabilities = predict_image(model, adapter, card, data, axes)
+            _write_objects(outputs, labels, probabilities, data, axes, info, card["ndim"], path.name)
             result.done.append(path)
         except (ValueError, OSError, RuntimeError) as exc:
             result.failed.append((path, str(exc)))
@@ -248,6 +296,44 @@ def predict_paths(
         finished = [p for p in files if output_paths(out_dir, p.stem)["done"].exists()]
         result.summary = write_summary(out_dir, finished)
     return result
+
+
+def _write_objects(outputs: dict, labels: np.ndarray, probabilities: dict, data: np.ndarray, axes: str,
+                   info: ImageInfo, model_ndim: int, image_name: str) -> None:
+    """Label map, ROI set and object table of one input; the table last (it marks the input done)."""
+    from ..annotation.convert import labels_to_rois
+    from ..io.rois import write_rois
+    from .measure import object_columns, object_rows
+
+    write_label_image(outputs["labels"], labels, axes, calibration=info.calibration)
+    rois = labels_to_rois(labels, axes)
+    if rois:
+        write_rois(outputs["rois"], rois)
+    elif outputs["rois"].exists():
+        outputs["rois"].unlink()  # a stale set from an earlier run would mislead
+    measure_axes = _measurement_axes(axes, model_ndim)
+    rows = object_rows(labels, measure_axes, image=data, calibration=info.calibration,
+                       probabilities=probabilities, image_name=image_name)
+    n_channels = data.shape[-1] if data.ndim > labels.ndim else 1
+    write_csv(outputs["objects"], rows, object_columns(measure_axes, n_channels))
+
+
+def _with_overrides(card: dict, overrides: dict | None, model_dir: Path) -> dict:
+    """The card with the user's post-processing; an error for a model that has none."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if not given:
+        return card
+    unknown = sorted(set(given) - set(SEMANTIC_OVERRIDES))
+    if unknown:
+        raise ValueError(f"unknown prediction override(s): {', '.join(unknown)}")
+    if card["family"] not in SEMANTIC_FAMILIES:
+        raise PredictionInputError(
+            f"{model_dir}: {', '.join(sorted(given))} can only be changed for U-Net models; this is a "
+            f"{card['family']} model (its own thresholds are in its folder)."
+        )
+    if "threshold" in given and not 0 < given["threshold"] < 1:
+        raise PredictionInputError(f"threshold must be between 0 and 1, not {given['threshold']}")
+    return {**card, **given}
 
 
 def write_summary(out_dir: Path, files: list) -> Path | None:

@@ -1,7 +1,7 @@
 """``pyfiji-dl evaluate``: the QC report on demand.
 
-* a model on a data folder with ground truth (StarDist: ``images/`` + ``masks/`` or
-  ``rois/``; CARE: ``low/`` + ``GT/``; Noise2Void: ``images/`` + ``GT/``);
+* a model on a data folder with ground truth (StarDist and U-Net: ``images/`` +
+  ``masks/`` or ``rois/``; CARE: ``low/`` + ``GT/``; Noise2Void: ``images/`` + ``GT/``);
 * predictions from any tool against ground truth, paired by file name: label maps
   are scored by object matching, other images by restoration metrics.
 """
@@ -41,6 +41,13 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, out_di
                                      names=[s.name for s in samples], images=images,
                                      truths=[s.labels for s in samples], predictions=predictions,
                                      history=history, card=card)
+    if card["family"] == "unet":
+        from ..data.instances import load_instance_samples
+        from .instance_report import write_semantic_report
+
+        samples, _ = load_instance_samples(data, channel=channel)
+        return write_semantic_report(model, adapter, card, samples, model_dir, out_dir=out_dir,
+                                     title=f"Evaluation of {model_dir.name} (U-Net) on {Path(data).name}")
     from ..data.restoration import load_care_pairs, load_noisy_images
     from ..prediction.run import restore_image
     from .restoration_report import write_restoration_report

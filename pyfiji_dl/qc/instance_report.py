@@ -40,9 +40,104 @@ def write_instance_report(model, adapter, card: dict, samples: list, model_dir: 
     )
 
 
+def write_semantic_report(model, adapter, card: dict, samples: list, model_dir: Path, *, title: str,
+                          extra_warnings: list | None = None, out_dir: Path | None = None) -> Path:
+    """QC report of a semantic-segmentation model (U-Net) on annotated samples.
+
+    Each sample's raw image is predicted (``adapter.predict``) and post-processed
+    with the card (``adapter.postprocess``: threshold, connected components, area
+    filter); pixel metrics score the thresholded probability (the network's own
+    answer), object metrics the objects. Annotations that are binary masks become
+    connected components (``adapter.annotation_instances``).
+
+    Parameters
+    ----------
+    model, adapter
+        A loaded model and its adapter module (:mod:`pyfiji_dl.models.unet`).
+    card : dict
+    samples : list of Sample
+    model_dir : Path
+        For the training history; the report goes to ``model_dir/qc`` unless ``out_dir``.
+    title : str
+    extra_warnings : list of str, optional
+    out_dir : Path, optional
+
+    Returns
+    -------
+    Path
+        The HTML file.
+    """
+    from ..models.training import read_history
+
+    model_dir = Path(model_dir)
+    masks, predictions, truths = [], [], []
+    for sample in samples:
+        mask, labels, _ = adapter.postprocess(adapter.predict(model, sample.image), card)
+        masks.append(mask)
+        predictions.append(labels)
+        truths.append(adapter.annotation_instances(sample.labels))
+    warnings = list(extra_warnings or [])
+    if any(t.any() for t in truths) and not any(m.any() for m in masks):
+        warnings.append("the network predicts background everywhere on these images: train longer, check the "
+                        "annotations, or enhance the contrast (--contrast clahe), which brightfield often needs")
+    images = [s.image if s.image.ndim == s.labels.ndim else s.image[..., 0] for s in samples]
+    summary = {
+        "probability threshold": card.get("threshold"),
+        "object area limits (px)": f"{card.get('min_area')} - {card.get('max_area') or 'no limit'}",
+        "split touching objects": card.get("split_touching"),
+        "contrast / normalisation": f"{(card.get('contrast') or {}).get('method')} / "
+                                    f"percentiles {(card.get('normalization') or {}).get('low')}-"
+                                    f"{(card.get('normalization') or {}).get('high')}",
+    }
+    return write_matching_report(
+        out_dir or model_dir / "qc", title=title, names=[s.name for s in samples], images=images, truths=truths,
+        predictions=predictions, history=read_history(model_dir), card=card, extra_warnings=warnings,
+        pixel_predictions=masks, summary_extra=summary, compare_rules=True,
+    )
+
+
+def compare_rules_rows(pixels: list, any_overlap: list, at_half: dict) -> list:
+    """One pooled row per scoring rule, so pixel and object scores can be read side by side.
+
+    Parameters
+    ----------
+    pixels : list of dict
+        Per-image :func:`~pyfiji_dl.qc.matching.pixel_metrics` rows.
+    any_overlap : list of dict
+        Per-image :func:`~pyfiji_dl.qc.matching.any_overlap_metrics` rows.
+    at_half : dict
+        The pooled :func:`~pyfiji_dl.qc.matching.match_dataset` row at IoU 0.5.
+
+    Returns
+    -------
+    list of dict
+        ``rule``, ``counts``, ``tp``, ``fp``, ``fn``, ``precision``, ``recall``,
+        ``f1_or_dice`` = 2 tp / (2 tp + fp + fn), ``jaccard`` = tp / (tp + fp + fn)
+        (pixel IoU; for objects StarDist calls it "accuracy"), ``mean_matched_iou``.
+    """
+    def row(rule, counts, tp, fp, fn, mean_iou=None):
+        return {"rule": rule, "counts": counts, "tp": tp, "fp": fp, "fn": fn,
+                "precision": tp / (tp + fp) if tp else 0.0, "recall": tp / (tp + fn) if tp else 0.0,
+                "f1_or_dice": 2 * tp / (2 * tp + fp + fn) if tp else 0.0,
+                "jaccard": tp / (tp + fp + fn) if tp else 0.0, "mean_matched_iou": mean_iou}
+
+    def total(rows, key):
+        return int(sum(r[key] for r in rows))
+
+    return [
+        row("pixels (foreground vs background)", "pixels", total(pixels, "pixel_tp"), total(pixels, "pixel_fp"),
+            total(pixels, "pixel_fn")),
+        row("objects, any overlap", "objects", total(any_overlap, "any_overlap_tp"),
+            total(any_overlap, "any_overlap_fp"), total(any_overlap, "any_overlap_fn")),
+        row("objects, IoU >= 0.5 one to one", "objects", int(at_half["tp"]), int(at_half["fp"]), int(at_half["fn"]),
+            float(at_half["mean_matched_score"])),
+    ]
+
+
 def write_matching_report(out: Path, *, title: str, names: list, images: list, truths: list, predictions: list,
                           history: list | None = None, card: dict | None = None,
-                          extra_warnings: list | None = None) -> Path:
+                          extra_warnings: list | None = None, pixel_predictions: list | None = None,
+                          summary_extra: dict | None = None, compare_rules: bool = False) -> Path:
     """Score predicted label maps against annotations and write ``out/index.html``.
 
     Parameters
@@ -57,6 +152,15 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
     history : list of dict, optional
     card : dict, optional
     extra_warnings : list of str, optional
+    pixel_predictions : list of ndarray, optional
+        Masks scored by the pixel metrics instead of the foreground of
+        ``predictions`` (e.g. a semantic network's thresholded output, before its
+        objects are filtered by area).
+    summary_extra : dict, optional
+        More lines for the summary (e.g. post-processing parameters).
+    compare_rules : bool
+        Add a table with pixel, any-overlap and IoU-matched scores side by side,
+        pooled over the images (:func:`compare_rules_rows`).
     """
     from .matching import any_overlap_metrics, match_dataset, pixel_metrics
     from .plots import overlay_picture, plot_loss_curves, plot_metric_curves
@@ -80,7 +184,8 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
         overlay_picture(image, truth, pred, out / picture, thresh=0.5)
         overlays.append(picture)
     any_overlap = [{"image": n, **any_overlap_metrics(t, p)} for n, t, p in zip(names, truths, predictions)]
-    pixels = [{"image": n, **pixel_metrics(t > 0, p > 0)} for n, t, p in zip(names, truths, predictions)]
+    pixel_masks = predictions if pixel_predictions is None else pixel_predictions
+    pixels = [{"image": n, **pixel_metrics(t > 0, p > 0)} for n, t, p in zip(names, truths, pixel_masks)]
 
     at_half = next(row for row in pooled if abs(row["thresh"] - 0.5) < 1e-9)
     warnings = list(extra_warnings or []) + (training_warnings(history) if history else [])
@@ -98,8 +203,23 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
     }
     if thresholds:
         summary["probability / overlap (NMS) thresholds"] = f"{thresholds.get('prob')} / {thresholds.get('nms')}"
-    sections = [
-        {"heading": "Summary", "key_values": summary},
+    sections = [{"heading": "Summary", "key_values": summary}]
+    if compare_rules:
+        compared = compare_rules_rows(pixels, any_overlap, at_half)
+        summary["pixel IoU / Dice"] = f"{compared[0]['jaccard']:.3f} / {compared[0]['f1_or_dice']:.3f}"
+        summary["objects, any overlap: precision / recall"] = (f"{compared[1]['precision']:.3f} / "
+                                                               f"{compared[1]['recall']:.3f}")
+        sections.append({
+            "heading": "Pixels and objects side by side",
+            "text": "Three ways to score the same predictions, pooled over the images. Pixels: every pixel "
+                    "is foreground or background (precision, recall, Dice, IoU of the masks). Objects, any "
+                    "overlap: a predicted object touching any annotated object counts as found (seed 002's "
+                    "rule; detection only, merged neighbours count once). Objects, IoU >= 0.5: one-to-one "
+                    "matching as StarDist scores it (shape must agree too). jaccard = tp / (tp + fp + fn).",
+            "tables": {"scores_side_by_side": compared},
+        })
+    summary.update(summary_extra or {})
+    sections += [
         {"heading": "Training", "pictures": pictures, "tables": {"training_history": history} if history else {}},
         {"heading": "Object matching (IoU, one to one)",
          "text": "Predicted and annotated objects matched one to one at IoU thresholds 0.1-0.9 "

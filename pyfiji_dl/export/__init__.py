@@ -1,0 +1,37 @@
+"""Share trained models with Fiji tools: BioImage Model Zoo packages and Fiji plugin zips.
+
+* :func:`export_bioimageio` - a validated BioImage Model Zoo package (format 0.5) for
+  deepImageJ, the bioimage.io tools and ``pyfiji-dl predict``;
+* :func:`export_fiji` - the TensorFlow SavedModel zip the StarDist and CSBDeep Fiji
+  plugins load;
+* :func:`open_model_source` - a model folder, or a package exported by pyfiji_dl,
+  as a model folder ``pyfiji-dl predict`` can load;
+* :func:`validate_bioimageio_package` - offline validation of a package.
+
+Names are imported on first use, so ``import pyfiji_dl.export`` (and
+``pyfiji-dl --help``) pulls in neither TensorFlow nor bioimageio.
+"""
+
+from importlib import import_module
+
+_LAZY = {
+    "export_bioimageio": "bioimageio",
+    "validate_bioimageio_package": "bioimageio",
+    "BioimageioExport": "bioimageio",
+    "ValidationReport": "bioimageio",
+    "PackageValidationError": "bioimageio",
+    "export_fiji": "fiji",
+    "ExportError": "network",
+    "open_model_source": "package",
+    "ModelSourceError": "package",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

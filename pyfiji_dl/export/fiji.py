@@ -1,0 +1,220 @@
+"""``pyfiji-dl export --format fiji-stardist|fiji-csbdeep``: a zip for the Fiji plugins.
+
+The StarDist Fiji plugin (*Plugins > StarDist > StarDist 2D*, "Model (.zip) from
+File") and the CSBDeep plugin (*Plugins > CSBDeep > Run your network*) load a zipped
+TensorFlow SavedModel with ``saved_model.pb`` and ``variables/`` at the root and a
+``serving_default`` signature from ``input`` to ``output``. For StarDist the output
+is one tensor, object probability then ray distances, upsampled to the input size
+(``export_TF(single_output=True, upsample_grid=True)``).
+
+Those plugins run TensorFlow 1.x. Models written by TensorFlow 2 often fail to
+load there; this export writes a frozen graph of classic operations to give it the
+best chance (see :mod:`pyfiji_dl.export.network`), and the note it returns says
+what to do when Fiji still refuses it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import atomic_path
+from ..models.card import read_card
+from .network import ExportError, call_network, check_saved_model_zip, load_exportable, write_saved_model_zip
+
+FLAVOURS = {"stardist": "stardist", "fiji-stardist": "stardist", "csbdeep": "csbdeep", "fiji-csbdeep": "csbdeep"}
+CSBDEEP_FAMILIES = ("care", "n2v", "unet")
+
+TF1_LIMITS = (
+    "Limits: the Fiji StarDist and CSBDeep plugins run TensorFlow 1.x (1.15 at most). This zip was written with "
+    "TensorFlow {tf_version} as a frozen graph of operations TensorFlow 1.x knows, but it has not been tried with "
+    "TensorFlow 1.x here. If Fiji cannot load it (e.g. 'Op type not registered' or 'NodeDef mentions attr'):\n"
+    "  - use deepImageJ (Fiji: Help > Update > Manage update sites > DeepImageJ) with the BioImage Model Zoo "
+    "package: pyfiji-dl export {model} --format bioimageio -o {stem}.bioimageio.zip\n"
+    "  - or export again in a Python environment with TensorFlow 1.15 (csbdeep's export_SavedModel / StarDist's "
+    "model.export_TF()), loading this model folder there.\n"
+    "  - or skip Fiji for inference: pyfiji-dl predict {model} IMAGES -o OUT writes label maps / restored images "
+    "and ROI sets that open in Fiji."
+)
+
+
+def export_fiji(model_dir: str | os.PathLike, out_zip: str | os.PathLike, flavour: str = "stardist", *,
+                overwrite: bool = True) -> tuple[Path, str]:
+    """Write the TensorFlow SavedModel zip that a Fiji plugin loads.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        A model folder written by ``pyfiji-dl train``.
+    out_zip : path-like
+        Zip to write (atomically: no half-written file on failure).
+    flavour : {"stardist", "csbdeep"}
+        ``"stardist"`` (also ``"fiji-stardist"``) for the StarDist plugin: 2D StarDist
+        models only. ``"csbdeep"`` (also ``"fiji-csbdeep"``) for CSBDeep's *Run your
+        network*: CARE, Noise2Void and U-Net models.
+    overwrite : bool
+        Replace ``out_zip`` if it exists.
+
+    Returns
+    -------
+    path : Path
+        The zip written.
+    note : str
+        What to enter in the Fiji plugin (thresholds, normalisation, tiling) and the
+        TensorFlow 1.x limits, ready to print.
+
+    Raises
+    ------
+    ExportError
+        Wrong family for the flavour, or the written SavedModel does not reproduce the
+        Keras network.
+    pyfiji_dl.models.card.ModelFolderError
+        Not a model folder.
+    """
+    model_dir, out_zip = Path(model_dir), Path(out_zip)
+    if flavour not in FLAVOURS:
+        raise ExportError(f"unknown Fiji flavour {flavour!r}: use 'stardist' (StarDist plugin) or 'csbdeep' "
+                          "(CSBDeep 'Run your network')")
+    flavour = FLAVOURS[flavour]
+    card = read_card(model_dir)
+    check_family_for_flavour(card, flavour, model_dir)
+    if out_zip.suffix.lower() != ".zip":
+        raise ExportError(f"{out_zip}: the Fiji plugins load .zip files; name the output *.zip")
+
+    exportable = load_exportable(model_dir)
+    network = _fiji_network(exportable)
+    batch = _check_batch(exportable)
+    expected = call_network(network, batch)
+    with atomic_path(out_zip, overwrite=overwrite) as tmp:
+        write_saved_model_zip(network, tmp, n_channels=exportable.n_channels)
+        # the plugins cannot tell us anything useful when a graph is wrong: check it here
+        check_saved_model_zip(tmp, batch, expected)
+    return out_zip, fiji_note(exportable, out_zip, flavour)
+
+
+def check_family_for_flavour(card: dict, flavour: str, model_dir: Path) -> None:
+    """Refuse a model the chosen plugin cannot run, saying which format fits it."""
+    family, ndim = card.get("family"), int(card.get("ndim", 2))
+    if flavour == "stardist":
+        if family != "stardist":
+            raise ExportError(
+                f"{model_dir} is a {family} model; the Fiji StarDist plugin runs StarDist models only. "
+                "Use --format fiji-csbdeep (CSBDeep 'Run your network') or --format bioimageio (deepImageJ)."
+            )
+        if ndim != 2:
+            raise ExportError(
+                f"{model_dir} is a 3D StarDist model; the Fiji StarDist plugin handles 2D models only. "
+                "Use --format bioimageio (deepImageJ, bioimage.io tools) or pyfiji-dl predict."
+            )
+    elif family not in CSBDEEP_FAMILIES:
+        raise ExportError(
+            f"{model_dir} is a {family} model; CSBDeep's 'Run your network' is for CARE, Noise2Void and U-Net "
+            "models. A StarDist model needs its own plugin: use --format fiji-stardist (or bioimageio)."
+        )
+
+
+def _fiji_network(exportable):
+    """The network the plugin runs; for Noise2Void with n2v's fixed normalisation built in.
+
+    CSBDeep's plugin can only normalise with percentiles, while a Noise2Void network
+    expects the mean/std normalisation of its training data and returns values in
+    those units. Building both into the graph lets Fiji users feed raw images and get
+    intensities back (with the plugin's normalisation switched off).
+    """
+    if exportable.family != "n2v":
+        return exportable.network
+    import tensorflow as tf
+
+    means, stds = n2v_mean_std(exportable.model.config)
+    inputs = tf.keras.Input(shape=exportable.network.inputs[0].shape[1:], name="input")
+    normalised = tf.keras.layers.Rescaling(1.0 / stds, offset=-means / stds, name="n2v_normalise")(inputs)
+    output = exportable.network(normalised)
+    restored = tf.keras.layers.Rescaling(stds, offset=means, name="n2v_denormalise")(output)
+    return tf.keras.Model(inputs, restored, name="n2v_raw_intensities")
+
+
+def n2v_mean_std(config) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation n2v normalises with (its config stores strings)."""
+    means = np.asarray([float(m) for m in config.means], np.float32)
+    stds = np.asarray([float(s) for s in config.stds], np.float32)
+    if means.size == 1:
+        return means.reshape(()), stds.reshape(())
+    return means, stds
+
+
+def _check_batch(exportable) -> np.ndarray:
+    """A small deterministic input of a valid size for the SavedModel self-check."""
+    shape = tuple(max(m, 4 * s) for m, s in zip(exportable.min_shape, exportable.step))
+    rng = np.random.default_rng(0)
+    return rng.random((1, *shape, exportable.n_channels), dtype=np.float32)
+
+
+def fiji_note(exportable, out_zip: Path, flavour: str) -> str:
+    """What to type into the plugin, and the TensorFlow 1.x limits."""
+    import tensorflow as tf
+
+    card = exportable.card
+    norm = card.get("normalization", {})
+    overlap = max(exportable.halo)
+    lines = [f"Fiji model written: {out_zip} (TensorFlow SavedModel, signature 'serving_default': input -> output)"]
+    if flavour == "stardist":
+        thresholds = card.get("thresholds") or {}
+        prob, nms = thresholds.get("prob"), thresholds.get("nms")
+        lines += [
+            "In Fiji: Plugins > StarDist > StarDist 2D; Model: 'Model (.zip) from File'; Model file: this zip.",
+            f"  Normalize Image: on; Percentile low: {norm.get('low', 1.0):g}; Percentile high: {norm.get('high', 99.8):g}",
+            f"  Probability/Score Threshold: {prob:.4f}" if prob is not None else
+            "  Probability/Score Threshold: (no optimised threshold in the model card; StarDist's default is 0.5)",
+            f"  Overlap Threshold: {nms:.2f}" if nms is not None else "  Overlap Threshold: 0.4 (StarDist's default)",
+            "  (the thresholds optimised on the validation images after training; pyfiji-dl predict uses them too)",
+            f"  Rays: {card.get('n_rays', len(exportable.output_channel_names) - 1)}, grid "
+            f"{tuple(card.get('grid', ()))}: the zip's output is already upsampled to the image size.",
+            "  Large images: raise 'Number of Tiles'.",
+        ]
+    else:
+        contrast = card.get("contrast") or {}
+        if exportable.family == "unet" and contrast.get("method") == "clahe":
+            lines.append("First, as in training: Process > Enhance Local Contrast (CLAHE) with blocksize "
+                         f"{contrast.get('block_size', 127)}, histogram {contrast.get('bins', 256)}, maximum slope "
+                         f"{contrast.get('max_slope', 3.0)} ('fast' off).")
+        lines.append("In Fiji: Plugins > CSBDeep > Run your network; 'Import model (.zip)' from file: this zip.")
+        if exportable.family == "n2v":
+            means, stds = n2v_mean_std(exportable.model.config)
+            lines += [
+                "  Normalize image: OFF. The zip subtracts the training mean "
+                f"({', '.join(f'{m:.6g}' for m in np.atleast_1d(means))}) and divides by the training standard "
+                f"deviation ({', '.join(f'{v:.6g}' for v in np.atleast_1d(stds))}) itself, and returns intensities "
+                "like the input's.",
+            ]
+        else:
+            lines.append(f"  Normalize image: on; Bottom percentile: {norm.get('low', 2.0):g}; "
+                         f"Top percentile: {norm.get('high', 99.8):g}; Clip normalization: off")
+            if exportable.family == "care":
+                lines.append("  The result is in normalised units (the percentiles mapped to 0 and 1); "
+                             "pyfiji-dl predict maps it back to the input's intensity range.")
+            else:
+                threshold = _unet_threshold(card)
+                min_area = card.get("min_area") or (card.get("postprocessing") or {}).get("min_area")
+                lines.append(f"  The result is a probability map; threshold it at {threshold} (Image > Adjust > "
+                             "Threshold), then Analyze > Analyze Particles"
+                             + (f" with size >= {min_area} pixels" if min_area else "") + " for objects.")
+        lines.append(f"  Tile size has to be multiple of: {max(exportable.step)}; Overlap between tiles: {overlap} "
+                     "or more")
+    for note in exportable.notes:
+        lines.append(f"  Note: {note}")
+    lines.append(TF1_LIMITS.format(tf_version=tf.__version__, model=exportable.model_dir,
+                                   stem=exportable.model_dir.name))
+    return "\n".join(lines)
+
+
+def _unet_threshold(card: dict):
+    for key in ("threshold", "probability_threshold", "prob_threshold"):
+        if card.get(key) is not None:
+            return card[key]
+    post = card.get("postprocessing") or {}
+    for key in ("threshold", "probability_threshold"):
+        if post.get(key) is not None:
+            return post[key]
+    return 0.5

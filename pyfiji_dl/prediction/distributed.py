@@ -1,0 +1,392 @@
+"""Batch prediction on several processes or on an existing Dask cluster.
+
+:func:`predict_paths_distributed` sends one task per input file to Dask workers.
+Each task runs the single-process :func:`~pyfiji_dl.prediction.run.predict_paths`
+on its one file with a model the worker loaded once and keeps, so the outputs
+(``masks/``, ``rois/``, ``objects/``, ``restored/``) are those of a single-process
+run; ``summary.csv`` is written by the calling process at the end.
+
+Two ways to get workers:
+
+* ``workers=N``: a local cluster of N processes is started for the call and closed
+  after it. Each worker runs one file at a time with its TensorFlow limited to
+  ``cpu_count // N`` threads, so the processes share the cores instead of fighting
+  over them.
+* ``scheduler="tcp://host:8786"`` (or a scheduler file ``*.json``): connect to a
+  running cluster, e.g. one started on an HPC system with dask-jobqueue or by hand
+  with ``dask scheduler`` and ``dask worker``. The cluster is left running and its
+  workers' thread settings are left alone. Workers must see the model, the inputs
+  and the output folder under the same paths (a shared file system).
+
+Neither TensorFlow nor Dask is imported when this module is imported: the Dask
+pieces are imported by the functions that need them (``pip install
+'pyfiji_dl[cluster]'`` installs them), TensorFlow only in the worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from ..models.card import CARD_FILE, read_card
+from .run import (
+    RESTORATION_FAMILIES,
+    PredictionResult,
+    expand_inputs,
+    output_paths,
+    predict_paths,
+    write_summary,
+)
+
+# How long to try reaching a scheduler before telling the user it is not there.
+CONNECT_TIMEOUT_SECONDS = 10
+
+INSTALL_HINT = "pip install 'pyfiji_dl[cluster]'  (or: pip install 'dask[distributed]')"
+
+
+class ClusterError(RuntimeError):
+    """Dask is missing, or the cluster cannot be reached or used; the message says what to do."""
+
+
+# --- the client side ------------------------------------------------------------------
+
+def predict_paths_distributed(
+    model_dir: str | os.PathLike,
+    inputs: list,
+    out_dir: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    scheduler: str | os.PathLike | None = None,
+    channel: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    threads_per_worker: int | None = None,
+) -> PredictionResult:
+    """Predict every input on Dask workers, one task per file; outputs as ``predict_paths``.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        A model folder written by ``pyfiji-dl train``.
+    inputs : list of path-like
+        TIFF files and folders of TIFFs.
+    out_dir : path-like
+    workers : int, optional
+        Start a local cluster of this many worker processes (one file at a time
+        each) for this call, and close it afterwards.
+    scheduler : str or path-like, optional
+        Address of a running Dask scheduler (``tcp://host:8786``), or the path of
+        its scheduler file (ending in ``.json``). The cluster is not closed. Give
+        ``workers`` or ``scheduler``, not both.
+    channel : int, optional
+        1-based channel of multichannel inputs for a single-channel model.
+    overwrite : bool
+        Predict again even where outputs exist (default: skip finished inputs,
+        before anything is sent to the workers).
+    progress : bool
+        Progress bar on standard error, advancing as files finish.
+    threads_per_worker : int, optional
+        TensorFlow intra- and inter-op threads in each worker process. Default
+        with ``workers=N``: ``max(1, cpu_count // N)``; with ``scheduler``: the
+        cluster's own setting (untouched).
+
+    Returns
+    -------
+    PredictionResult
+        ``done``, ``skipped`` and ``failed`` in input order, as ``predict_paths``
+        gives them; ``failed`` also holds files whose task raised or whose worker
+        died, with the reason. One failure never stops the other files.
+
+    Raises
+    ------
+    ModelFolderError
+        ``model_dir`` is not a model folder.
+    PredictionInputError
+        An input does not exist, or two inputs would write the same outputs.
+    ClusterError
+        Dask is not installed, or the scheduler cannot be reached (within
+        ``CONNECT_TIMEOUT_SECONDS``), or its workers cannot import pyfiji_dl.
+    ValueError
+        Neither or both of ``workers`` and ``scheduler``, or ``workers < 1``.
+    """
+    if (workers is None) == (scheduler is None):
+        raise ValueError("give either workers=N (processes on this machine) or scheduler=ADDRESS "
+                         "(a running Dask cluster); for a single process use predict_paths")
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+        raise ValueError(f"workers must be a positive number of processes, not {workers!r}")
+    if threads_per_worker is not None and int(threads_per_worker) < 1:
+        raise ValueError(f"threads_per_worker must be positive, not {threads_per_worker!r}")
+
+    # Everything that can be checked here is checked before a cluster is started.
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    card = read_card(model_dir)
+    family = card["family"]
+    files = expand_inputs(inputs)
+    result = PredictionResult()
+    pending = []
+    for path in files:
+        if not overwrite and is_finished(out_dir, path, family):
+            result.skipped.append(path)
+        else:
+            pending.append(path)
+
+    if pending:
+        distributed = _import_distributed()
+        task_options = dict(channel=channel, overwrite=overwrite, show_progress=progress and len(files) > 1)
+        if workers is not None:
+            tf_threads = threads_per_worker or max(1, _cpu_count() // int(workers))
+            with _local_cluster(distributed, int(workers)) as cluster, \
+                    distributed.Client(cluster, timeout=CONNECT_TIMEOUT_SECONDS) as client:
+                _run_tasks(client, distributed, model_dir, pending, out_dir, result, tf_threads=tf_threads,
+                           **task_options)
+        else:
+            with _connect(distributed, scheduler) as client:
+                _check_workers(client, scheduler)
+                _run_tasks(client, distributed, model_dir, pending, out_dir, result,
+                           tf_threads=threads_per_worker, **task_options)
+
+    order = {path: index for index, path in enumerate(files)}
+    result.done.sort(key=order.__getitem__)
+    result.skipped.sort(key=order.__getitem__)
+    result.failed.sort(key=lambda item: order[item[0]])
+    if family not in RESTORATION_FAMILIES:
+        # Each task's predict_paths call summarised its one file; this covers them all
+        # (skipped ones too, as in a single-process run).
+        finished = [p for p in files if output_paths(out_dir, p.stem)["done"].exists()]
+        result.summary = write_summary(out_dir, finished)
+    return result
+
+
+def is_finished(out_dir: Path, path: Path, family: str) -> bool:
+    """Whether ``path`` has all its outputs (the ROI set is optional), as ``predict_paths`` decides."""
+    outputs = output_paths(Path(out_dir), Path(path).stem, family)
+    return all(p.exists() for key, p in outputs.items() if key != "rois")
+
+
+def _run_tasks(client, distributed, model_dir: Path, files: list, out_dir: Path, result: PredictionResult, *,
+               channel, overwrite: bool, tf_threads: int | None, show_progress: bool) -> None:
+    """Submit one task per file and collect outcomes into ``result`` as they finish."""
+    from tqdm.auto import tqdm
+
+    model_dir_abs = str(model_dir.resolve())
+    out_dir_abs = str(out_dir.resolve())
+    futures = {}
+    for path in files:
+        # The key names the file on the dashboard; the random part keeps two runs
+        # on the same shared cluster from being merged into one task.
+        key = f"pyfiji-predict-{path.name}-{uuid.uuid4().hex[:8]}"
+        future = client.submit(_predict_file_on_worker, model_dir_abs, str(path.resolve()), out_dir_abs,
+                               channel, overwrite, tf_threads, key=key, pure=False)
+        futures[future] = path
+    bar = tqdm(total=len(files), desc="predict", unit="image", disable=not show_progress, file=sys.stderr)
+    try:
+        for future in distributed.as_completed(list(futures)):
+            path = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the task raised, its worker died, or the link was lost
+                result.failed.append((path, _task_failure_message(path, exc)))
+            else:
+                _merge_outcome(result, path, outcome)
+            bar.update(1)
+    finally:
+        bar.close()
+        # on an interrupt, a shared cluster should not go on predicting our files
+        unfinished = [f for f in futures if not f.done()]
+        if unfinished:
+            client.cancel(unfinished)
+
+
+def _merge_outcome(result: PredictionResult, path: Path, outcome: PredictionResult) -> None:
+    """Add one task's result, naming the file as the caller gave it (workers got absolute paths)."""
+    absolute = str(path.resolve())
+    if outcome.done:
+        result.done.append(path)
+    if outcome.skipped:
+        result.skipped.append(path)
+    for _, message in outcome.failed:
+        result.failed.append((path, message.replace(absolute, str(path))))
+
+
+def _task_failure_message(path: Path, exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return (f"{path}: the worker predicting it died (every retry too): often out of memory; "
+                f"try fewer workers or predict this file alone ({exc})")
+    if name == "CancelledError":
+        return f"{path}: cancelled (the connection to the cluster was lost or the run was interrupted)"
+    return f"{path}: {name}: {exc}"
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use (taskset, cgroups)
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ClusterError(f"prediction on several processes or a cluster needs Dask: {INSTALL_HINT}") from exc
+    return distributed
+
+
+def _local_cluster(distributed, n_workers: int):
+    # TensorFlow's C++ start-up chatter from every worker is not for our users
+    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                    host="127.0.0.1", dashboard_address=None, env=env)
+
+
+def _connect(distributed, scheduler):
+    """A client of the running scheduler at ``scheduler`` (address or scheduler file)."""
+    how_to_start = ("Start one with 'dask scheduler' (it prints its address, tcp://HOST:8786) and "
+                    "workers with 'dask worker tcp://HOST:8786', or with dask-jobqueue on an HPC cluster")
+    text = str(scheduler)
+    if text.lower().endswith(".json"):
+        if not Path(text).is_file():
+            # Client(scheduler_file=...) would wait for the file forever
+            raise ClusterError(f"scheduler file {text} does not exist. {how_to_start} "
+                               f"('dask scheduler --scheduler-file {text}').")
+        kwargs = {"scheduler_file": text}
+    else:
+        kwargs = {"address": text}
+    try:
+        return distributed.Client(timeout=CONNECT_TIMEOUT_SECONDS, **kwargs)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ClusterError(f"cannot reach a Dask scheduler at {text} ({exc}). {how_to_start}, "
+                           "and pass the address it prints.") from exc
+
+
+def _check_workers(client, scheduler) -> None:
+    """Fail early, with a clear message, when the workers cannot run our tasks."""
+    try:
+        client.run(_worker_probe)
+    except ImportError as exc:
+        raise ClusterError(f"the workers of the cluster at {scheduler} cannot import pyfiji_dl ({exc}); "
+                           "install pyfiji_dl in the workers' Python environment.") from exc
+    if not client.scheduler_info().get("workers"):
+        # dask-jobqueue workers may still be waiting in the batch queue: wait, but say so
+        print(f"pyfiji-dl: no workers connected to {scheduler} yet; the files wait until one joins "
+              f"(start one with 'dask worker {scheduler}').", file=sys.stderr, flush=True)
+
+
+def _worker_probe() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+# --- the worker side ------------------------------------------------------------------
+# Module state lives in each worker process: the model is loaded once per process
+# and reused for every file that process is given.
+
+_MODEL_CACHE: dict = {}  # (resolved model dir, card mtime_ns) -> (model, its prediction lock)
+_MODEL_LOADS: Counter = Counter()  # resolved model dir -> times loaded in this process
+_FILES_HANDLED: Counter = Counter()  # resolved model dir -> files predicted in this process
+_CACHE_LOCK = threading.RLock()
+_tensorflow_threads_set: int | None = None
+
+
+def worker_cache_info() -> dict:
+    """What this process loaded and predicted: ``{"model_loads": {dir: n}, "files": {dir: n}}``.
+
+    Meant for ``client.run(worker_cache_info)``, e.g. to check that each worker
+    loaded a model once however many files it predicted.
+    """
+    with _CACHE_LOCK:
+        return {"model_loads": dict(_MODEL_LOADS), "files": dict(_FILES_HANDLED)}
+
+
+def _predict_file_on_worker(model_dir: str, path: str, out_dir: str, channel, overwrite: bool,
+                            tf_threads: int | None) -> PredictionResult:
+    """One file, with this worker's cached model; the outputs are ``predict_paths``' own."""
+    model = _cached_model(Path(model_dir), tf_threads)
+    with _CACHE_LOCK:
+        _FILES_HANDLED[model_dir] += 1
+    return predict_paths(model_dir, [path], out_dir, channel=channel, overwrite=overwrite,
+                         progress=False, model=model)
+
+
+def _cached_model(model_dir: Path, tf_threads: int | None):
+    """The model of ``model_dir``, loaded on this process's first call (again if its card changed)."""
+    try:
+        # a retrained model in the same folder gets a new card: load it again then
+        key = (str(model_dir), (model_dir / CARD_FILE).stat().st_mtime_ns)
+    except OSError as exc:
+        raise RuntimeError(f"the model folder {model_dir} is not readable on the worker on "
+                           f"{socket.gethostname()} ({exc}); workers need the same paths (a shared file "
+                           "system)") from exc
+    with _CACHE_LOCK:  # threads of one worker must not load the same model twice
+        if key not in _MODEL_CACHE:
+            for stale in [k for k in _MODEL_CACHE if k[0] == key[0]]:
+                del _MODEL_CACHE[stale]
+            _configure_worker_tensorflow(tf_threads)
+            from ..models import adapter_for
+
+            model = adapter_for(read_card(model_dir)["family"]).load_model(model_dir)
+            _MODEL_LOADS[key[0]] += 1
+            _MODEL_CACHE[key] = (model, threading.Lock())
+        model, lock = _MODEL_CACHE[key]
+    if _worker_threads() > 1:
+        # several files at once in this process share one model: one prediction at a time
+        return _SerializedModel(model, lock)
+    return model
+
+
+def _configure_worker_tensorflow(tf_threads: int | None) -> None:
+    """Thread limits (when asked) and the device choice, before TensorFlow starts its runtime."""
+    global _tensorflow_threads_set
+    import tensorflow as tf
+
+    from ..models.device import configure_tensorflow
+
+    if tf_threads and _tensorflow_threads_set is None:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(tf_threads))
+            tf.config.threading.set_inter_op_parallelism_threads(int(tf_threads))
+            _tensorflow_threads_set = int(tf_threads)
+        except RuntimeError:
+            # TensorFlow already runs in this (long-lived) worker: its threads stay as they are
+            _tensorflow_threads_set = -1
+    configure_tensorflow(quiet=True)
+
+
+def _worker_threads() -> int:
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return 1
+
+
+class _SerializedModel:
+    """A model whose ``predict*`` methods run one call at a time across threads.
+
+    TensorFlow already spreads one prediction over the cores; running the network
+    for several files at once in one process gains little and Keras models are not
+    guaranteed thread-safe. Reading, measuring and writing still overlap.
+    """
+
+    def __init__(self, model, lock):
+        self._model = model
+        self._lock = lock
+
+    def __getattr__(self, name):
+        attribute = getattr(self._model, name)
+        if not (name.startswith("predict") and callable(attribute)):
+            return attribute
+
+        def serialized(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return serialized

@@ -1,0 +1,435 @@
+"""Exports with tiny models of every family: BioImage Model Zoo packages validated offline,
+predictions from a package identical to those from the model folder, Fiji SavedModel zips
+that reproduce the Keras networks, and clear errors for the wrong model or file."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from pyfiji_dl.cli import main
+from pyfiji_dl.io.tiff import write_imagej_tiff, write_label_image
+
+pytestmark = pytest.mark.slow
+
+FAMILIES = ("stardist", "care", "n2v", "unet")
+TINY = ["--epochs", "1", "--steps", "2", "--quiet"]
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def noisy(clean, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.poisson(clean / 8.0) * 8.0 + rng.normal(0, 20, clean.shape)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def offline():
+    """Every HTTP request fails (and is recorded): validation must not need the network."""
+    import httpx
+
+    calls = []
+
+    def refuse(self, request, *args, **kwargs):
+        calls.append(str(request.url))
+        raise httpx.ConnectError("no network in this test", request=request)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx.Client, "send", refuse)
+        yield calls
+
+
+@pytest.fixture(scope="module")
+def nuclei():
+    from stardist.data import test_image_nuclei_2d
+
+    return test_image_nuclei_2d(return_mask=True)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, nuclei):
+    """A tiny trained model folder per family (training data on disk, named in provenance.json)."""
+    image, labels = nuclei
+    data = tmp_path_factory.mktemp("export_data")
+    for i, (y, x) in enumerate([(0, 0), (0, 128), (128, 0), (128, 128)]):
+        write_imagej_tiff(data / "seg" / "images" / f"f{i}.tif", image[y:y + 128, x:x + 128], "YX")
+        write_label_image(data / "seg" / "masks" / f"f{i}.tif", labels[y:y + 128, x:x + 128], "YX")
+    clean = image.astype(np.float32)
+    for i, (y, x) in enumerate([(0, 0), (0, 256), (256, 0)]):
+        field = clean[y:y + 128, x:x + 128]
+        write_imagej_tiff(data / "care" / "low" / f"f{i}.tif", noisy(field, i), "YX")
+        write_imagej_tiff(data / "care" / "GT" / f"f{i}.tif", field, "YX")
+    write_imagej_tiff(data / "n2v" / "images" / "noisy.tif", noisy(clean[:128, :128], 9), "YX")
+
+    root = tmp_path_factory.mktemp("export_models")
+    commands = {
+        "stardist": ["stardist", "--data", data / "seg", "--patch", "64", "--batch", "2", "--rays", "8",
+                     "--depth", "1", "--filters", "8"],
+        "care": ["care", "--data", data / "care", "--patch", "32", "--patches-per-image", "8", "--batch", "4",
+                 "--depth", "1", "--filters", "8"],
+        "n2v": ["n2v", "--data", data / "n2v", "--patch", "32", "--batch", "4", "--depth", "1", "--filters", "8"],
+        "unet": ["unet", "--data", data / "seg", "--patch", "64", "--batch", "2", "--depth", "2", "--filters", "4"],
+    }
+    folders = {}
+    for family, args in commands.items():
+        folders[family] = root / family
+        assert run_cli("train", *args, "--model", folders[family], *TINY) == 0, family
+    folders["data"] = data
+    return folders
+
+
+@pytest.fixture(scope="module")
+def packages(models, tmp_path_factory, offline):
+    from pyfiji_dl.export import export_bioimageio
+
+    out = tmp_path_factory.mktemp("packages")
+    return {family: export_bioimageio(models[family], out / f"{family}.bioimageio.zip",
+                                      authors=[{"name": "Test Author", "affiliation": "Lab"}])
+            for family in FAMILIES}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("package_cache")
+
+
+def read_package(path):
+    import yaml
+
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        rdf = yaml.safe_load(archive.read("rdf.yaml"))
+        arrays = {name: np.load(archive.open(name)) for name in ("test_input.npy", "test_output.npy")}
+        cover = archive.read(rdf["covers"][0]["source"])
+        readme = archive.read(rdf["documentation"]["source"]).decode()
+    return rdf, names, arrays, cover, readme
+
+
+def keras_model_of(model_dir):
+    from pyfiji_dl.models import adapter_for
+    from pyfiji_dl.models.card import read_card
+
+    return adapter_for(read_card(model_dir)["family"]).load_model(model_dir)
+
+
+def percentile_normalise(batch, low, high):
+    lo = np.percentile(batch, low, axis=(1, 2), keepdims=True)
+    hi = np.percentile(batch, high, axis=(1, 2), keepdims=True)
+    return ((batch - lo) / (hi - lo + 1e-6)).astype(np.float32)
+
+
+def stardist_single_output(model, x):
+    """StarDist's two outputs as the Fiji plugin wants them: one tensor at the input size,
+    probability at the first pixel of each grid cell (zeros elsewhere), distances repeated."""
+    prob, dist = (np.asarray(o) for o in model.keras_model(x, training=False)[:2])
+    gy, gx = model.config.grid
+    up_prob = np.zeros(x.shape[:3] + (1,), np.float32)
+    up_prob[:, ::gy, ::gx] = prob
+    up_dist = np.repeat(np.repeat(dist, gy, axis=1), gx, axis=2)
+    return np.concatenate([up_prob, up_dist], axis=-1)
+
+
+# --- BioImage Model Zoo packages ---------------------------------------------------------------
+
+def test_packages_pass_offline_validation_with_both_weights_formats(packages, offline):
+    for family, result in packages.items():
+        report = result.validation
+        assert report.status == "passed", (family, report.summary())
+        assert report.spec_status == "valid-format" and not report.errors, (family, report.summary())
+        assert set(report.reproduced) == {"keras_hdf5", "tensorflow_saved_model_bundle"}, family
+        assert all(ok for _, ok, _ in report.tests), (family, report.tests)
+        assert "PASSED" in result.note and str(result.path) in result.note
+        assert result.size_bytes == result.path.stat().st_size > 0
+    assert offline == []  # no request was even tried
+
+
+def test_package_content(packages, models):
+    for family, result in packages.items():
+        rdf, names, arrays, cover, readme = read_package(result.path)
+        assert rdf["format_version"].startswith("0.5") and rdf["type"] == "model"
+        assert set(rdf["weights"]) == {"keras_hdf5", "tensorflow_saved_model_bundle"}
+        assert rdf["weights"]["tensorflow_saved_model_bundle"]["parent"] == "keras_hdf5"
+        for name in ("pyfiji_dl.json", "config.json", "weights_best.h5", "keras_model.h5", "tf_saved_model.zip",
+                     "test_input.npy", "test_output.npy", "README.md", "cover.png", "qc_loss_curves.png"):
+            assert name in names, (family, name)
+        assert cover.startswith(b"\x89PNG")
+        assert rdf["authors"] == [{"name": "Test Author", "affiliation": "Lab"}]
+        assert rdf["config"]["pyfiji_dl"]["format"] == "pyfiji_dl.bioimageio/1"
+        assert rdf["config"]["pyfiji_dl"]["card"] == json.loads((models[family] / "pyfiji_dl.json").read_text())
+        deepimagej = rdf["config"]["deepimagej"]
+        assert deepimagej["pyramidal_model"] is False and deepimagej["allow_tiling"] is True
+        assert deepimagej["model_keys"]["tensorflow_siganture_def"].endswith("DEFAULT_SERVING_SIGNATURE_DEF_KEY")
+        macro = deepimagej["prediction"]["preprocess"][0]["kwargs"]
+        assert macro in names
+        assert "## Validation" in readme and "doi:10.1007/978-3-319-24574-4_28" in readme  # U-Net cited
+        assert arrays["test_input.npy"].dtype == np.float32
+        # the test image is a real training image, not a synthetic one
+        assert "training image" in readme and "synthetic" not in readme
+
+    rdf, names, _, _, readme = read_package(packages["stardist"].path)
+    card = json.loads((models["stardist"] / "pyfiji_dl.json").read_text())
+    stardist = rdf["config"]["stardist"]
+    assert stardist["thresholds"] == card["thresholds"] and stardist["n_rays"] == 8 and stardist["grid"] == [2, 2]
+    assert stardist["weights"] == "weights_best.h5" and stardist["config"]["n_rays"] == 8
+    assert "thresholds.json" in names and "stardist_postprocessing.ijm" in names
+    assert rdf["config"]["deepimagej"]["prediction"]["postprocess"][0]["kwargs"] == "stardist_postprocessing.ijm"
+    assert rdf["inputs"][0]["preprocessing"][-2]["id"] == "scale_range"  # between the spec's ensure_dtype steps
+    assert rdf["inputs"][0]["preprocessing"][-2]["kwargs"]["min_percentile"] == card["normalization"]["low"]
+    assert len(rdf["outputs"][0]["axes"][-1]["channel_names"]) == 9
+    assert "doi:10.1007/978-3-030-00934-2_30" in readme
+
+    rdf, *_ = read_package(packages["n2v"].path)
+    assert rdf["inputs"][0]["preprocessing"][-2]["id"] == "fixed_zero_mean_unit_variance"
+    assert rdf["outputs"][0]["postprocessing"][0]["id"] == "scale_linear"
+
+
+def test_test_tensors_are_what_the_trained_networks_compute(packages, models):
+    """Recompute every test output from the test input with the family's own model and
+    normalisation (not the exporter's code)."""
+    for family in FAMILIES:
+        rdf, _, arrays, _, _ = read_package(packages[family].path)
+        x, expected = arrays["test_input.npy"], arrays["test_output.npy"]
+        model = keras_model_of(models[family])
+        card = json.loads((models[family] / "pyfiji_dl.json").read_text())
+        if family == "n2v":
+            mean, std = float(model.config.means[0]), float(model.config.stds[0])
+            got = np.asarray(model.keras_model((x - mean) / std, training=False)) * std + mean
+        else:
+            normalised = percentile_normalise(x, card["normalization"]["low"], card["normalization"]["high"])
+            if family == "stardist":
+                got = stardist_single_output(model, normalised)
+            else:
+                got = np.asarray(model.keras_model(normalised, training=False))
+        assert got.shape == expected.shape, family
+        np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3, err_msg=family)
+
+
+def test_predict_from_package_equals_predict_from_model_folder(packages, models, cache, tmp_path):
+    from pyfiji_dl.export import open_model_source
+    from pyfiji_dl.prediction.run import predict_paths
+
+    data = models["data"]
+    inputs = {"stardist": data / "seg" / "images" / "f0.tif", "unet": data / "seg" / "images" / "f1.tif",
+              "care": data / "care" / "low" / "f2.tif", "n2v": data / "n2v" / "images" / "noisy.tif"}
+    outputs = {"stardist": "masks", "unet": "masks", "care": "restored", "n2v": "restored"}
+    for family in FAMILIES:
+        source = open_model_source(packages[family].path, cache_dir=cache)
+        assert source.parent == cache / "packages" and (source / "pyfiji_dl.json").exists()
+        assert open_model_source(packages[family].path, cache_dir=cache) == source  # unpacked once
+        from_package = predict_paths(source, [inputs[family]], tmp_path / family / "package", progress=False)
+        from_folder = predict_paths(models[family], [inputs[family]], tmp_path / family / "folder", progress=False)
+        assert not from_package.failed and not from_folder.failed, (from_package.failed, from_folder.failed)
+        a = tifffile.imread(tmp_path / family / "package" / outputs[family] / inputs[family].name)
+        b = tifffile.imread(tmp_path / family / "folder" / outputs[family] / inputs[family].name)
+        assert a.shape == b.shape and np.array_equal(a, b), family
+        if outputs[family] == "masks":
+            assert (tmp_path / family / "package" / "objects" / f"{inputs[family].stem}.csv").exists()
+    leftovers = [p.name for p in (cache / "packages").iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # no half-unpacked folder stays behind
+
+
+def test_unpacked_package_folder_and_rdf_path_open_in_place(packages, tmp_path):
+    from pyfiji_dl.export import open_model_source
+
+    folder = tmp_path / "unpacked"
+    with zipfile.ZipFile(packages["care"].path) as archive:
+        archive.extractall(folder)
+    assert open_model_source(folder) == folder
+    assert open_model_source(folder / "rdf.yaml") == folder
+
+
+def test_model_folder_is_returned_unchanged(models):
+    from pyfiji_dl.export import open_model_source
+
+    assert open_model_source(models["stardist"]) == models["stardist"]
+
+
+def test_other_sources_are_refused_with_what_they_are(packages, tmp_path, cache):
+    from pyfiji_dl.export import ModelSourceError, open_model_source
+    from pyfiji_dl.models.card import ModelFolderError
+
+    foreign = tmp_path / "foreign.zip"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("rdf.yaml", "format_version: 0.5.3\ntype: model\nname: Nuclei Somewhere\nconfig: {}\n")
+        archive.writestr("weights.pt", b"0")
+    with pytest.raises(ModelSourceError, match="bioimage.io model package 'Nuclei Somewhere'.*not exported by "
+                                               "pyfiji_dl.*deepImageJ"):
+        open_model_source(foreign, cache_dir=cache)
+    unpacked = tmp_path / "foreign"
+    unpacked.mkdir()
+    (unpacked / "rdf.yaml").write_text("type: model\nname: Another Model\n")
+    with pytest.raises(ModelSourceError, match="'Another Model'"):
+        open_model_source(unpacked)
+
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("saved_model.pb", b"0")
+        archive.writestr("variables/", b"")
+    with pytest.raises(ModelSourceError, match="TensorFlow SavedModel zip"):
+        open_model_source(plain, cache_dir=cache)
+    (tmp_path / "image.tif").write_bytes(b"II*\x00")
+    with pytest.raises(ModelSourceError, match="not a model folder or a .zip package"):
+        open_model_source(tmp_path / "image.tif")
+    with pytest.raises(ModelFolderError, match="no such model folder or package"):
+        open_model_source(tmp_path / "missing.zip")
+
+
+def test_failed_validation_leaves_no_file(models, tmp_path, monkeypatch):
+    from pyfiji_dl.export import PackageValidationError, export_bioimageio
+    from pyfiji_dl.export import bioimageio as exporter
+
+    def broken_weights(path, report):
+        report.tests.append(("reproduce test output (keras_hdf5)", False, "simulated mismatch"))
+
+    monkeypatch.setattr(exporter, "_run_weights", broken_weights)
+    out = tmp_path / "out" / "care.bioimageio.zip"
+    with pytest.raises(PackageValidationError, match="failed validation; nothing was written") as failure:
+        export_bioimageio(models["care"], out)
+    assert failure.value.report.status == "failed" and "simulated mismatch" in str(failure.value)
+    assert not out.exists() and list(out.parent.iterdir()) == []
+
+
+def run_imagej_batch(driver: Path) -> None:
+    """Run a macro file in plain ImageJ 1.x under Xvfb (its menus need a display)."""
+    from pyfiji_dl.fiji.locate import ImageJNotFoundError, locate_imagej
+
+    java, xvfb = shutil.which("java"), shutil.which("xvfb-run")
+    try:
+        installation = locate_imagej()
+    except ImageJNotFoundError as exc:
+        pytest.skip(f"ImageJ not available: {exc}")
+    jars = [Path(p) for p in installation.classpath if Path(p).name.startswith("ij")] or [Path(installation.path)]
+    if java is None or xvfb is None or jars[0].suffix != ".jar" or not jars[0].is_file():
+        pytest.skip("needs java, xvfb-run and an ImageJ 1.x jar")
+    subprocess.run([xvfb, "-a", java, "-jar", str(jars[0]), "-batch", str(driver)], check=True,
+                   capture_output=True, timeout=120)
+
+
+def test_deepimagej_macros_match_the_package_processing(packages, models, tmp_path):
+    """The legacy deepImageJ macros, run in real ImageJ, give the package's preprocessing
+    and pyfiji-dl's U-Net objects."""
+    from pyfiji_dl.export.bioimageio import apply_processing
+    from pyfiji_dl.models.unet import instances
+    from scipy import ndimage
+
+    rdf, _, arrays, _, _ = read_package(packages["care"].path)
+    with zipfile.ZipFile(packages["care"].path) as archive:
+        archive.extract("pyfiji_dl_preprocessing.ijm", tmp_path)
+    write_imagej_tiff(tmp_path / "in.tif", arrays["test_input.npy"][0, ..., 0], "YX")
+    driver = tmp_path / "normalise.ijm"
+    driver.write_text(f'open("{tmp_path / "in.tif"}");\nrunMacro("{tmp_path / "pyfiji_dl_preprocessing.ijm"}");\n'
+                      f'saveAs("Tiff", "{tmp_path / "normalised.tif"}");\n')
+    run_imagej_batch(driver)
+    expected = apply_processing(arrays["test_input.npy"], rdf["inputs"][0]["preprocessing"])[0, ..., 0]
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "normalised.tif"), expected, rtol=1e-4, atol=1e-4)
+
+    card = json.loads((models["unet"] / "pyfiji_dl.json").read_text())
+    with zipfile.ZipFile(packages["unet"].path) as archive:
+        archive.extract("pyfiji_dl_postprocessing.ijm", tmp_path)
+    # discs above and below the model's minimum area, with soft edges
+    min_area = int(card.get("min_area") or 0)
+    big = int(np.sqrt(3 * max(min_area, 20) / np.pi)) + 2
+    small = int(np.sqrt(0.4 * min_area / np.pi))
+    size = 7 * big
+    yy, xx = np.mgrid[:size, :size]
+    discs = np.zeros((size, size), np.float32)
+    for cy, cx, r in [(2 * big, 2 * big, big), (2 * big, 5 * big, big), (5 * big, 2 * big, big),
+                      (5 * big, 5 * big, small), (6 * big, 6 * big, small)]:
+        discs[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 1
+    probability = np.clip(ndimage.gaussian_filter(discs, 1), 0, 1).astype(np.float32)
+    write_imagej_tiff(tmp_path / "probability.tif", probability, "YX")
+    driver = tmp_path / "objects.ijm"
+    driver.write_text(f'open("{tmp_path / "probability.tif"}");\n'
+                      f'runMacro("{tmp_path / "pyfiji_dl_postprocessing.ijm"}");\n'
+                      f'saveAs("Tiff", "{tmp_path / "count_masks.tif"}");\n')
+    run_imagej_batch(driver)
+    ours = instances(probability, threshold=card["threshold"], min_area=card["min_area"],
+                     max_area=card.get("max_area"))
+    imagej = tifffile.imread(tmp_path / "count_masks.tif")
+    assert ours.max() == 3 and imagej.max() == ours.max() and np.array_equal(imagej > 0, ours > 0)
+
+
+# --- Fiji plugin zips ------------------------------------------------------------------------
+
+def saved_model_output(zip_path, x, tmp_path):
+    import tensorflow as tf
+
+    folder = tmp_path / Path(zip_path).stem
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(folder)
+    signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    return signature(input=tf.constant(x))["output"].numpy()
+
+
+def test_fiji_zips_reproduce_the_keras_networks(models, tmp_path, nuclei):
+    from pyfiji_dl.export import export_fiji
+
+    image, _ = nuclei
+    x = percentile_normalise(image[np.newaxis, 200:296, 100:196, np.newaxis].astype(np.float32), 1, 99.8)
+    for family, flavour in (("stardist", "stardist"), ("care", "csbdeep"), ("n2v", "fiji-csbdeep"),
+                            ("unet", "csbdeep")):
+        path, note = export_fiji(models[family], tmp_path / f"{family}.zip", flavour)
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        assert "saved_model.pb" in names and "variables/" in names, names  # the layout the plugins unpack
+        model = keras_model_of(models[family])
+        got = saved_model_output(path, x, tmp_path)
+        if family == "stardist":
+            expected = stardist_single_output(model, x)
+        elif family == "n2v":
+            # the zip takes and returns intensities: n2v's normalisation is built in
+            mean, std = float(model.config.means[0]), float(model.config.stds[0])
+            raw = 1000 * x
+            got = saved_model_output(path, raw, tmp_path)
+            expected = np.asarray(model.keras_model((raw - mean) / std, training=False)) * std + mean
+        else:
+            expected = np.asarray(model.keras_model(x, training=False))
+        assert got.shape == expected.shape, family
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4, err_msg=family)
+        assert "TensorFlow 1.x" in note and "bioimageio" in note
+
+
+def test_fiji_note_gives_the_plugin_settings(models, tmp_path):
+    from pyfiji_dl.export import export_fiji
+
+    card = json.loads((models["stardist"] / "pyfiji_dl.json").read_text())
+    _, note = export_fiji(models["stardist"], tmp_path / "sd.zip")
+    assert f"Probability/Score Threshold: {card['thresholds']['prob']:.4f}" in note
+    assert f"Overlap Threshold: {card['thresholds']['nms']:.2f}" in note
+    assert "Percentile low: 1; Percentile high: 99.8" in note
+    _, note = export_fiji(models["n2v"], tmp_path / "n2v.zip", "csbdeep")
+    assert "Normalize image: OFF" in note
+    _, note = export_fiji(models["care"], tmp_path / "care.zip", "csbdeep")
+    assert "Bottom percentile: 2; Top percentile: 99.8" in note
+
+
+def test_fiji_export_refuses_the_wrong_plugin(models, tmp_path):
+    from pyfiji_dl.export import ExportError, export_fiji
+    from pyfiji_dl.export.fiji import check_family_for_flavour
+
+    with pytest.raises(ExportError, match="care model; the Fiji StarDist plugin runs StarDist models only"):
+        export_fiji(models["care"], tmp_path / "x.zip", "stardist")
+    with pytest.raises(ExportError, match="needs its own plugin: use --format fiji-stardist"):
+        export_fiji(models["stardist"], tmp_path / "x.zip", "csbdeep")
+    with pytest.raises(ExportError, match="unknown Fiji flavour"):
+        export_fiji(models["care"], tmp_path / "x.zip", "imagej")
+    with pytest.raises(ExportError, match="handles 2D models only"):
+        check_family_for_flavour({"family": "stardist", "ndim": 3}, "stardist", tmp_path)
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_importing_the_export_package_loads_neither_tensorflow_nor_bioimageio():
+    code = ("import sys, pyfiji_dl.export as e; e.open_model_source; import pyfiji_dl.export.package; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'bioimageio', 'keras')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.stdout.strip() == "[]"

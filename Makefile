@@ -36,6 +36,9 @@ benchmark: install
 	$(XVFB) $(PY) benchmarks/bench_restoration.py
 	$(XVFB) $(PY) benchmarks/bench_fiji_session.py
 	$(PY) benchmarks/bench_qc.py
+	$(XVFB) $(PY) benchmarks/bench_unet_autolabel.py
+	$(PY) benchmarks/bench_export.py
+	$(PY) benchmarks/bench_distributed.py
 
 doctor: install
 	$(XVFB) $(VENV)/bin/pyfiji-dl doctor

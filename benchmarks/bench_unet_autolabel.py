@@ -86,9 +86,10 @@ def scores(truth, pred) -> dict:
 def print_scores(title: str, s: dict) -> None:
     px, ao, m = s["pixel"], s["any_overlap"], s["iou50"]
     print(f"  {title}")
-    print(f"    pixels:        precision {px['precision']:.3f}  recall {px['recall']:.3f}  "
-          f"Dice {px['dice']:.3f}  IoU {px['iou']:.3f}  accuracy {px['accuracy']:.3f}")
-    print(f"    any overlap:   precision {ao['precision']:.3f}  recall {ao['recall']:.3f}  f1 {ao['f1']:.3f}")
+    print(f"    pixels:        precision {px['pixel_precision']:.3f}  recall {px['pixel_recall']:.3f}  "
+          f"Dice {px['pixel_dice']:.3f}  IoU {px['pixel_iou']:.3f}  accuracy {px['pixel_accuracy']:.3f}")
+    print(f"    any overlap:   precision {ao['any_overlap_precision']:.3f}  recall {ao['any_overlap_recall']:.3f}  "
+          f"f1 {ao['any_overlap_f1']:.3f}")
     print(f"    IoU >= 0.5:    precision {m['precision']:.3f}  recall {m['recall']:.3f}  f1 {m['f1']:.3f}  "
           f"mean matched IoU {m['mean_matched_score']:.3f}  (n_true {m['n_true']}, n_pred {m['n_pred']})")
 

@@ -335,6 +335,21 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_bioimageio, export_fiji
+
+    if args.format == "bioimageio":
+        done = export_bioimageio(args.model, args.output, name=args.name, authors=args.author or None,
+                                 license=args.license, overwrite=args.overwrite)
+        _say(done.note)
+    else:
+        if Path(args.output).exists() and not args.overwrite:
+            raise CommandError(f"{args.output} exists; use --overwrite to replace it")
+        _, note = export_fiji(args.model, args.output, args.format)
+        _say(note)
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .qc.evaluate import evaluate_model, evaluate_predictions
 
@@ -654,7 +669,8 @@ def build_parser() -> argparse.ArgumentParser:
             "large images are tiled; finished inputs are skipped on re-run."
         ),
     )
-    p.add_argument("model", help="model folder written by 'pyfiji-dl train'")
+    p.add_argument("model", help="model folder written by 'pyfiji-dl train', or a bioimageio zip "
+                                 "exported from one")
     p.add_argument("inputs", nargs="+", help="TIFF files or folders")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--channel", type=int, help="1-based channel of multichannel images for a one-channel model")
@@ -685,6 +701,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", type=int, help="1-based channel of multichannel images")
     p.add_argument("-o", "--output", required=True, help="report folder (index.html, CSV, pictures)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "export",
+        help="share a model: BioImage Model Zoo package (deepImageJ) or the StarDist/CSBDeep Fiji plugins' zip",
+        description=(
+            "--format bioimageio: a BioImage Model Zoo package (rdf.yaml format 0.5, Keras HDF5 and "
+            "TensorFlow SavedModel weights, test tensors, cover, documentation, pre/post-processing, "
+            "deepImageJ config), validated offline before it is written; 'pyfiji-dl predict' accepts "
+            "it as MODEL. --format fiji-stardist (StarDist 2D) / fiji-csbdeep (CARE, Noise2Void, "
+            "U-Net): the TensorFlow SavedModel zip the Fiji plugins open, with the settings to type "
+            "in Fiji. Those plugins run TensorFlow 1.x; see the printed note."
+        ),
+    )
+    p.add_argument("model", help="model folder written by 'pyfiji-dl train'")
+    p.add_argument("--format", required=True, choices=("bioimageio", "fiji-stardist", "fiji-csbdeep"))
+    p.add_argument("-o", "--output", required=True, help="the zip to write (e.g. nuclei.bioimageio.zip)")
+    p.add_argument("--name", help="bioimageio: model name (default: the folder name)")
+    p.add_argument("--author", action="append", help="bioimageio: an author's name (repeat for several)")
+    p.add_argument("--license", default="CC-BY-4.0", help="bioimageio: SPDX licence of the weights")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing zip")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("fiji", help="Fiji integration: install the pyfiji-dl macros into Fiji",
                        description="Fiji integration.")

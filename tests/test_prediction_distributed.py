@@ -149,6 +149,27 @@ def test_existing_cluster_loads_the_model_once_per_worker_and_skips_finished_fil
         assert loads == [1 if n else 0 for n in files], info
 
 
+def test_a_worker_with_two_threads_shares_one_model_and_gives_the_same_outputs(trained, inputs, reference,
+                                                                              tmp_path):
+    """dask-jobqueue workers often run several threads: they share one model, one prediction at a time."""
+    from distributed import Client, LocalCluster
+
+    from pyfiji_dl.prediction.distributed import _cached_model
+
+    expected_dir, expected = reference
+    out = tmp_path / "threads"
+    # in this process (no spawning, so it is quick); the worker runs two files at once
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        result = predict_paths_distributed(trained, [inputs], out, scheduler=cluster.scheduler_address,
+                                           progress=False)
+        wrapper = client.submit(lambda path: type(_cached_model(path, None)).__name__, trained.resolve()).result()
+    assert wrapper == "_SerializedModel"
+    assert_same_result(expected, result)
+    assert_same_outputs(expected_dir, out)
+    assert worker_cache_info()["model_loads"][str(trained.resolve())] == 1
+
+
 class FaultyFiles(WorkerPlugin):
     """Worker plugin: ``crash.tif`` kills the worker process, ``bug.tif`` raises a KeyError.
 

@@ -6,7 +6,8 @@
   plugins load;
 * :func:`open_model_source` - a model folder, or a package exported by pyfiji_dl,
   as a model folder ``pyfiji-dl predict`` can load;
-* :func:`validate_bioimageio_package` - offline validation of a package.
+* :func:`validate_bioimageio_package` - offline validation of a package (format checks
+  and both TensorFlow weights formats run on the test input).
 
 Names are imported on first use, so ``import pyfiji_dl.export`` (and
 ``pyfiji-dl --help``) pulls in neither TensorFlow nor bioimageio.
@@ -16,10 +17,10 @@ from importlib import import_module
 
 _LAZY = {
     "export_bioimageio": "bioimageio",
-    "validate_bioimageio_package": "bioimageio",
+    "validate_bioimageio_package": "validation",
     "BioimageioExport": "bioimageio",
-    "ValidationReport": "bioimageio",
-    "PackageValidationError": "bioimageio",
+    "ValidationReport": "validation",
+    "PackageValidationError": "validation",
     "export_fiji": "fiji",
     "ExportError": "network",
     "open_model_source": "package",

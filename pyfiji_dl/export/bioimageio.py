@@ -19,9 +19,11 @@ read:
   :func:`pyfiji_dl.export.package.open_model_source` turns the zip back into a
   model folder that predicts exactly as the original.
 
-Validation runs offline: ``perform_io_checks=True`` (file hashes, test tensors,
-documentation are checked), and the description holds no URL and no GitHub user
-name, the only fields the validator would look up on the network.
+The package is validated offline before it is moved into place
+(:mod:`pyfiji_dl.export.validation`): ``bioimageio.spec`` with ``perform_io_checks=True``
+(file hashes, test tensors, documentation), then both weights formats run on the test
+input. The description holds no URL and no GitHub user name, the only fields the
+validator would look up on the network.
 """
 
 from __future__ import annotations
@@ -35,17 +37,18 @@ import re
 import shutil
 import tempfile
 import time
-import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
 from ..io.atomic import atomic_path
-from .network import ExportError, ExportableModel, call_network, load_exportable, write_saved_model_zip
+from .network import ExportError, ExportableModel, load_exportable, unet_threshold, write_saved_model_zip
+from .package import FORMAT_MARKER
+from .validation import (PackageValidationError, ValidationReport, _entry_text, _import_spec, _quiet_bioimageio,
+                         apply_processing, validate_bioimageio_package)
 
-FORMAT_MARKER = "pyfiji_dl.bioimageio/1"
 MODEL_FOLDER_FILES = ("pyfiji_dl.json", "config.json", "thresholds.json", "weights_best.h5")
 KERAS_FILE = "keras_model.h5"
 SAVED_MODEL_FILE = "tf_saved_model.zip"
@@ -57,8 +60,6 @@ STARDIST_MACRO = "stardist_postprocessing.ijm"
 # test outputs stay small: the package carries them, and StarDist's have 1 + n_rays channels
 TEST_OUTPUT_BUDGET_BYTES = 4_000_000
 TEST_SIZE_CAP_2D = 256
-# the spec's default reproducibility tolerance (config.bioimageio.reproducibility_tolerance)
-RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE, MISMATCHED_PER_MILLION = 1e-3, 1e-3, 100
 
 CITATIONS = {
     "stardist2d": ("Schmidt, Weigert, Broaddus, Myers. Cell Detection with Star-Convex Polygons. MICCAI 2018.",
@@ -80,66 +81,6 @@ FAMILY_TEXT = {
     "n2v": ("Noise2Void", "self-supervised denoising trained on noisy images alone", "denoising"),
     "unet": ("U-Net", "semantic segmentation (foreground probability)", "semantic-segmentation"),
 }
-
-
-class PackageValidationError(ExportError):
-    """The written package does not pass validation; nothing was left at the output path."""
-
-    def __init__(self, message: str, report: "ValidationReport | None" = None):
-        super().__init__(message)
-        self.report = report
-
-
-@dataclass
-class ValidationReport:
-    """Outcome of validating a bioimageio package offline.
-
-    The status follows bioimageio's meaning: ``"valid-format"`` when
-    ``bioimageio.spec`` accepts the description and its files, ``"passed"`` when
-    the model was also run and reproduced its test output, ``"failed"`` otherwise.
-    bioimageio.core, which runs models for the status ``"passed"``, needs Keras 3
-    (``keras.layers.TFSMLayer``) and cannot run TensorFlow 2.15 / Keras 2 weights, so
-    pyfiji_dl runs them itself, with the same checks and tolerances.
-
-    Attributes
-    ----------
-    status : str
-        ``"passed"``, ``"valid-format"`` (weights not run) or ``"failed"``.
-    spec_status : str
-        ``bioimageio.spec``'s own status (``"valid-format"`` or ``"failed"``).
-    format_version : str
-    errors, warnings : list of str
-        ``location: message`` lines from the validator.
-    tests : list of (str, bool, str)
-        Dynamic tests run on the weights: name, passed, message.
-    reproduced : dict
-        Weights format -> largest absolute difference between the test output and
-        what those weights compute from the test input (with the package's pre- and
-        postprocessing); ``None`` where they could not be run.
-    """
-
-    status: str
-    spec_status: str
-    format_version: str
-    errors: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-    tests: list = field(default_factory=list)
-    reproduced: dict = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
-
-    def summary(self) -> str:
-        """Plain-text lines for the terminal."""
-        lines = [f"bioimageio validation (format {self.format_version}, offline): {self.status.upper()} "
-                 f"(bioimageio.spec: {self.spec_status}; weights run: "
-                 f"{sum(ok for _, ok, _ in self.tests)}/{len(self.tests)} checks passed)"]
-        for name, ok, message in self.tests:
-            lines.append(f"  {'ok  ' if ok else 'FAIL'} {name}" + (f": {message}" if message else ""))
-        lines += [f"  error: {e}" for e in self.errors]
-        lines += [f"  warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
 
 
 @dataclass
@@ -223,7 +164,7 @@ def export_bioimageio(
         Not a model folder.
     """
     started = time.perf_counter()
-    spec = _import_spec()
+    _import_spec()  # fail early, before any work, when bioimageio.spec is missing
     model_dir, out_zip = Path(model_dir), Path(out_zip)
     if out_zip.suffix.lower() != ".zip":
         raise ExportError(f"{out_zip}: a bioimageio package is a .zip file; name it e.g. {out_zip.stem}.bioimageio.zip")
@@ -260,10 +201,10 @@ def export_bioimageio(
                    description=description or _default_description(exportable), tags=tags,
                    attachments=attachments, runtime=runtime, calibration=calibration,
                    input_shape=batch.shape, output_shape=test_output.shape)
-        descr = _build(spec, rdf, staging)
+        descr = _build(rdf, staging)
 
         with atomic_path(out_zip, overwrite=overwrite) as tmp:
-            _package(spec, descr, tmp)
+            _package(descr, tmp)
             report = validate_bioimageio_package(tmp)
             if not report.passed:
                 raise PackageValidationError(
@@ -273,45 +214,6 @@ def export_bioimageio(
     seconds = time.perf_counter() - started
     note = _export_note(out_zip, report, exportable, notes, size, seconds)
     return BioimageioExport(out_zip, report, note, seconds, size)
-
-
-def validate_bioimageio_package(path: str | os.PathLike, *, run_weights: bool = True) -> ValidationReport:
-    """Validate a bioimageio package (zip or ``rdf.yaml``) without network access.
-
-    ``bioimageio.spec``'s ``load_description(..., perform_io_checks=True)`` checks the
-    format, every file's presence and SHA-256, the test tensors' shapes against the
-    axes and the documentation. With ``run_weights``, each TensorFlow weights format
-    (Keras HDF5, SavedModel) is also run on the test input with the package's
-    pre/postprocessing and must reproduce the test output within the spec's default
-    tolerance (relative 1e-3, absolute 1e-3, at most 100 mismatched values per million).
-
-    Offline: nothing is fetched as long as the description names no URL (cite
-    entries by DOI only, no ``git_repo``) and no ``github_user``; that is how
-    :func:`export_bioimageio` writes it.
-
-    Returns
-    -------
-    ValidationReport
-    """
-    _import_spec()
-    from bioimageio.spec import load_description
-
-    path = Path(path)
-    with _quiet_bioimageio():
-        descr = load_description(path, perform_io_checks=True)
-    summary = descr.validation_summary
-    spec_status = str(summary.status)
-    report = ValidationReport(
-        status=spec_status,
-        spec_status=spec_status,
-        format_version=str(getattr(descr, "format_version", summary.format_version)),
-        errors=[_entry_text(e) for e in summary.errors],
-        warnings=[_entry_text(w) for w in summary.warnings],
-    )
-    if run_weights and spec_status != "failed":
-        _run_weights(path, report)
-        report.status = "passed" if report.tests and all(ok for _, ok, _ in report.tests) else "failed"
-    return report
 
 
 # --- test image ---------------------------------------------------------------------------
@@ -394,16 +296,21 @@ def _synthetic_image(exportable: ExportableModel) -> np.ndarray:
 
 
 def _crop_to_valid(exportable: ExportableModel, image: np.ndarray) -> np.ndarray:
-    """Centre crop (or reflect padding) to a size the network takes, within the test-size budget."""
+    """Centre crop (or reflect padding) to a size the network takes, within the test-size budget.
+
+    Any multiple of the step is valid for a test tensor: sizes below the minimum
+    (which includes the halo on both sides) count as the input without its halo
+    padding, as the format allows for test tensors. So 3D StarDist test tensors, with
+    their many output channels, can stay small.
+    """
     n_out = len(exportable.output_channel_names)
     budget_pixels = TEST_OUTPUT_BUDGET_BYTES / (4 * max(n_out, exportable.n_channels))
     cap = int(budget_pixels ** (1.0 / exportable.ndim))
     if exportable.ndim == 2:
         cap = min(cap, TEST_SIZE_CAP_2D)
     slices, pads = [], []
-    for extent, minimum, step in zip(image.shape[:-1], exportable.min_shape, exportable.step):
-        wanted = max(minimum, min(extent, cap))
-        size = minimum + ((wanted - minimum) // step) * step
+    for extent, step in zip(image.shape[:-1], exportable.step):
+        size = max(step, (min(extent, cap) // step) * step)
         if extent >= size:
             start = (extent - size) // 2
             slices.append(slice(start, start + size))
@@ -438,32 +345,6 @@ class Processing:
 
     def postprocess(self, batch: np.ndarray) -> np.ndarray:
         return apply_processing(batch, self.post)
-
-
-def apply_processing(batch: np.ndarray, steps: list) -> np.ndarray:
-    """Apply bioimageio 0.5 processing entries to a ``(batch, [z,] y, x, channel)`` array, as the spec defines them.
-
-    Supports the entries pyfiji_dl writes: ``scale_range`` (per sample, over the
-    given axes), ``fixed_zero_mean_unit_variance``, ``scale_linear`` and
-    ``ensure_dtype``.
-    """
-    x = np.asarray(batch, dtype=np.float64)
-    spatial = tuple(range(1, x.ndim - 1))
-    for step in steps:
-        kind, kwargs = step["id"], step.get("kwargs", {})
-        if kind == "scale_range":
-            low = np.percentile(x, kwargs.get("min_percentile", 0.0), axis=spatial, keepdims=True)
-            high = np.percentile(x, kwargs.get("max_percentile", 100.0), axis=spatial, keepdims=True)
-            x = (x - low) / (high - low + kwargs.get("eps", 1e-6))
-        elif kind == "fixed_zero_mean_unit_variance":
-            x = (x - np.asarray(kwargs["mean"])) / (np.asarray(kwargs["std"]) + 1e-6)
-        elif kind == "scale_linear":
-            x = x * np.asarray(kwargs.get("gain", 1.0)) + np.asarray(kwargs.get("offset", 0.0))
-        elif kind == "ensure_dtype":
-            pass
-        else:
-            raise ExportError(f"processing step {kind!r} is not supported by pyfiji_dl")
-    return x.astype(np.float32)
 
 
 def _processing_for(exportable: ExportableModel) -> Processing:
@@ -506,7 +387,7 @@ def _processing_for(exportable: ExportableModel) -> Processing:
                      f"(deepImageJ: {STARDIST_MACRO})")
     else:
         post_text = (f"none: the output is a probability map; objects are the connected components (8-connected) "
-                     f"of probability > {_unet_threshold(card)}"
+                     f"of probability > {unet_threshold(card)}"
                      + (f" with at least {card['min_area']} pixels" if card.get("min_area") else "")
                      + f" (pyfiji-dl predict does this; deepImageJ: {POSTPROCESSING_MACRO})")
     outside_step = None
@@ -536,12 +417,6 @@ def prepare_outside_format(exportable: ExportableModel, raw: np.ndarray) -> np.n
     parameters = {k: contrast.get(k, v) for k, v in unet.CLAHE_PARAMETERS.items()}
     channels = [np.asarray(enhance(raw[..., c], **parameters), np.float32) for c in range(raw.shape[-1])]
     return np.stack(channels, axis=-1)
-
-
-def _unet_threshold(card: dict):
-    from .fiji import _unet_threshold as threshold
-
-    return threshold(card)
 
 
 def _numbers(values) -> str:
@@ -605,7 +480,7 @@ run("Enhance Local Contrast (CLAHE)", "blocksize={contrast.get('block_size', 127
 
 
 def _macro_unet_objects(card: dict) -> str:
-    threshold = float(_unet_threshold(card))
+    threshold = float(unet_threshold(card))
     min_area = int(card.get("min_area") or 0)
     max_area = card.get("max_area")
     size = f"{min_area}-{int(max_area) if max_area else 'Infinity'}"
@@ -692,26 +567,29 @@ def _write_samples(staging: Path, exportable: ExportableModel, raw: np.ndarray, 
         write_imagej_tiff(staging / name, np.ascontiguousarray(data), axes, calibration=calibration)
 
 
+def _qc_pictures(model_dir: Path) -> list:
+    """The QC pictures the package carries: the loss curves first, then a few examples (packages stay small)."""
+    qc = model_dir / "qc"
+    pictures = sorted(qc.glob("*.png")) if qc.is_dir() else []
+    pictures.sort(key=lambda p: (p.name != "loss_curves.png", p.name != "metrics_vs_iou.png", p.name))
+    return pictures[:4]
+
+
 def _copy_attachments(model_dir: Path, staging: Path) -> list:
-    """The model folder's own files (so ``pyfiji-dl predict`` can use the package), history and QC pictures."""
+    """The model folder's own files (so ``pyfiji-dl predict`` can use the package), history and QC."""
     names = []
     for name in MODEL_FOLDER_FILES + ("training_history.csv",):
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, staging / name)
             names.append(name)
-    qc = model_dir / "qc"
-    if qc.is_dir():
-        pictures = sorted(qc.glob("*.png"))
-        # the loss curves first, then at most a few example figures: packages stay small
-        pictures.sort(key=lambda p: (p.name != "loss_curves.png", p.name != "metrics_vs_iou.png", p.name))
-        for picture in pictures[:4]:
-            target = f"qc_{picture.name}"
-            shutil.copy2(picture, staging / target)
-            names.append(target)
-        for table in ("matching_pooled.csv", "metrics_per_image.csv"):
-            if (qc / table).is_file():
-                shutil.copy2(qc / table, staging / f"qc_{table}")
-                names.append(f"qc_{table}")
+    for picture in _qc_pictures(model_dir):
+        # flat names: bioimageio packages keep every file at the zip's root
+        shutil.copy2(picture, staging / f"qc_{picture.name}")
+        names.append(f"qc_{picture.name}")
+    for table in ("matching_pooled.csv", "metrics_per_image.csv"):
+        if (model_dir / "qc" / table).is_file():
+            shutil.copy2(model_dir / "qc" / table, staging / f"qc_{table}")
+            names.append(f"qc_{table}")
     return names
 
 
@@ -753,13 +631,15 @@ def _write_cover(path: Path, exportable: ExportableModel, raw: np.ndarray, norma
         return a.max(axis=0) if exportable.ndim == 3 else a
 
     left = _grey(flat(raw))
-    if exportable.family == "stardist":
-        labels = _stardist_labels(exportable, normalised)
-        right = _label_colours(labels.max(axis=0) if labels.ndim == 3 else labels, left)
+    if exportable.family == "stardist" and exportable.ndim == 2:
+        right = _label_colours(_stardist_labels(exportable, normalised), left)
+    elif exportable.family == "stardist":
+        # 3D non-maximum suppression can take minutes: the object probability shows the result
+        right = _grey(flat(output))
     elif exportable.family == "unet":
         from scipy import ndimage
 
-        mask = flat(output) > float(_unet_threshold(exportable.card))
+        mask = flat(output) > float(unet_threshold(exportable.card))
         labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
         right = _label_colours(labels, left)
     else:
@@ -1109,7 +989,7 @@ def _validation_section(exportable: ExportableModel, image_origin: str, runtime:
     lines = ["## Validation", ""]
     pooled = qc / "matching_pooled.csv"
     per_image = qc / "metrics_per_image.csv"
-    if exportable.family == "stardist" and pooled.exists():
+    if exportable.family in ("stardist", "unet") and pooled.exists():
         rows = read_csv(pooled)
         at_half = next((r for r in rows if abs(float(r["thresh"]) - 0.5) < 1e-9), None)
         if at_half:
@@ -1133,20 +1013,13 @@ def _validation_section(exportable: ExportableModel, image_origin: str, runtime:
                                         for k in keys) + " |", ""]
     else:
         lines += ["No ground truth was available for a quantitative check when this model was trained.", ""]
-    for picture in sorted(qc.glob("*.png")) if qc.is_dir() else []:
-        if picture.name != "loss_curves.png" and f"qc_{picture.name}" in _attached_names(exportable):
-            lines += [f"![{picture.stem}](qc_{picture.name})", ""]
+    for picture in _qc_pictures(exportable.model_dir):
+        if picture.name != "loss_curves.png":
+            lines += [f"![{picture.stem.replace('_', ' ')}](qc_{picture.name})", ""]
     lines += [f"Test tensors: {image_origin}, {_tuple(test_shape[1:-1])} pixels; the network took "
               f"{runtime:.3f} s for it on the exporting machine. Both weights formats reproduce the test output "
               "(checked when the package was written).", ""]
     return lines
-
-
-def _attached_names(exportable: ExportableModel) -> set:
-    qc = exportable.model_dir / "qc"
-    pictures = sorted(qc.glob("*.png")) if qc.is_dir() else []
-    pictures.sort(key=lambda p: (p.name != "loss_curves.png", p.name != "metrics_vs_iou.png", p.name))
-    return {f"qc_{p.name}" for p in pictures[:4]}
 
 
 def _f(value) -> str:
@@ -1189,33 +1062,7 @@ def _provenance_section(exportable: ExportableModel) -> list:
 
 # --- building, packaging, validating ---------------------------------------------------------
 
-def _import_spec():
-    try:
-        import bioimageio.spec as spec
-    except ImportError as exc:
-        raise ExportError("bioimageio packages need 'bioimageio.spec' (>=0.5.4): "
-                          "pip install 'pyfiji_dl[export]'") from exc
-    from ._spec_compat import ensure_compatible
-
-    ensure_compatible()
-    return spec
-
-
-@contextlib.contextmanager
-def _quiet_bioimageio():
-    """bioimageio.spec logs every warning through loguru; our report carries them instead."""
-    from bioimageio.spec import settings
-
-    previous = settings.log_warnings
-    settings.log_warnings = False
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        settings.log_warnings = previous
-
-
-def _build(spec, rdf: dict, root: Path):
+def _build(rdf: dict, root: Path):
     from bioimageio.spec import ValidationContext, build_description
     from bioimageio.spec.common import InvalidDescr
 
@@ -1228,141 +1075,11 @@ def _build(spec, rdf: dict, root: Path):
     return descr
 
 
-def _package(spec, descr, zip_path: Path) -> None:
+def _package(descr, zip_path: Path) -> None:
     from bioimageio.spec import save_bioimageio_package
 
     with _quiet_bioimageio():
         save_bioimageio_package(descr, output_path=zip_path)
-
-
-def _entry_text(entry) -> str:
-    loc = ".".join(str(part) for part in getattr(entry, "loc", ()) or ())
-    return f"{loc}: {entry.msg}" if loc else str(entry.msg)
-
-
-def _run_weights(path: Path, report: ValidationReport) -> None:
-    """The dynamic tests bioimageio.core runs, for TensorFlow 2 / Keras 2 weights.
-
-    For each weights format: reproduce the test output from the test input (with the
-    package's pre/postprocessing; at most 100 values per million may differ by more
-    than 1e-3 + 1e-3 * |expected|), and run the smallest valid input and the next
-    size up, checking the output shape the description promises.
-    """
-    with tempfile.TemporaryDirectory(prefix="pyfiji_dl_check_") as tmp:
-        folder = _unpacked(path, Path(tmp))
-        rdf = _read_rdf(folder)
-        inputs, outputs, weights = rdf.get("inputs", []), rdf.get("outputs", []), rdf.get("weights", {})
-        if len(inputs) != 1 or len(outputs) != 1:
-            report.tests.append(("run weights", False, "only single-input, single-output models can be run"))
-            return
-        batch = np.load(folder / _source(inputs[0]["test_tensor"]))
-        expected = np.load(folder / _source(outputs[0]["test_tensor"]))
-        try:
-            network_input = apply_processing(batch, inputs[0].get("preprocessing", []))
-        except ExportError as exc:
-            report.tests.append(("preprocessing", False, str(exc)))
-            return
-        runners = {"keras_hdf5": _keras_runner, "tensorflow_saved_model_bundle": _saved_model_runner}
-        for fmt, make_runner in runners.items():
-            if fmt not in weights:
-                continue
-            name = f"reproduce test output ({fmt})"
-            try:
-                run = make_runner(folder / _source(weights[fmt]))
-                got = apply_processing(run(network_input), outputs[0].get("postprocessing", []))
-            except Exception as exc:  # noqa: BLE001 - a failure to run is the finding to report
-                report.reproduced[fmt] = None
-                report.tests.append((name, False, f"could not run the weights ({exc})"))
-                continue
-            if got.shape != expected.shape:
-                report.reproduced[fmt] = None
-                report.tests.append((name, False, f"output shape {got.shape}, test output {expected.shape}"))
-                continue
-            difference = np.abs(got.astype(np.float64) - expected)
-            report.reproduced[fmt] = float(difference.max()) if difference.size else 0.0
-            mismatched = np.count_nonzero(difference > ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * np.abs(expected))
-            ok = mismatched * 1e6 <= MISMATCHED_PER_MILLION * max(expected.size, 1)
-            report.tests.append((name, ok, f"largest difference {report.reproduced[fmt]:.2g}"
-                                 + ("" if ok else f", {mismatched} of {expected.size} values outside tolerance")))
-            report.tests.append(_sizes_test(fmt, run, inputs[0], outputs[0]))
-
-
-def _sizes_test(fmt: str, run, input_descr: dict, output_descr: dict) -> tuple:
-    """Run the smallest valid input and the next size up; the output must have the promised shape."""
-    name = f"run valid input sizes ({fmt})"
-    spatial = [a for a in input_descr["axes"] if a.get("type") == "space"]
-    channels = next((len(a["channel_names"]) for a in input_descr["axes"] if a.get("type") == "channel"), 1)
-    out_channels = next((len(a["channel_names"]) for a in output_descr["axes"] if a.get("type") == "channel"), 1)
-    tried = []
-    for n in (0, 1):
-        sizes = [a["size"]["min"] + n * a["size"]["step"] if isinstance(a["size"], dict) else a["size"]
-                 for a in spatial]
-        batch = np.random.default_rng(n).random((1, *sizes, channels), dtype=np.float32)
-        try:
-            result = run(batch)
-        except Exception as exc:  # noqa: BLE001
-            return name, False, f"input {tuple(sizes)}: {exc}"
-        if result.shape != (1, *sizes, out_channels):
-            return name, False, f"input {tuple(sizes)} gave output {result.shape}"
-        tried.append("x".join(map(str, sizes)))
-    return name, True, ", ".join(tried)
-
-
-def _keras_runner(path: Path):
-    import tensorflow as tf
-
-    from ..models.training import quiet_keras
-
-    with quiet_keras():
-        model = tf.keras.models.load_model(str(path), compile=False)
-
-    def run(batch):
-        return call_network(model, batch)
-
-    return run
-
-
-def _saved_model_runner(path: Path):
-    import tensorflow as tf
-
-    from .network import INPUT_NAME, OUTPUT_NAME, SIGNATURE_KEY
-
-    folder = path.parent / f"_{path.stem}_unzipped"
-    with zipfile.ZipFile(path) as archive:
-        archive.extractall(folder)
-    function = tf.saved_model.load(str(folder)).signatures[SIGNATURE_KEY]
-
-    def run(batch):
-        result = function(**{INPUT_NAME: tf.constant(np.asarray(batch, np.float32))})[OUTPUT_NAME]
-        return np.asarray(result.numpy(), np.float32)
-
-    return run
-
-
-def _source(entry) -> str:
-    return entry["source"] if isinstance(entry, dict) else str(entry)
-
-
-def _unpacked(path: Path, target: Path) -> Path:
-    if path.is_dir():
-        return path
-    if path.name.endswith((".yaml", ".yml")):
-        return path.parent
-    with zipfile.ZipFile(path) as archive:
-        archive.extractall(target)
-    return target
-
-
-def _read_rdf(folder: Path) -> dict:
-    import yaml
-
-    for name in ("rdf.yaml", "bioimageio.yaml", "model.yaml"):
-        if (folder / name).exists():
-            return yaml.safe_load((folder / name).read_text(encoding="utf-8"))
-    found = sorted(folder.glob("*.bioimageio.yaml"))
-    if found:
-        return yaml.safe_load(found[0].read_text(encoding="utf-8"))
-    raise ExportError(f"{folder}: no rdf.yaml")
 
 
 def _export_note(out_zip: Path, report: ValidationReport, exportable: ExportableModel, notes: list, size: int,

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..io.atomic import atomic_path
 from ..models.card import read_card
-from .network import ExportError, call_network, check_saved_model_zip, load_exportable, write_saved_model_zip
+from .network import (ExportError, call_network, check_saved_model_zip, load_exportable, unet_threshold,
+                      write_saved_model_zip)
 
 FLAVOURS = {"stardist": "stardist", "fiji-stardist": "stardist", "csbdeep": "csbdeep", "fiji-csbdeep": "csbdeep"}
 CSBDEEP_FAMILIES = ("care", "n2v", "unet")
@@ -146,7 +147,8 @@ def n2v_mean_std(config) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_batch(exportable) -> np.ndarray:
     """A small deterministic input of a valid size for the SavedModel self-check."""
-    shape = tuple(max(m, 4 * s) for m, s in zip(exportable.min_shape, exportable.step))
+    # about 32 pixels per axis, a multiple of the network's step: small even for 3D networks
+    shape = tuple(s * max(2, 32 // s) for s in exportable.step)
     rng = np.random.default_rng(0)
     return rng.random((1, *shape, exportable.n_channels), dtype=np.float32)
 
@@ -195,7 +197,7 @@ def fiji_note(exportable, out_zip: Path, flavour: str) -> str:
                 lines.append("  The result is in normalised units (the percentiles mapped to 0 and 1); "
                              "pyfiji-dl predict maps it back to the input's intensity range.")
             else:
-                threshold = _unet_threshold(card)
+                threshold = unet_threshold(card)
                 min_area = card.get("min_area") or (card.get("postprocessing") or {}).get("min_area")
                 lines.append(f"  The result is a probability map; threshold it at {threshold} (Image > Adjust > "
                              "Threshold), then Analyze > Analyze Particles"
@@ -207,14 +209,3 @@ def fiji_note(exportable, out_zip: Path, flavour: str) -> str:
     lines.append(TF1_LIMITS.format(tf_version=tf.__version__, model=exportable.model_dir,
                                    stem=exportable.model_dir.name))
     return "\n".join(lines)
-
-
-def _unet_threshold(card: dict):
-    for key in ("threshold", "probability_threshold", "prob_threshold"):
-        if card.get(key) is not None:
-            return card[key]
-    post = card.get("postprocessing") or {}
-    for key in ("threshold", "probability_threshold"):
-        if post.get(key) is not None:
-            return post[key]
-    return 0.5

@@ -222,6 +222,14 @@ def _stardist_network(model):
     return network, names
 
 
+def unet_threshold(card: dict) -> float:
+    """The probability threshold of a U-Net card (0.5 when none was stored)."""
+    for key in ("threshold", "probability_threshold", "prob_threshold"):
+        if card.get(key) is not None:
+            return float(card[key])
+    return 0.5
+
+
 def _pooling_factor(keras_model) -> int:
     """Product of the downsampling strides on the way down a plain U-Net (2**depth)."""
     factor = 1

@@ -214,11 +214,13 @@ def _merge_outcome(result: PredictionResult, path: Path, outcome: PredictionResu
 
 
 def _task_failure_message(path: Path, exc: BaseException) -> str:
+    from concurrent.futures import CancelledError
+
     name = type(exc).__name__
-    if name == "KilledWorker":
-        return (f"{path}: the worker predicting it died (every retry too): often out of memory; "
+    if name == "KilledWorker":  # the scheduler's, imported lazily like the rest of Dask
+        return (f"{path}: the worker predicting it died, each time it was tried (often: out of memory); "
                 f"try fewer workers or predict this file alone ({exc})")
-    if name == "CancelledError":
+    if isinstance(exc, CancelledError):
         return f"{path}: cancelled (the connection to the cluster was lost or the run was interrupted)"
     return f"{path}: {name}: {exc}"
 

@@ -235,7 +235,8 @@ def predict_paths(
     Parameters
     ----------
     model_dir : path-like
-        A model folder written by ``pyfiji-dl train``.
+        A model folder written by ``pyfiji-dl train``, or a BioImage Model Zoo
+        package exported from one (``pyfiji-dl export``).
     inputs : list of path-like
         TIFF files and folders of TIFFs.
     out_dir : path-like
@@ -258,7 +259,9 @@ def predict_paths(
     """
     from tqdm.auto import tqdm
 
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    from ..export.package import open_model_source
+
+    model_dir, out_dir = open_model_source(model_dir), Path(out_dir)
     card = read_card(model_dir)
     family = card["family"]
     card = _with_overrides(card, overrides, model_dir)

@@ -319,8 +319,16 @@ def cmd_predict(args) -> int:
 
     overrides = {"threshold": args.threshold, "min_area": args.min_area, "max_area": args.max_area,
                  "split_touching": args.split_touching}
-    result = predict_paths(args.model, args.inputs, args.output, channel=args.channel,
-                           overwrite=args.overwrite, progress=not args.quiet, overrides=overrides)
+    options = dict(channel=args.channel, overwrite=args.overwrite, progress=not args.quiet, overrides=overrides)
+    if args.workers is not None or args.scheduler is not None:
+        from .prediction.distributed import predict_paths_distributed
+
+        if args.workers is not None and args.scheduler is not None:
+            raise CommandError("give --workers N (processes on this machine) or --scheduler ADDRESS, not both")
+        result = predict_paths_distributed(args.model, args.inputs, args.output, workers=args.workers,
+                                           scheduler=args.scheduler, **options)
+    else:
+        result = predict_paths(args.model, args.inputs, args.output, **options)
     for path in result.done:
         _say(f"{path.name}: done")
     if result.skipped:
@@ -680,6 +688,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-area", type=int, help="U-Net: largest object in pixels instead of the model's")
     p.add_argument("--split-touching", action=argparse.BooleanOptionalAction, default=None,
                    help="U-Net: split touching objects with a watershed, or not, instead of the model's choice")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="predict on N processes of this machine, each loading the model once "
+                        "(default: one process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="predict on a running Dask cluster: its scheduler address (tcp://HOST:8786) or "
+                        "scheduler file (.json), e.g. from dask-jobqueue; workers need the same paths")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 

@@ -217,8 +217,8 @@ def test_a_task_that_raises_or_kills_its_worker_fails_alone(trained, inputs, tmp
     assert _names(result.done) == ["good.tif"]
     reasons = {path.name: message for path, message in result.failed}
     assert set(reasons) == {"bug.tif", "crash.tif"}
-    assert "bug.tif" in reasons["bug.tif"] and "KeyError" in reasons["bug.tif"] and "simulated bug" in reasons["bug.tif"]
-    assert "crash.tif" in reasons["crash.tif"] and "worker" in reasons["crash.tif"] and "died" in reasons["crash.tif"]
+    assert reasons["bug.tif"].startswith(str(folder / "bug.tif")) and "KeyError: 'simulated bug'" in reasons["bug.tif"]
+    assert reasons["crash.tif"].startswith(str(folder / "crash.tif")) and "worker predicting it died" in reasons["crash.tif"]
     assert (tmp_path / "out" / "objects" / "good.csv").exists()
     assert (tmp_path / "out" / "summary.csv").read_text().count("good.tif") >= 1
 
@@ -258,3 +258,18 @@ def test_module_imports_neither_tensorflow_nor_dask():
             "print(sorted(m for m in ('tensorflow', 'dask', 'distributed') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_predict_command_with_workers(trained, inputs, reference, tmp_path, capsys):
+    """What a user types: 'pyfiji-dl predict MODEL FOLDER -o OUT --workers 2'."""
+    from pyfiji_dl.cli import main
+
+    expected_dir, _ = reference
+    out = tmp_path / "cli"
+    code = main(["predict", str(trained), str(inputs), "-o", str(out), "--workers", "2", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1 and CORRUPT_INPUT in captured.err  # the corrupt input is named, the rest done
+    assert_same_outputs(expected_dir, out)
+    assert main(["predict", str(trained), str(inputs), "-o", str(out), "--workers", "2",
+                 "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    assert "not both" in capsys.readouterr().err

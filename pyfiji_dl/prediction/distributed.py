@@ -34,14 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..models.card import CARD_FILE, read_card
-from .run import (
-    RESTORATION_FAMILIES,
-    PredictionResult,
-    expand_inputs,
-    output_paths,
-    predict_paths,
-    write_summary,
-)
+from .run import PredictionResult, expand_inputs, is_finished, predict_paths, summarize_run
 
 # How long to try reaching a scheduler before telling the user it is not there.
 CONNECT_TIMEOUT_SECONDS = 10
@@ -66,13 +59,16 @@ def predict_paths_distributed(
     overwrite: bool = False,
     progress: bool = True,
     threads_per_worker: int | None = None,
+    overrides: dict | None = None,
 ) -> PredictionResult:
     """Predict every input on Dask workers, one task per file; outputs as ``predict_paths``.
 
     Parameters
     ----------
     model_dir : path-like
-        A model folder written by ``pyfiji-dl train``.
+        A model folder written by ``pyfiji-dl train``, or a BioImage Model Zoo
+        package exported from one (unpacked here, once; workers of a remote
+        cluster need to see the unpack folder, ``PYFIJI_DL_CACHE_DIR``).
     inputs : list of path-like
         TIFF files and folders of TIFFs.
     out_dir : path-like
@@ -94,6 +90,8 @@ def predict_paths_distributed(
         TensorFlow intra- and inter-op threads in each worker process. Default
         with ``workers=N``: ``max(1, cpu_count // N)``; with ``scheduler``: the
         cluster's own setting (untouched).
+    overrides : dict, optional
+        U-Net post-processing instead of the card's, as for ``predict_paths``.
 
     Returns
     -------
@@ -123,7 +121,9 @@ def predict_paths_distributed(
         raise ValueError(f"threads_per_worker must be positive, not {threads_per_worker!r}")
 
     # Everything that can be checked here is checked before a cluster is started.
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    from ..export.package import open_model_source
+
+    model_dir, out_dir = open_model_source(model_dir), Path(out_dir)
     card = read_card(model_dir)
     family = card["family"]
     files = expand_inputs(inputs)
@@ -137,7 +137,8 @@ def predict_paths_distributed(
 
     if pending:
         distributed = _import_distributed()
-        task_options = dict(channel=channel, overwrite=overwrite, show_progress=progress and len(files) > 1)
+        task_options = dict(channel=channel, overwrite=overwrite, overrides=overrides,
+                            show_progress=progress and len(files) > 1)
         if workers is not None:
             tf_threads = threads_per_worker or max(1, _cpu_count() // int(workers))
             with _local_cluster(distributed, int(workers)) as cluster, \
@@ -154,22 +155,13 @@ def predict_paths_distributed(
     result.done.sort(key=order.__getitem__)
     result.skipped.sort(key=order.__getitem__)
     result.failed.sort(key=lambda item: order[item[0]])
-    if family not in RESTORATION_FAMILIES:
-        # Each task's predict_paths call summarised its one file; this covers them all
-        # (skipped ones too, as in a single-process run).
-        finished = [p for p in files if output_paths(out_dir, p.stem)["done"].exists()]
-        result.summary = write_summary(out_dir, finished)
+    result.summary = summarize_run(out_dir, files, family)  # the tasks write none of their own
     return result
 
 
-def is_finished(out_dir: Path, path: Path, family: str) -> bool:
-    """Whether ``path`` has all its outputs (the ROI set is optional), as ``predict_paths`` decides."""
-    outputs = output_paths(Path(out_dir), Path(path).stem, family)
-    return all(p.exists() for key, p in outputs.items() if key != "rois")
-
-
 def _run_tasks(client, distributed, model_dir: Path, files: list, out_dir: Path, result: PredictionResult, *,
-               channel, overwrite: bool, tf_threads: int | None, show_progress: bool) -> None:
+               channel, overwrite: bool, overrides: dict | None, tf_threads: int | None,
+               show_progress: bool) -> None:
     """Submit one task per file and collect outcomes into ``result`` as they finish."""
     from tqdm.auto import tqdm
 
@@ -181,7 +173,7 @@ def _run_tasks(client, distributed, model_dir: Path, files: list, out_dir: Path,
         # on the same shared cluster from being merged into one task.
         key = f"pyfiji-predict-{path.name}-{uuid.uuid4().hex[:8]}"
         future = client.submit(_predict_file_on_worker, model_dir_abs, str(path.resolve()), out_dir_abs,
-                               channel, overwrite, tf_threads, key=key, pure=False)
+                               channel, overwrite, overrides, tf_threads, key=key, pure=False)
         futures[future] = path
     bar = tqdm(total=len(files), desc="predict", unit="image", disable=not show_progress, file=sys.stderr)
     try:
@@ -308,13 +300,13 @@ def worker_cache_info() -> dict:
 
 
 def _predict_file_on_worker(model_dir: str, path: str, out_dir: str, channel, overwrite: bool,
-                            tf_threads: int | None) -> PredictionResult:
+                            overrides: dict | None, tf_threads: int | None) -> PredictionResult:
     """One file, with this worker's cached model; the outputs are ``predict_paths``' own."""
     model = _cached_model(Path(model_dir), tf_threads)
     with _CACHE_LOCK:
         _FILES_HANDLED[model_dir] += 1
     return predict_paths(model_dir, [path], out_dir, channel=channel, overwrite=overwrite,
-                         progress=False, model=model)
+                         progress=False, model=model, overrides=overrides, summary=False)
 
 
 def _cached_model(model_dir: Path, tf_threads: int | None):

@@ -229,6 +229,7 @@ def predict_paths(
     progress: bool = True,
     model=None,
     overrides: dict | None = None,
+    summary: bool = True,
 ) -> PredictionResult:
     """Predict every input and write label maps, ROI sets, object tables and a summary.
 
@@ -251,6 +252,9 @@ def predict_paths(
     overrides : dict, optional
         For a U-Net: post-processing that replaces the card's (``threshold``,
         ``min_area``, ``max_area``, ``split_touching``); None values are ignored.
+    summary : bool
+        Write ``summary.csv`` at the end (a caller predicting file by file, such as
+        a distributed run, writes it once over all files instead).
 
     Returns
     -------
@@ -270,7 +274,7 @@ def predict_paths(
     result = PredictionResult()
     for path in tqdm(files, desc="predict", unit="image", disable=not progress or len(files) < 2, file=sys.stderr):
         outputs = output_paths(out_dir, path.stem, family)
-        if not overwrite and all(p.exists() for k, p in outputs.items() if k != "rois"):
+        if not overwrite and is_finished(out_dir, path, family):
             result.skipped.append(path)
             continue
         try:
@@ -295,10 +299,23 @@ def predict_paths(
             result.done.append(path)
         except (ValueError, OSError, RuntimeError) as exc:
             result.failed.append((path, str(exc)))
-    if family not in RESTORATION_FAMILIES:
-        finished = [p for p in files if output_paths(out_dir, p.stem)["done"].exists()]
-        result.summary = write_summary(out_dir, finished)
+    if summary:
+        result.summary = summarize_run(out_dir, files, family)
     return result
+
+
+def is_finished(out_dir: Path, path: Path, family: str) -> bool:
+    """Whether input ``path`` has all its outputs (the ROI set is optional: no objects, no set)."""
+    outputs = output_paths(Path(out_dir), Path(path).stem, family)
+    return all(p.exists() for key, p in outputs.items() if key != "rois")
+
+
+def summarize_run(out_dir: Path, files: list, family: str) -> Path | None:
+    """``summary.csv`` over every finished input of a run (skipped ones too); None for restoration."""
+    if family in RESTORATION_FAMILIES:
+        return None
+    finished = [p for p in files if output_paths(Path(out_dir), Path(p).stem, family)["done"].exists()]
+    return write_summary(Path(out_dir), finished)
 
 
 def _write_objects(outputs: dict, labels: np.ndarray, probabilities: dict, data: np.ndarray, axes: str,

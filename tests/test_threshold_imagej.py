@@ -484,7 +484,7 @@ def test_rois_file_of_a_multichannel_image_needs_a_channel(imagej, tmp_path):
     source = tmp_path / "two-channels.tif"
     tifffile.imwrite(source, image, imagej=True, metadata={"axes": "ZCYX"})
     out = tmp_path / "out"
-    with pytest.raises(BootstrapError, match=r"two-channels.tif: has 2 channels; .*channel=1..2"):
+    with pytest.raises(BootstrapError, match=r"two-channels.tif: has 2 channels; choose one with --channel N.*1..2"):
         bootstrap_rois_file(source, out)
     with pytest.raises(BootstrapError, match="channel 3 does not exist"):
         bootstrap_rois_file(source, out, channel=3)

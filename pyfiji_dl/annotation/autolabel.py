@@ -1072,23 +1072,12 @@ class _InputError(ValueError):
 
 def _nuclear_plane(image, info, channel, path):
     """The 2D plane to label and its axes ("YX")."""
-    axes = info.axes
-    if "S" in axes:
-        raise _InputError(f"{path.name}: is an RGB image; autolabel needs the nuclear channel as a greyscale "
-                          "image (in Fiji: Image > Color > Split Channels, then save the nuclear channel).")
-    if "C" in axes:
-        c_axis = axes.index("C")
-        n_c = image.shape[c_axis]
-        if channel is None and n_c > 1:
-            raise _InputError(f"{path.name}: has {n_c} channels; choose the nuclear one with channel=N "
-                              "(--channel N, 1 = first channel).")
-        c = (channel or 1) - 1
-        if c >= n_c:
-            raise _InputError(f"{path.name}: has {n_c} channel(s); channel {channel} does not exist.")
-        image = np.take(image, c, axis=c_axis)
-        axes = axes.replace("C", "")
-    elif channel is not None and channel != 1:
-        raise _InputError(f"{path.name}: has one channel; channel {channel} does not exist.")
+    from ..io.tiff import ChannelError, select_channel
+
+    try:
+        image, axes = select_channel(image, info.axes, channel, path.name)
+    except ChannelError as exc:
+        raise _InputError(str(exc)) from None
     extra = [a for a in axes if a not in "YX" and image.shape[axes.index(a)] > 1]
     if extra:
         raise _InputError(f"{path.name}: is a stack (axes {info.axes}); autolabel works on single 2D images. "

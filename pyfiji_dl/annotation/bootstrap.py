@@ -266,29 +266,12 @@ def _bootstrap(image, method, *, dark_background, min_area, max_area, exclude_ed
 
 
 def _select_channel(data: np.ndarray, axes: str, channel, path) -> tuple[np.ndarray, str]:
-    if "S" in axes:
-        raise BootstrapError(
-            f"{path}: is an RGB image; thresholding needs one greyscale channel. In Fiji use "
-            "Image > Type > 8-bit, or Image > Color > Split Channels and save the channel to annotate."
-        )
-    n_channels = data.shape[axes.index("C")] if "C" in axes else 1
-    if channel is not None:
-        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
-            raise BootstrapError(f"{path}: channel must be a whole number (1 = first channel), not {channel!r}.")
-        if not 1 <= channel <= n_channels:
-            raise BootstrapError(
-                f"{path}: has {n_channels} channel(s); channel {channel} does not exist "
-                f"(channels are numbered 1 to {n_channels}, as in Fiji)."
-            )
-    if "C" not in axes:
-        return data, axes
-    if n_channels > 1 and channel is None:
-        raise BootstrapError(
-            f"{path}: has {n_channels} channels; say which one to threshold with channel=1..{n_channels} "
-            "(numbered as in Fiji's channel slider)."
-        )
-    index = 0 if channel is None else int(channel) - 1
-    return np.take(data, index, axis=axes.index("C")), axes.replace("C", "")
+    from ..io.tiff import ChannelError, select_channel
+
+    try:
+        return select_channel(data, axes, channel, path)
+    except ChannelError as exc:
+        raise BootstrapError(str(exc)) from None
 
 
 def bootstrap_rois_file(

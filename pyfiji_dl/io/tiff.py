@@ -204,6 +204,47 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
     return data.reshape(info.shape), info
 
 
+class ChannelError(ValueError):
+    """An image's channels do not fit what was asked; the message names the file and what to do."""
+
+
+def select_channel(image: np.ndarray, axes: str, channel: int | None, source) -> tuple[np.ndarray, str]:
+    """One greyscale channel of an image, and its axes without ``C``.
+
+    Parameters
+    ----------
+    image : ndarray
+    axes : str
+        ImageJ-style axes of ``image`` (``S`` for RGB samples, ``C`` for channels).
+    channel : int or None
+        1-based, as Fiji's channel slider numbers them. None takes the only channel;
+        with several channels it is an error (nothing is guessed).
+    source : path-like or str
+        Named in the messages.
+
+    Raises
+    ------
+    ChannelError
+        RGB images, several channels and no choice, or a channel that does not exist.
+    """
+    if "S" in axes:
+        raise ChannelError(f"{source}: is an RGB image; one greyscale channel is needed. In Fiji use "
+                           "Image > Type > 8-bit, or Image > Color > Split Channels and save the channel you want.")
+    n_channels = image.shape[axes.index("C")] if "C" in axes else 1
+    if channel is not None:
+        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
+            raise ChannelError(f"{source}: channel must be a whole number (1 = first channel), not {channel!r}.")
+        if not 1 <= channel <= n_channels:
+            raise ChannelError(f"{source}: has {n_channels} channel(s); channel {channel} does not exist "
+                               f"(channels are numbered 1 to {n_channels}, as in Fiji).")
+    if "C" not in axes:
+        return image, axes
+    if n_channels > 1 and channel is None:
+        raise ChannelError(f"{source}: has {n_channels} channels; choose one with --channel N "
+                           f"(channel=N from Python), N = 1..{n_channels} as in Fiji's channel slider.")
+    return np.take(image, (channel or 1) - 1, axis=axes.index("C")), axes.replace("C", "")
+
+
 def glasbey_like_lut(n: int = 256, seed: int = 0) -> np.ndarray:
     """A (3, n) uint8 LUT of well-separated colours with black at index 0.
 

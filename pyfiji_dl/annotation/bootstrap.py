@@ -33,19 +33,17 @@ import os
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 from scipy import ndimage
 
 from ..io.rois import write_rois
 from ..io.tiff import ImageReadError, read_image
 from .convert import labels_to_rois
 from .threshold import auto_threshold, canonical_method, mask_from_limits
+from .watershed import split_touching as _split_touching
 
 __all__ = ["BootstrapError", "bootstrap_labels", "bootstrap_rois_file"]
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-# ImageJ's EDM watershed takes maxima of the distance map with a tolerance of 0.5 px
-_SEED_PROMINENCE = 0.5
 
 
 class BootstrapError(ValueError):
@@ -62,82 +60,6 @@ def _relabel_in_scan_order(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
     new_ids = np.zeros(keep.shape[0], dtype=np.int32)
     new_ids[ids[np.argsort(first_index[ids], kind="stable")]] = np.arange(1, ids.size + 1, dtype=np.int32)
     return new_ids[labels]
-
-
-@njit(cache=True)
-def _find_root(parent, i):
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:  # path compression
-        following = parent[i]
-        parent[i] = root
-        i = following
-    return root
-
-
-@njit(cache=True)
-def _prominent_maxima(values, order, width, prominence):
-    """Flat indices of the maxima standing out by at least ``prominence``.
-
-    Pixels are added from high to low (``order``, foreground only) and merged
-    with their 8-connected neighbours already added (union-find). When two
-    regions meet at level ``v``, the one with the lower peak ends there; its
-    peak is kept as a maximum if ``peak - v >= prominence`` (the "tolerance" of
-    ImageJ's Find Maxima). The highest peak of each object is always kept.
-    """
-    n = values.size
-    height = n // width
-    parent = np.full(n, -1, np.int64)
-    peak = np.zeros(n, np.int64)  # flat index of the root's peak
-    keep = np.zeros(n, np.bool_)
-    for p in order:
-        parent[p] = p
-        peak[p] = p
-        y, x = p // width, p % width
-        level = values[p]
-        for dy in range(-1, 2):
-            yy = y + dy
-            if yy < 0 or yy >= height:
-                continue
-            for dx in range(-1, 2):
-                xx = x + dx
-                if (dy == 0 and dx == 0) or xx < 0 or xx >= width:
-                    continue
-                q = yy * width + xx
-                if parent[q] < 0:
-                    continue
-                rp = _find_root(parent, p)
-                rq = _find_root(parent, q)
-                if rp == rq:
-                    continue
-                if values[peak[rp]] < values[peak[rq]] or (
-                    values[peak[rp]] == values[peak[rq]] and peak[rp] > peak[rq]
-                ):
-                    loser, winner = rp, rq
-                else:
-                    loser, winner = rq, rp
-                if values[peak[loser]] - level >= prominence:
-                    keep[peak[loser]] = True
-                parent[loser] = winner
-    for p in order:
-        if parent[p] == p:
-            keep[peak[p]] = True
-    return np.flatnonzero(keep)
-
-
-def _split_touching(mask: np.ndarray) -> np.ndarray:
-    """Distance-transform watershed of a binary plane; returns labels (0 = background)."""
-    from skimage.segmentation import watershed
-
-    distance = ndimage.distance_transform_edt(mask)
-    flat = distance.ravel()
-    foreground = np.flatnonzero(flat > 0)
-    order = foreground[np.argsort(-flat[foreground], kind="stable")]
-    maxima = _prominent_maxima(flat, order, mask.shape[1], _SEED_PROMINENCE)
-    seeds = np.zeros(flat.size, dtype=np.int32)
-    seeds[maxima] = np.arange(1, maxima.size + 1, dtype=np.int32)
-    return watershed(-distance, seeds.reshape(mask.shape), mask=mask, connectivity=2)
 
 
 def _particles(mask: np.ndarray, *, min_area, max_area, exclude_edges, split_touching, fill_holes) -> np.ndarray:

@@ -60,10 +60,6 @@ THRESHOLD_CANDIDATES = tuple(round(0.05 * k, 2) for k in range(1, 20))
 # default: half the diameter of a typical nucleus is rarely a whole nucleus, while
 # debris and noise specks are.
 MIN_AREA_FRACTION_OF_MEDIAN = 0.25
-# Prominence (pixels of distance) a maximum of the distance map needs to seed its
-# own object when splitting touching objects; Fiji's Process > Binary > Watershed
-# uses the same tolerance of 0.5.
-SPLIT_PROMINENCE = 0.5
 # Connectivity of the objects: 8-connected, as Fiji's particle analyser and seed 002.
 FULL_CONNECTIVITY = np.ones((3, 3), bool)
 
@@ -713,28 +709,14 @@ def instances(probability: np.ndarray, *, threshold: float = 0.5, min_area: int 
         Label map, objects numbered 1..n in raster order of their first pixel,
         8-connected (as Fiji's particle analyser).
     """
+    from ..annotation.watershed import split_touching as split
+
     mask = np.asarray(probability) > threshold
-    labels, n = ndimage.label(mask, structure=FULL_CONNECTIVITY)
-    if split_touching and n:
-        labels = _split_touching(mask, labels)
+    if split_touching:
+        labels = split(mask)
+    else:
+        labels, _ = ndimage.label(mask, structure=FULL_CONNECTIVITY)
     return filter_areas(labels, min_area, max_area)
-
-
-def _split_touching(mask: np.ndarray, components: np.ndarray) -> np.ndarray:
-    from skimage.morphology import h_maxima
-    from skimage.segmentation import watershed
-
-    distance = ndimage.distance_transform_edt(mask)
-    seeds, _ = ndimage.label(h_maxima(distance, SPLIT_PROMINENCE), structure=FULL_CONNECTIVITY)
-    # every component keeps at least one seed (e.g. one-pixel-wide objects have no clear maximum)
-    seeded = np.zeros(components.max() + 1, bool)
-    seeded[components[seeds > 0]] = True
-    missing = np.nonzero(~seeded[1:])[0] + 1
-    next_id = int(seeds.max()) + 1
-    for position in ndimage.maximum_position(distance, components, missing) if missing.size else []:
-        seeds[position] = next_id
-        next_id += 1
-    return watershed(-distance, seeds, mask=mask, connectivity=2).astype(np.int32)
 
 
 def filter_areas(labels: np.ndarray, min_area: int | None = None, max_area: int | None = None) -> np.ndarray:

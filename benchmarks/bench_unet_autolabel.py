@@ -121,8 +121,7 @@ def main(argv=None) -> None:
         truths = [read_image(root / "truth_train" / n)[0] for n in kept]
         autos = [read_image(root / "train" / "masks" / n)[0] for n in kept]
         print_scores("automatic labels vs annotation (kept tiles, pooled)",
-                     scores(np.concatenate([t.ravel() for t in truths]).reshape(-1, TILE),
-                            _stack_labels(autos).reshape(-1, TILE)))
+                     scores(_stack_labels(truths), _stack_labels(autos)))
         print("  reference (seed 002, any overlap, expert review): precision 0.92-0.95, recall 0.98-0.99")
         for path in (root / "train" / "images").glob("*.tif"):  # images without a kept label
             if path.name not in kept:

@@ -53,9 +53,7 @@ def train_stardist(
 
     model_dir = Path(model_dir).resolve()
     dataset = load_instance_dataset(data, val_dir=val, seed=options.seed, channel=channel)
-    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
-    for message in dataset.messages:
-        say(f"note: {message}")
+    say = _announcer(dataset, progress)
     say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), "
         f"{dataset.ndim}D, {dataset.n_channels} channel(s)")
 
@@ -135,32 +133,28 @@ def train_unet(
     import numpy as np
 
     from ..data.instances import load_instance_dataset
-    from ..data.weights import balanced_class_weights
     from ..qc.instance_report import write_semantic_report
     from . import unet as adapter
 
     model_dir = Path(model_dir).resolve()
     dataset = load_instance_dataset(data, val_dir=val, seed=options.seed, channel=channel)
-    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
-    for message in dataset.messages:
-        say(f"note: {message}")
+    say = _announcer(dataset, progress)
     adapter.require_2d(dataset)
     foreground = sum(int(np.count_nonzero(s.labels)) for s in dataset.train)
     total = sum(s.labels.size for s in dataset.train)
-    areas = adapter.default_area_limits(dataset.train)
-    data_check = {
-        "training foreground fraction": round(foreground / total, 4) if total else 0.0,
-        "median annotated object area (px)": areas["median_object_area"],
-        "balanced class weights (background, foreground)": [round(w, 3) for w in balanced_class_weights(
-            [s.labels for s in dataset.train])],
-    }
+    foreground_fraction = round(foreground / total, 4) if total else 0.0
     say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), "
-        f"{dataset.ndim}D, {dataset.n_channels} channel(s), {100 * data_check['training foreground fraction']:.1f} % "
-        "foreground pixels")
+        f"{dataset.ndim}D, {dataset.n_channels} channel(s), {100 * foreground_fraction:.1f} % foreground pixels")
 
     model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
                           progress=progress, extra_callbacks=extra_callbacks)
     card = read_card(model_dir)
+    # the adapter measured the objects and the class weights it trained with; reported, not recomputed
+    data_check = {
+        "training foreground fraction": foreground_fraction,
+        "median annotated object area (px)": card["median_object_area"],
+        "balanced class weights (background, foreground)": [round(w, 3) for w in model.config.class_weights],
+    }
     card["data_check"] = data_check
     write_card(model_dir, card)
     thresholds = {"prob": float(card["threshold"])}
@@ -173,6 +167,14 @@ def train_unet(
                          extra={"data_check": data_check,
                                 "early_stopped_at_epoch": card.get("early_stopped_at_epoch")})
     return TrainingOutcome(model_dir, report, provenance, thresholds, [])
+
+
+def _announcer(dataset, progress: bool):
+    """``say(text)`` for progress messages (silent without ``progress``), after the data loader's notes."""
+    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    for message in dataset.messages:
+        say(f"note: {message}")
+    return say
 
 
 def _finish(model_dir: Path, adapter, options, data_files: list, family: str, *, thresholds, resume,
@@ -224,9 +226,7 @@ def train_restoration(
     model_dir = Path(model_dir).resolve()
     load = load_care_pairs if family == "care" else load_noisy_images
     dataset = load(data, val_dir=val, seed=options.seed, channel=channel)
-    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
-    for message in dataset.messages:
-        say(f"note: {message}")
+    say = _announcer(dataset, progress)
     say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), {dataset.ndim}D")
     model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
                           progress=progress, extra_callbacks=extra_callbacks)

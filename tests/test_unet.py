@@ -86,6 +86,11 @@ def test_training_leaves_card_config_weights_history_qc_and_provenance(trained):
     assert card["min_area"] >= 1 and card["max_area"] is None and card["split_touching"] is False
     assert card["input"]["divisible_by"] == 4 and card["network"]["filters"] == 8
     assert card["loss"] == {"name": "binary focal", "gamma": 2.0, "alpha": 0.5}
+    check = card["data_check"]
+    assert 0 < check["training foreground fraction"] < 1
+    assert check["median annotated object area (px)"] == card["median_object_area"] > 0
+    w_background, w_foreground = check["balanced class weights (background, foreground)"]
+    assert w_foreground > 1 > w_background  # nuclei are the rarer class
     config = json.loads((trained / "config.json").read_text())
     assert config["depth"] == 2 and config["train_learning_rate"] == pytest.approx(2e-4)
     history = (trained / "training_history.csv").read_text().splitlines()

@@ -12,10 +12,11 @@ import sys
 import warnings
 from pathlib import Path
 
+from .errors import PyfijiDLError
 from . import __version__
 
 
-class CommandError(Exception):
+class CommandError(PyfijiDLError):
     """An error to show the user as one plain message (exit code 1)."""
 
 

@@ -96,6 +96,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import PyfijiDLError
+
 __all__ = [
     "AdaptiveThreshold",
     "AutolabelResult",
@@ -1066,7 +1068,7 @@ def _qc_row(record) -> dict:
     return {k: row.get(k) for k in QC_COLUMNS}
 
 
-class _InputError(ValueError):
+class _InputError(PyfijiDLError, ValueError):
     """An image that cannot be autolabelled as it is; the message names the file."""
 
 

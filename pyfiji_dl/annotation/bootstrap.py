@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from ..errors import PyfijiDLError
 from ..io.rois import write_rois
 from ..io.tiff import ImageReadError, read_image
 from .convert import labels_to_rois
@@ -46,7 +47,7 @@ __all__ = ["BootstrapError", "bootstrap_labels", "bootstrap_rois_file"]
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
-class BootstrapError(ValueError):
+class BootstrapError(PyfijiDLError, ValueError):
     """An image cannot be bootstrapped; the message names the file and what to do."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import roifile
 
+from ..errors import PyfijiDLError
 from ..io.rois import RoiEntry
 from .rasterize import roi_has_area, roi_mask
 from .trace import label_rois
@@ -25,11 +26,11 @@ LABEL_AXES = "TZYX"
 LABEL_NAME_RE = re.compile(r"^label-(\d+)(?:-z\d+)?(?:-t\d+)?$")
 
 
-class RoiPlacementError(ValueError):
+class RoiPlacementError(PyfijiDLError, ValueError):
     """A ROI cannot be placed on the image (outside it, or on a missing plane)."""
 
 
-class OverlapError(ValueError):
+class OverlapError(PyfijiDLError, ValueError):
     """ROIs overlap and ``overlap='error'`` was asked for."""
 
 

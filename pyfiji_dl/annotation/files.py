@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import PyfijiDLError
 from ..io.rois import read_rois, write_rois
 from ..io.tiff import ImageInfo, read_image, read_image_info, write_label_image
 from .convert import ConversionReport, labels_to_rois, rois_to_labels
 
 
-class LabelMapError(ValueError):
+class LabelMapError(PyfijiDLError, ValueError):
     """A label map cannot be converted; the message names the file."""
 
 

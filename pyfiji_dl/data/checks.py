@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from ..errors import PyfijiDLError
 
-class ObjectsDoNotFitError(ValueError):
+
+class ObjectsDoNotFitError(PyfijiDLError, ValueError):
     """Annotated objects cannot be learned with the chosen settings."""
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import PyfijiDLError
 from ..io.tiff import Calibration, ImageReadError, read_image
 from .pairs import IMAGE_SUFFIXES, ROI_SUFFIXES, PairingError, list_files
 
 
-class DatasetError(ValueError):
+class DatasetError(PyfijiDLError, ValueError):
     """The training data cannot be used; the message lists every problem by file."""
 
 

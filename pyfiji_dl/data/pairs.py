@@ -6,11 +6,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import PyfijiDLError
+
 IMAGE_SUFFIXES = (".tif", ".tiff")
 ROI_SUFFIXES = (".zip", ".roi")
 
 
-class PairingError(ValueError):
+class PairingError(PyfijiDLError, ValueError):
     """Files cannot be paired unambiguously; the message lists them."""
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import PyfijiDLError
 from ..models.card import ModelFolderError, read_card
 
 SIGNATURE_KEY = "serving_default"  # tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
@@ -51,7 +52,7 @@ OUTPUT_NAME = "output"
 SELF_CHECK_TOLERANCE = 1e-4
 
 
-class ExportError(ValueError):
+class ExportError(PyfijiDLError, ValueError):
     """The model cannot be exported as asked; the message says why and what to do."""
 
 

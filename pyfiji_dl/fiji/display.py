@@ -19,10 +19,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from ..errors import PyfijiDLError
+
 log = logging.getLogger(__name__)
 
 
-class VirtualDisplayError(RuntimeError):
+class VirtualDisplayError(PyfijiDLError, RuntimeError):
     """Xvfb could not be started; the message says why."""
 
 

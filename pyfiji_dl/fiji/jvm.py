@@ -11,6 +11,7 @@ import atexit
 import os
 import threading
 
+from ..errors import PyfijiDLError
 from .locate import ImageJInstallation, locate_imagej
 
 _lock = threading.Lock()
@@ -18,7 +19,7 @@ _started: ImageJInstallation | None = None
 _gateway = None
 
 
-class JVMError(RuntimeError):
+class JVMError(PyfijiDLError, RuntimeError):
     """The JVM could not be started, or was started without ImageJ."""
 
 

@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import PyfijiDLError
+
 DEBIAN_IJ_JAR = Path("/usr/share/java/ij.jar")
 COMMON_FIJI_DIRS = (
     Path.home() / "Fiji.app",
@@ -27,7 +29,7 @@ COMMON_FIJI_DIRS = (
 )
 
 
-class ImageJNotFoundError(RuntimeError):
+class ImageJNotFoundError(PyfijiDLError, RuntimeError):
     """No usable ImageJ or Fiji installation was found."""
 
 

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import PyfijiDLError
 from . import jvm
 from .guard import DialogGuard
 
@@ -76,7 +77,7 @@ class MacroResult:
         return self
 
 
-class MacroError(RuntimeError):
+class MacroError(PyfijiDLError, RuntimeError):
     """A macro failed; ``.result`` holds its :class:`MacroResult`."""
 
     def __init__(self, message: str, result: MacroResult):

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import roifile
 
+from ..errors import PyfijiDLError
 from ..annotation.convert import RoiPlacementError, labels_to_rois, rois_to_labels
 from ..io.rois import RoiEntry, read_rois, write_rois
 from ..io.tiff import Calibration
@@ -56,7 +57,7 @@ FALLBACK_MESSAGE = (
 )
 
 
-class FijiSessionError(RuntimeError):
+class FijiSessionError(PyfijiDLError, RuntimeError):
     """An operation cannot be done in this session; the message says what to do."""
 
 

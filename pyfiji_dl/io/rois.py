@@ -14,10 +14,11 @@ from pathlib import Path
 
 import roifile
 
+from ..errors import PyfijiDLError
 from .atomic import atomic_path
 
 
-class RoiFileError(ValueError):
+class RoiFileError(PyfijiDLError, ValueError):
     """A ROI file or zip entry cannot be used; the message names it."""
 
 

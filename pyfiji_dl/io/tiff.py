@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import PyfijiDLError
 from .atomic import atomic_path
 
 IMAGEJ_AXES = "TZCYXS"
@@ -21,7 +22,7 @@ IMAGEJ_DTYPES = (np.uint8, np.uint16, np.int16, np.float32)
 FLOAT32_EXACT_INT = 2**24
 
 
-class ImageReadError(ValueError):
+class ImageReadError(PyfijiDLError, ValueError):
     """A file could not be read as an image; the message names the file."""
 
 
@@ -204,7 +205,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
     return data.reshape(info.shape), info
 
 
-class ChannelError(ValueError):
+class ChannelError(PyfijiDLError, ValueError):
     """An image's channels do not fit what was asked; the message names the file and what to do."""
 
 

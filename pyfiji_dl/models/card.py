@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import PyfijiDLError
 from ..io.atomic import atomic_path
 
 CARD_FILE = "pyfiji_dl.json"
 FAMILIES = ("stardist", "care", "n2v", "unet")
 
 
-class ModelFolderError(ValueError):
+class ModelFolderError(PyfijiDLError, ValueError):
     """The folder is not a usable pyfiji_dl model."""
 
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import PyfijiDLError
 from ..io.atomic import atomic_path
 from ..io.tables import read_csv, write_csv
 
@@ -27,7 +28,7 @@ HISTORY_FILE = "training_history.csv"
 CHECKPOINT = Path("checkpoint") / "weights_last.h5"
 
 
-class ResumeError(ValueError):
+class ResumeError(PyfijiDLError, ValueError):
     """``--resume`` cannot continue this model folder."""
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from ..errors import PyfijiDLError
 from ..data.augment import random_flips_rotations
 from ..data.instances import InstanceDataset
 from ..data.normalize import normalize_percentile
@@ -64,7 +65,7 @@ MIN_AREA_FRACTION_OF_MEDIAN = 0.25
 FULL_CONNECTIVITY = np.ones((3, 3), bool)
 
 
-class UNetDataError(ValueError):
+class UNetDataError(PyfijiDLError, ValueError):
     """The data cannot train a U-Net; the message says why and what to do."""
 
 

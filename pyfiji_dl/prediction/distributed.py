@@ -33,6 +33,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from ..errors import PyfijiDLError
 from ..models.card import CARD_FILE, read_card
 from .run import PredictionResult, expand_inputs, is_finished, predict_paths, summarize_run
 
@@ -42,7 +43,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 INSTALL_HINT = "pip install 'pyfiji_dl[cluster]'  (or: pip install 'dask[distributed]')"
 
 
-class ClusterError(RuntimeError):
+class ClusterError(PyfijiDLError, RuntimeError):
     """Dask is missing, or the cluster cannot be reached or used; the message says what to do."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import PyfijiDLError
 from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
 from ..io.tables import write_csv
@@ -30,7 +31,7 @@ from ..io.tiff import ImageInfo, read_image, write_imagej_tiff, write_label_imag
 from ..models.card import read_card
 
 
-class PredictionInputError(ValueError):
+class PredictionInputError(PyfijiDLError, ValueError):
     """An input cannot be given to this model; the message names it."""
 
 

@@ -1,0 +1,40 @@
+"""The package's error base.
+
+Every error that a user can cause (a bad file, a bad option, an incomplete model, a full
+disk) is a :class:`PyfijiDLError`: the command line and the Fiji macros show it as one
+plain message naming the user's file and what to do, with no traceback. Anything else
+that escapes is a bug of ours and keeps its traceback.
+
+The concrete errors keep their historical built-in bases (``ValueError``,
+``RuntimeError``) as well, so that code catching those keeps working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PyfijiDLError(Exception):
+    """An error to show the user as one message.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, in the user's terms.
+    path : str or Path, optional
+        The user's file or folder the error is about (never a temporary file of ours).
+    hint : str, optional
+        What to do about it; appended to the message.
+    """
+
+    def __init__(self, message: str = "", *, path: str | Path | None = None,
+                 hint: str | None = None):
+        super().__init__(message)
+        self.path = None if path is None else Path(path)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.hint and self.hint not in text:
+            text = f"{text} ({self.hint})" if text else self.hint
+        return text

@@ -28,6 +28,7 @@ demo: install
 
 test: install
 	@bash scripts/install-system-deps.sh --test
+	@bash scripts/fetch-test-artifacts.sh
 	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider
 
 benchmark: install

@@ -412,6 +412,7 @@ def _progress(items, desc):
 # --- parser -------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole ``pyfiji-dl`` parser: one small function per command adds its sub-parser."""
     parser = argparse.ArgumentParser(
         prog="pyfiji-dl",
         description="Deep learning for Fiji/ImageJ users: ROI sets <-> label maps, and more.",
@@ -421,7 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output for ImageJ macros: everything on standard output, no progress bars, "
                              "a last line 'PYFIJI-DL STATUS ok|error'")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add_command in (_add_rois_to_labels, _add_labels_to_rois, _add_bootstrap_rois, _add_autolabel,
+                        _add_train, _add_predict, _add_evaluate, _add_export, _add_fiji, _add_doctor,
+                        _add_demo):
+        add_command(sub)
+    return parser
 
+
+def _add_rois_to_labels(sub) -> None:
     p = sub.add_parser(
         "rois-to-labels",
         help="ROI Manager sets (.zip/.roi) -> label map TIFFs, exactly as ImageJ fills the ROIs",
@@ -446,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "('label-00017'); auto: names when all ROIs have such names")
     p.set_defaults(func=cmd_rois_to_labels)
 
+
+def _add_labels_to_rois(sub) -> None:
     p = sub.add_parser(
         "labels-to-rois",
         help="label map TIFFs -> ROI Manager sets, one exact ROI per label",
@@ -460,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="ROI set .zip (single form) or folder")
     p.set_defaults(func=cmd_labels_to_rois)
 
+
+def _add_bootstrap_rois(sub) -> None:
     p = sub.add_parser(
         "bootstrap-rois",
         help="threshold + particle analysis -> a ROI set per image to correct in Fiji",
@@ -491,6 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing ROI sets")
     p.set_defaults(func=cmd_bootstrap_rois)
 
+
+def _add_autolabel(sub) -> None:
     p = sub.add_parser(
         "autolabel",
         help="automatic nucleus labels from a fluorescence channel (CLAHE + adaptive Otsu), with label QC",
@@ -527,11 +541,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_autolabel)
 
+
+# --- train: shared options as argparse parents, one function per family --------------------
+
+_INSTANCE_DATA_HELP = "folder with images/ and masks/ or rois/"
+_INSTANCE_VAL_HELP = "separate validation folder (default: 10%% of the files, at least one)"
+
+
+def _training_data_parent(*, data_help: str, val_help: str) -> argparse.ArgumentParser:
+    """Parent parser: where the training data is and which model folder to write."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--data", required=True, help=data_help)
+    parent.add_argument("--model", required=True, help="model folder to create (or to --resume)")
+    parent.add_argument("--val", help=val_help)
+    parent.add_argument("--epochs", type=int, default=100, help="epochs in total (default 100)")
+    parent.add_argument("--steps", type=int, default=100, help="steps per epoch (default 100)")
+    return parent
+
+
+def _training_run_parent(*, channel_help: str, seed_help: str, augment_help: str, max_minutes_help: str,
+                         from_help: str) -> argparse.ArgumentParser:
+    """Parent parser: channel, seed and augmentation, time limit, resume/fine-tune and output."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--channel", type=int, help=channel_help)
+    parent.add_argument("--seed", type=int, default=42, help=seed_help)
+    parent.add_argument("--no-augment", action="store_true", help=augment_help)
+    parent.add_argument("--max-minutes", type=float, help=max_minutes_help)
+    parent.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    parent.add_argument("--from", dest="from_model", help=from_help)
+    parent.add_argument("--quiet", action="store_true", help="no progress output")
+    parent.add_argument("--background", action="store_true",
+                        help="check the data, then train in a separate process logging to MODEL/training.log")
+    return parent
+
+
+def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model: stardist, care, n2v or unet",
                        description="Train a model. Families: stardist (instance segmentation), care "
                                    "(supervised restoration), n2v (self-supervised denoising), unet "
                                    "(semantic segmentation of transmitted-light images).")
     families = p.add_subparsers(dest="family", metavar="FAMILY")
+    _add_train_stardist(families)
+    _add_train_unet(families)
+    _add_train_care(families)
+    _add_train_n2v(families)
+
+
+def _add_train_stardist(families) -> None:
     t = families.add_parser(
         "stardist",
         help="StarDist instance segmentation (nuclei, cells) from label maps or ROI sets",
@@ -542,12 +598,17 @@ def build_parser() -> argparse.ArgumentParser:
             "thresholds on the validation images and writes the QC report and provenance into "
             "MODEL. Defaults follow the ZeroCostDL4Mic StarDist notebooks."
         ),
+        parents=[
+            _training_data_parent(data_help=_INSTANCE_DATA_HELP, val_help=_INSTANCE_VAL_HELP),
+            _training_run_parent(
+                channel_help="1-based channel of multichannel images (default: all)",
+                seed_help="seed of the validation split and augmentation",
+                augment_help="no flips/rotations/intensity augmentation",
+                max_minutes_help="stop after the epoch that reaches this time; "
+                                 "the model, thresholds and QC are written, and --resume continues later",
+                from_help="fine-tune: start from this model folder's weights"),
+        ],
     )
-    t.add_argument("--data", required=True, help="folder with images/ and masks/ or rois/")
-    t.add_argument("--model", required=True, help="model folder to create (or to --resume)")
-    t.add_argument("--val", help="separate validation folder (default: 10%% of the files, at least one)")
-    t.add_argument("--epochs", type=int, default=100, help="epochs in total (default 100)")
-    t.add_argument("--steps", type=int, default=100, help="steps per epoch (default 100)")
     t.add_argument("--patch", type=_tuple_of_ints, help="training patch, e.g. 256 or 48,96,96 "
                    "(default 256 in 2D, 48,96,96 in 3D, shrunk to fit the images)")
     t.add_argument("--batch", type=int, help="batch size (default 4 in 2D, 2 in 3D)")
@@ -556,18 +617,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
     t.add_argument("--depth", type=int, default=3, help="U-Net depth (default 3)")
     t.add_argument("--filters", type=int, default=32, help="U-Net base filters (default 32)")
-    t.add_argument("--channel", type=int, help="1-based channel of multichannel images (default: all)")
-    t.add_argument("--seed", type=int, default=42, help="seed of the validation split and augmentation")
-    t.add_argument("--no-augment", action="store_true", help="no flips/rotations/intensity augmentation")
-    t.add_argument("--max-minutes", type=float, help="stop after the epoch that reaches this time; "
-                   "the model, thresholds and QC are written, and --resume continues later")
-    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
-    t.add_argument("--from", dest="from_model", help="fine-tune: start from this model folder's weights")
-    t.add_argument("--quiet", action="store_true", help="no progress output")
-    t.add_argument("--background", action="store_true",
-                   help="check the data, then train in a separate process logging to MODEL/training.log")
     t.set_defaults(func=cmd_train_stardist)
 
+
+def _add_train_unet(families) -> None:
     t = families.add_parser(
         "unet",
         help="U-Net semantic segmentation: transmitted light (brightfield, phase contrast) -> nuclei mask",
@@ -580,12 +633,17 @@ def build_parser() -> argparse.ArgumentParser:
             "threshold is optimised on the validation images (best pixel IoU) and the QC report scores "
             "pixels, objects with any overlap and objects matched at IoU side by side."
         ),
+        parents=[
+            _training_data_parent(data_help=_INSTANCE_DATA_HELP, val_help=_INSTANCE_VAL_HELP),
+            _training_run_parent(
+                channel_help="1-based channel of multichannel images (default: all)",
+                seed_help="seed of the validation split, weights and patches",
+                augment_help="no flips/rotations/intensity augmentation",
+                max_minutes_help="stop after the epoch that reaches this time; "
+                                 "the model, threshold and QC are written, and --resume continues later",
+                from_help="fine-tune: start from this U-Net folder's weights"),
+        ],
     )
-    t.add_argument("--data", required=True, help="folder with images/ and masks/ or rois/")
-    t.add_argument("--model", required=True, help="model folder to create (or to --resume)")
-    t.add_argument("--val", help="separate validation folder (default: 10%% of the files, at least one)")
-    t.add_argument("--epochs", type=int, default=100, help="epochs in total (default 100)")
-    t.add_argument("--steps", type=int, default=100, help="steps per epoch (default 100)")
     t.add_argument("--patch", type=_tuple_of_ints, help="training patch, a multiple of 2**depth, e.g. 256 "
                    "(default 256, shrunk to fit the images)")
     t.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
@@ -614,57 +672,57 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-area", type=int, help="largest object in pixels (default: no limit)")
     t.add_argument("--split-touching", action="store_true",
                    help="split touching objects with a watershed (as Fiji's Process > Binary > Watershed)")
-    t.add_argument("--channel", type=int, help="1-based channel of multichannel images (default: all)")
-    t.add_argument("--seed", type=int, default=42, help="seed of the validation split, weights and patches")
-    t.add_argument("--no-augment", action="store_true", help="no flips/rotations/intensity augmentation")
-    t.add_argument("--max-minutes", type=float, help="stop after the epoch that reaches this time; "
-                   "the model, threshold and QC are written, and --resume continues later")
-    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
-    t.add_argument("--from", dest="from_model", help="fine-tune: start from this U-Net folder's weights")
-    t.add_argument("--quiet", action="store_true", help="no progress output")
-    t.add_argument("--background", action="store_true",
-                   help="check the data, then train in a separate process logging to MODEL/training.log")
     t.set_defaults(func=cmd_train_unet)
 
-    for family, title, layout, defaults in (
-        ("care", "CARE supervised restoration (low SNR -> high SNR)",
-         "DATA/low/NAME.tif (low SNR) with DATA/GT/NAME.tif (high SNR), same names and shapes",
-         "patch 64 (16,64,64 in 3D) from non-background regions, 100 patches per image, batch 16, "
-         "learning rate 4e-4, U-Net depth 2, kernel 5 (3 in 3D)"),
-        ("n2v", "Noise2Void self-supervised denoising (noisy images only)",
-         "DATA/images/*.tif noisy images (time-lapse frames become samples); optional DATA/GT/NAME.tif for QC",
-         "patch 64 (32,64,64 in 3D), batch 64 (4 in 3D), learning rate 4e-4, 19.8 %% masked pixels, "
-         "uniform_withCP, radius 5"),
-    ):
-        t = families.add_parser(family, help=title, description=(
+
+def _restoration_family_parser(families, family: str, title: str, layout: str, defaults: str):
+    """The sub-parser of a restoration family (CARE, Noise2Void) with the options both share."""
+    t = families.add_parser(
+        family, help=title,
+        description=(
             f"Train {title}. Data: {layout}. Defaults (ZeroCostDL4Mic notebooks): {defaults}; 100 epochs x 100 "
             "steps; 10 %% of the files for validation. Writes the QC report (mSSIM, NRMSE, PSNR of input and "
-            "prediction against GT, SSIM/RSE maps) and provenance into MODEL."))
-        t.add_argument("--data", required=True, help="training data folder")
-        t.add_argument("--model", required=True, help="model folder to create (or to --resume)")
-        t.add_argument("--val", help="separate validation folder of the same layout")
-        t.add_argument("--epochs", type=int, default=100, help="epochs in total (default 100)")
-        t.add_argument("--steps", type=int, default=100, help="steps per epoch (default 100)")
-        t.add_argument("--patch", type=_tuple_of_ints, help="patch size, e.g. 64 or 16,64,64")
-        t.add_argument("--batch", type=int, help="batch size")
-        t.add_argument("--lr", type=float, default=4e-4, help="learning rate (default 4e-4)")
-        t.add_argument("--depth", type=int, default=2, help="U-Net depth (default 2)")
-        t.add_argument("--filters", type=int, default=32, help="U-Net base filters (default 32)")
-        if family == "care":
-            t.add_argument("--kernel", type=int, help="U-Net kernel size (default 5 in 2D, 3 in 3D)")
-            t.add_argument("--patches-per-image", type=int, default=100, help="patches per image (default 100)")
-            t.add_argument("--probabilistic", action="store_true", help="predict a distribution (Laplace loss)")
-        t.add_argument("--channel", type=int, help="1-based channel of multichannel images")
-        t.add_argument("--seed", type=int, default=42, help="seed of the validation split and patches")
-        t.add_argument("--no-augment", action="store_true", help="no flips/rotations")
-        t.add_argument("--max-minutes", type=float, help="stop after the epoch that reaches this time")
-        t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
-        t.add_argument("--from", dest="from_model", help="fine-tune: start from this model folder's weights")
-        t.add_argument("--quiet", action="store_true", help="no progress output")
-        t.add_argument("--background", action="store_true",
-                       help="check the data, then train in a separate process logging to MODEL/training.log")
-        t.set_defaults(func=cmd_train_restoration)
+            "prediction against GT, SSIM/RSE maps) and provenance into MODEL."),
+        parents=[
+            _training_data_parent(data_help="training data folder",
+                                  val_help="separate validation folder of the same layout"),
+            _training_run_parent(
+                channel_help="1-based channel of multichannel images",
+                seed_help="seed of the validation split and patches",
+                augment_help="no flips/rotations",
+                max_minutes_help="stop after the epoch that reaches this time",
+                from_help="fine-tune: start from this model folder's weights"),
+        ],
+    )
+    t.add_argument("--patch", type=_tuple_of_ints, help="patch size, e.g. 64 or 16,64,64")
+    t.add_argument("--batch", type=int, help="batch size")
+    t.add_argument("--lr", type=float, default=4e-4, help="learning rate (default 4e-4)")
+    t.add_argument("--depth", type=int, default=2, help="U-Net depth (default 2)")
+    t.add_argument("--filters", type=int, default=32, help="U-Net base filters (default 32)")
+    t.set_defaults(func=cmd_train_restoration)
+    return t
 
+
+def _add_train_care(families) -> None:
+    t = _restoration_family_parser(
+        families, "care", "CARE supervised restoration (low SNR -> high SNR)",
+        "DATA/low/NAME.tif (low SNR) with DATA/GT/NAME.tif (high SNR), same names and shapes",
+        "patch 64 (16,64,64 in 3D) from non-background regions, 100 patches per image, batch 16, "
+        "learning rate 4e-4, U-Net depth 2, kernel 5 (3 in 3D)")
+    t.add_argument("--kernel", type=int, help="U-Net kernel size (default 5 in 2D, 3 in 3D)")
+    t.add_argument("--patches-per-image", type=int, default=100, help="patches per image (default 100)")
+    t.add_argument("--probabilistic", action="store_true", help="predict a distribution (Laplace loss)")
+
+
+def _add_train_n2v(families) -> None:
+    _restoration_family_parser(
+        families, "n2v", "Noise2Void self-supervised denoising (noisy images only)",
+        "DATA/images/*.tif noisy images (time-lapse frames become samples); optional DATA/GT/NAME.tif for QC",
+        "patch 64 (32,64,64 in 3D), batch 64 (4 in 3D), learning rate 4e-4, 19.8 %% masked pixels, "
+        "uniform_withCP, radius 5")
+
+
+def _add_predict(sub) -> None:
     p = sub.add_parser(
         "predict",
         help="apply a trained model to images: label maps, ROI sets and tables for Fiji",
@@ -698,6 +756,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 
+
+def _add_evaluate(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="QC report: a model on data with ground truth, or any predictions against ground truth",
@@ -717,6 +777,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="report folder (index.html, CSV, pictures)")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_export(sub) -> None:
     p = sub.add_parser(
         "export",
         help="share a model: BioImage Model Zoo package (deepImageJ) or the StarDist/CSBDeep Fiji plugins' zip",
@@ -738,6 +800,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing zip")
     p.set_defaults(func=cmd_export)
 
+
+def _add_fiji(sub) -> None:
     p = sub.add_parser("fiji", help="Fiji integration: install the pyfiji-dl macros into Fiji",
                        description="Fiji integration.")
     fiji_sub = p.add_subparsers(dest="fiji_command", metavar="ACTION")
@@ -755,6 +819,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--command", dest="command_path", help="the pyfiji-dl program the macros call")
     f.set_defaults(func=cmd_fiji_install)
 
+
+def _add_doctor(sub) -> None:
     p = sub.add_parser("doctor", help="check Python, TensorFlow/GPU, Java, ImageJ/Fiji and display",
                        description="Report what pyfiji-dl finds on this machine and how to fix what is missing. "
                                    "Exits 1 when a required part is missing.")
@@ -762,12 +828,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-start", action="store_true", help="locate ImageJ but do not start Java")
     p.set_defaults(func=cmd_doctor)
 
+
+def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the bundled demo (ROI sets <-> label maps on real nuclei)",
                        description="Runs the main job on bundled data and checks the outputs in real ImageJ.")
     p.add_argument("-o", "--output", default="demo_output", help="folder for the demo's files")
     p.add_argument("--minutes", type=float, default=4.0, help="StarDist training time limit (default 4)")
     p.set_defaults(func=cmd_demo)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -218,10 +218,31 @@ def test_predict_rejects_wrong_inputs(trained, tmp_path, capsys):
     (tmp_path / "junk.tif").write_bytes(b"not a tiff")
     assert run_cli("predict", trained, tmp_path / "two.tif", tmp_path / "junk.tif", "-o", tmp_path / "o", "--quiet") == 1
     err = capsys.readouterr().err
-    assert "two.tif: has 2 channels but the model takes one; choose it with --channel" in err
+    assert "two.tif: has 2 channels; choose one with --channel N" in err
     assert "junk.tif" in err and "not a readable TIFF" in err
     assert run_cli("predict", tmp_path, tmp_path / "two.tif", "-o", tmp_path / "o") == 1
     assert "not a pyfiji_dl model" in capsys.readouterr().err
+
+
+def test_predict_and_evaluate_channel_rule(trained, data_dir, tmp_path, capsys):
+    """--channel 0 and N+1 are refused naming the file and its channels; a valid one is used."""
+    data = tmp_path / "two"
+    for name in ("field0", "field2"):  # the fields annotated as label maps
+        field = tifffile.imread(data_dir / "images" / f"{name}.tif")
+        write_imagej_tiff(data / "images" / f"{name}.tif", np.stack([np.zeros_like(field), field]), "CYX")
+        (data / "masks").mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / "masks" / f"{name}.tif", data / "masks" / f"{name}.tif")
+    for bad in ("0", "3"):
+        assert run_cli("predict", trained, data / "images", "-o", tmp_path / "p", "--channel", bad, "--quiet") == 1
+        assert f"field0.tif: has 2 channel(s); channel {bad} does not exist" in capsys.readouterr().err
+        assert run_cli("evaluate", trained, "--data", data, "-o", tmp_path / "e", "--channel", bad) == 1
+        assert f"images/field0.tif: has 2 channel(s); channel {bad} does not exist" in capsys.readouterr().err
+    assert run_cli("predict", trained, data / "images", "-o", tmp_path / "p2", "--channel", "2", "--quiet") == 0
+    assert run_cli("predict", trained, data_dir / "images" / "field0.tif", "-o", tmp_path / "p1", "--quiet") == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "p2" / "masks" / "field0.tif"),
+                          tifffile.imread(tmp_path / "p1" / "masks" / "field0.tif"))
+    assert run_cli("evaluate", trained, "--data", data, "-o", tmp_path / "e2", "--channel", "2") == 0
+    assert (tmp_path / "e2" / "index.html").exists()
 
 
 def test_channel_option_and_block_wise_prediction_match_plain_prediction(trained, nuclei, tmp_path, monkeypatch):

@@ -396,7 +396,7 @@ def test_wrong_inputs_give_clear_errors(data_dir, trained, tmp_path, capsys, mon
 
     write_imagej_tiff(tmp_path / "two.tif", np.zeros((2, 64, 64), np.uint8), "CYX")
     assert run_cli("predict", trained, tmp_path / "two.tif", "-o", tmp_path / "o", "--quiet") == 1
-    assert "has 2 channels but the model takes one; choose it with --channel" in capsys.readouterr().err
+    assert "has 2 channels; choose one with --channel N" in capsys.readouterr().err
     assert run_cli("predict", trained, tmp_path / "two.tif", "-o", tmp_path / "o", "--threshold", "1.5") == 1
     assert "threshold must be between 0 and 1" in capsys.readouterr().err
 

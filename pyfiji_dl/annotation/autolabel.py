@@ -972,8 +972,6 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
             raise ValueError(f"{out} is the fluorescence folder itself; choose another output folder "
                              "(the label maps have the same file names and would replace the images).")
     options = _bound_options(autolabel_options)
-    if channel is not None and (int(channel) != channel or channel < 1):
-        raise ValueError(f"channel is 1-based (1 = first channel), got {channel}")
     files = sorted(list_files(fluorescence_dir, IMAGE_SUFFIXES).values(), key=lambda p: p.name)
     if not files:
         raise FileNotFoundError(f"{fluorescence_dir}: no .tif images in this folder.")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PyfijiDLError
-from ..io.tiff import Calibration, ImageReadError, read_image
+from ..io.tiff import Calibration, ImageReadError, read_image, select_channel
 from .pairs import IMAGE_SUFFIXES, ROI_SUFFIXES, PairingError, list_files
 
 
@@ -128,9 +128,8 @@ def _load_labels(annotation: Path, image_shape: tuple, image_axes: str):
 def _samples_from_pair(image_path: Path, annotation: Path, channel: int | None) -> tuple[list, list]:
     """Samples (one per frame of a time-lapse) and warnings; raises ValueError on problems."""
     image, info = read_image(image_path)
-    if "S" in info.axes:
-        raise ValueError(f"images/{image_path.name}: RGB images are not supported; convert to a "
-                         "greyscale or multichannel stack in Fiji (Image > Color > RGB to... / Split Channels)")
+    # StarDist and the U-Net take every channel (last) unless one is chosen
+    image, _ = select_channel(image, info.axes, channel, f"images/{image_path.name}", all_channels=True)
     labels, label_axes, notes = _load_labels(annotation, info.shape, info.axes)
     image_planes_axes = info.axes.replace("C", "")
     if label_axes != image_planes_axes or labels.shape != tuple(
@@ -140,15 +139,6 @@ def _samples_from_pair(image_path: Path, annotation: Path, channel: int | None) 
             f"{annotation.name}: label map {label_axes} {labels.shape} does not match image "
             f"{image_path.name} {info.axes} {info.shape} (channels aside)"
         )
-    # StarDist wants channels last
-    if "C" in info.axes:
-        image = np.moveaxis(image, info.axes.index("C"), -1)
-        if channel is not None:
-            if not 1 <= channel <= image.shape[-1]:
-                raise ValueError(f"images/{image_path.name}: has {image.shape[-1]} channels, not {channel}")
-            image = image[..., channel - 1]
-        elif image.shape[-1] == 1:
-            image = image[..., 0]
     frames_image = [image] if "T" not in info.axes else list(image)
     frames_labels = [labels] if "T" not in label_axes else list(labels)
     samples = []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.tiff import Calibration, ImageReadError, read_image
+from ..io.tiff import Calibration, ImageReadError, read_image, select_channel
 from .instances import DatasetError, split_by_file
 from .pairs import IMAGE_SUFFIXES, PairingError, list_files
 
@@ -52,15 +52,8 @@ class RestorationDataset:
 
 
 def _planes(image: np.ndarray, axes: str, path: Path, *, frames_as_samples: bool, channel: int | None):
-    """Split an image into model samples: one per frame (and per channel choice)."""
-    if "S" in axes:
-        raise ValueError(f"{path.name}: RGB images are not supported; convert to greyscale in Fiji")
-    if "C" in axes:
-        n_c = image.shape[axes.index("C")]
-        if channel is None and n_c > 1:
-            raise ValueError(f"{path.name}: has {n_c} channels; choose one with --channel")
-        image = np.take(image, (channel or 1) - 1, axis=axes.index("C"))
-        axes = axes.replace("C", "")
+    """Split an image into model samples: one per frame, of the chosen channel."""
+    image, axes = select_channel(image, axes, channel, path.name)
     if "T" in axes:
         if not frames_as_samples:
             raise ValueError(f"{path.name}: is a time-lapse; CARE pairs must be single images or z-stacks")

@@ -209,8 +209,9 @@ class ChannelError(PyfijiDLError, ValueError):
     """An image's channels do not fit what was asked; the message names the file and what to do."""
 
 
-def select_channel(image: np.ndarray, axes: str, channel: int | None, source) -> tuple[np.ndarray, str]:
-    """One greyscale channel of an image, and its axes without ``C``.
+def select_channel(image: np.ndarray, axes: str, channel: int | None, source, *,
+                   all_channels: bool = False) -> tuple[np.ndarray, str]:
+    """The channel(s) a command works on: the one rule behind every ``--channel``.
 
     Parameters
     ----------
@@ -218,10 +219,21 @@ def select_channel(image: np.ndarray, axes: str, channel: int | None, source) ->
     axes : str
         ImageJ-style axes of ``image`` (``S`` for RGB samples, ``C`` for channels).
     channel : int or None
-        1-based, as Fiji's channel slider numbers them. None takes the only channel;
-        with several channels it is an error (nothing is guessed).
+        1-based, as Fiji's channel slider numbers them; 0 and channels the image does
+        not have are errors (also on an image without a channel axis, which has one
+        channel). None takes the only channel; with several channels it is an error
+        (nothing is guessed) unless ``all_channels``.
     source : path-like or str
         Named in the messages.
+    all_channels : bool
+        For multichannel models: with ``channel`` None, keep every channel of a
+        multichannel image, moved last (the returned axes end in ``C``).
+
+    Returns
+    -------
+    image : ndarray
+    axes : str
+        Without ``C``, except when several channels are kept (then ``C`` is last).
 
     Raises
     ------
@@ -229,8 +241,9 @@ def select_channel(image: np.ndarray, axes: str, channel: int | None, source) ->
         RGB images, several channels and no choice, or a channel that does not exist.
     """
     if "S" in axes:
-        raise ChannelError(f"{source}: is an RGB image; one greyscale channel is needed. In Fiji use "
-                           "Image > Type > 8-bit, or Image > Color > Split Channels and save the channel you want.")
+        raise ChannelError(f"{source}: is an RGB image; greyscale channels are needed. In Fiji use "
+                           "Image > Type > 8-bit, or Image > Color > Split Channels (or Image > Color > "
+                           "RGB to... for a multichannel stack) and save the channel(s) you want.")
     n_channels = image.shape[axes.index("C")] if "C" in axes else 1
     if channel is not None:
         if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
@@ -240,10 +253,13 @@ def select_channel(image: np.ndarray, axes: str, channel: int | None, source) ->
                                f"(channels are numbered 1 to {n_channels}, as in Fiji).")
     if "C" not in axes:
         return image, axes
+    c_axis = axes.index("C")
     if n_channels > 1 and channel is None:
+        if all_channels:
+            return np.moveaxis(image, c_axis, -1), axes.replace("C", "") + "C"
         raise ChannelError(f"{source}: has {n_channels} channels; choose one with --channel N "
                            f"(channel=N from Python), N = 1..{n_channels} as in Fiji's channel slider.")
-    return np.take(image, (channel or 1) - 1, axis=axes.index("C")), axes.replace("C", "")
+    return np.take(image, (channel or 1) - 1, axis=c_axis), axes.replace("C", "")
 
 
 def glasbey_like_lut(n: int = 256, seed: int = 0) -> np.ndarray:

@@ -27,7 +27,7 @@ from ..errors import PyfijiDLError
 from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
 from ..io.tables import write_csv
-from ..io.tiff import ImageInfo, read_image, write_imagej_tiff, write_label_image
+from ..io.tiff import ImageInfo, read_image, select_channel, write_imagej_tiff, write_label_image
 from ..models.card import read_card
 
 
@@ -92,28 +92,14 @@ def output_paths(out_dir: Path, stem: str, family: str = "stardist") -> dict:
 def _model_layout(image: np.ndarray, info: ImageInfo, card: dict, channel: int | None, source: Path):
     """Image with channels last (or the chosen channel), and its axes without C."""
     n_channels = card.get("n_channels", 1)
-    axes = info.axes
-    if "S" in axes:
-        raise PredictionInputError(f"{source}: RGB images are not supported; convert to greyscale in Fiji "
-                                   "(Image > Type > 8-bit) or split the channels.")
-    if "C" in axes:
-        c_axis = axes.index("C")
-        n_c = image.shape[c_axis]
-        if channel is not None:
-            if not 1 <= channel <= n_c:
-                raise PredictionInputError(f"{source}: has {n_c} channel(s); --channel {channel} does not exist")
-            image = np.take(image, channel - 1, axis=c_axis)
-        elif n_channels == 1 and n_c > 1:
-            raise PredictionInputError(f"{source}: has {n_c} channels but the model takes one; choose it with --channel")
-        elif n_channels > 1:
-            if n_c != n_channels:
-                raise PredictionInputError(f"{source}: has {n_c} channels; the model needs {n_channels}")
-            image = np.moveaxis(image, c_axis, -1)
-        else:
-            image = np.take(image, 0, axis=c_axis)
-        axes = axes.replace("C", "")
-    elif n_channels > 1:
-        raise PredictionInputError(f"{source}: has one channel; the model needs {n_channels}")
+    if n_channels > 1 and channel is not None:
+        raise PredictionInputError(f"{source}: this model takes {n_channels} channels; --channel picks one "
+                                   "for a one-channel model. Leave it out.")
+    image, axes = select_channel(image, info.axes, channel, source, all_channels=n_channels > 1)
+    given = image.shape[-1] if axes.endswith("C") else 1
+    if given != n_channels:
+        raise PredictionInputError(f"{source}: has {given} channel(s); the model needs {n_channels}")
+    axes = axes.replace("C", "")
     if card["ndim"] == 3 and "Z" not in axes:
         raise PredictionInputError(f"{source}: is 2D ({info.axes}); this is a 3D model and needs a z-stack")
     return image, axes

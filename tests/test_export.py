@@ -459,3 +459,124 @@ def test_export_and_predict_commands_take_the_package(models, tmp_path, offline,
     assert fiji_zip.exists() and "TensorFlow 1" in out
     assert run_cli("export", models["care"], "--format", "fiji-stardist", "-o", tmp_path / "x.zip") == 1
     assert "fiji-csbdeep" in capsys.readouterr().err
+
+
+# --- the Java runtimes that load the exports -------------------------------------------------
+# The StarDist and CSBDeep Fiji plugins run TensorFlow for Java 1.15; deepImageJ 3 runs the
+# packages' SavedModels with JDLL's engine, TensorFlow for Java 0.5.0 (TensorFlow 2.10.1).
+# tests/java_consumers.py loads each SavedModel the way those consumers do.
+
+# the largest difference allowed between a Java runtime's output and the Python network's,
+# as a fraction of the output's range
+RUNTIME_TOLERANCE = 1e-4
+
+
+def java_runtime(name):
+    from java_consumers import ConsumerUnavailable, consumer
+
+    try:
+        return consumer(name)
+    except ConsumerUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def stardist3d_package(tmp_path_factory, offline):
+    """A tiny 3D StarDist model (trained one short epoch, saved with its weights) and its package."""
+    from stardist.data import test_image_nuclei_3d
+
+    from pyfiji_dl.export import export_bioimageio
+
+    volume, mask = test_image_nuclei_3d(return_mask=True)
+    data = tmp_path_factory.mktemp("export_data_3d")
+    for i, flip in enumerate([False, True]):
+        v, m = (volume[:, :, ::-1], mask[:, :, ::-1]) if flip else (volume, mask)
+        write_imagej_tiff(data / "images" / f"v{i}.tif", np.ascontiguousarray(v), "ZYX")
+        write_label_image(data / "masks" / f"v{i}.tif", np.ascontiguousarray(m), "ZYX")
+    model = tmp_path_factory.mktemp("export_models_3d") / "stardist3d"
+    assert run_cli("train", "stardist", "--data", data, "--patch", "16,32,32", "--batch", "1", "--rays", "8",
+                   "--depth", "1", "--filters", "8", "--model", model, *TINY) == 0
+    package = export_bioimageio(model, model.parent / "stardist3d.bioimageio.zip", authors=["Test Author"])
+    return model, package
+
+
+def unzipped(zip_path, folder):
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(folder)
+    return folder
+
+
+def report_runtime(runtime, export, family, result, expected):
+    """Print and return the largest difference to the Python network and its share of the output range."""
+    from java_consumers import largest_difference
+
+    assert result.ok, f"{runtime.title} cannot run the {export} export of {family}: {result.error}"
+    assert result.output.shape == expected.shape, (export, family, result.output.shape, expected.shape)
+    difference, output_range = largest_difference(result.output, expected)
+    assert output_range > 0, (export, family, "the test network gives a constant output")
+    print(f"{runtime.name} ({result.tensorflow_version}) {export} {family}: loaded in {result.load_seconds:.3f} s, "
+          f"largest difference to Python {difference:.3g} = {difference / output_range:.2g} of the output range "
+          f"{output_range:.3g}")
+    return difference / output_range
+
+
+def test_fiji_zips_run_in_tensorflow_java_1_15_as_the_fiji_plugins_load_them(models, packages, tmp_path):
+    """fiji-stardist and fiji-csbdeep zips in the StarDist/CSBDeep plugins' runtime agree with Python."""
+    from pyfiji_dl.export import export_fiji
+
+    runtime = java_runtime("tf1.15")
+    jobs, expected = [], {}
+    for family, flavour in (("stardist", "fiji-stardist"), ("care", "fiji-csbdeep"), ("n2v", "fiji-csbdeep"),
+                            ("unet", "fiji-csbdeep")):
+        path, _ = export_fiji(models[family], tmp_path / f"{family}.zip", flavour)
+        _, _, arrays, _, _ = read_package(packages[family].path)
+        raw = arrays["test_input.npy"]  # the package's test image, normalised as the plugin would
+        card = json.loads((models[family] / "pyfiji_dl.json").read_text())
+        model = keras_model_of(models[family])
+        if family == "n2v":  # the zip takes raw intensities: n2v's normalisation is built in
+            mean, std = float(model.config.means[0]), float(model.config.stds[0])
+            x = raw
+            expected[family] = np.asarray(model.keras_model((raw - mean) / std, training=False)) * std + mean
+        else:
+            x = percentile_normalise(raw, card["normalization"]["low"], card["normalization"]["high"])
+            expected[family] = (stardist_single_output(model, x) if family == "stardist"
+                                else np.asarray(model.keras_model(x, training=False)))
+        jobs.append((family, flavour, unzipped(path, tmp_path / family), x))
+    results = runtime.run([(folder, x) for _, _, folder, x in jobs])
+    shares = {family: report_runtime(runtime, flavour, family, result, expected[family])
+              for (family, flavour, _, _), result in zip(jobs, results)}
+    assert results[0].tensorflow_version == "1.15.0"
+    assert all(share <= RUNTIME_TOLERANCE for share in shares.values()), shares
+
+
+@pytest.mark.parametrize("runtime_name", ["tf2.10", "tf1.15"])
+def test_package_saved_models_run_in_tensorflow_java(runtime_name, models, packages, stardist3d_package, tmp_path):
+    """The bioimageio packages' SavedModel weights in deepImageJ 3's runtime (TensorFlow 2.10.1) and in
+    TensorFlow 1.15 (deepImageJ 2, the oldest the rdf names) agree with Python and reproduce the test output."""
+    from pyfiji_dl.export.network import load_exportable
+    from pyfiji_dl.export.validation import apply_processing
+
+    runtime = java_runtime(runtime_name)
+    sources = {**{family: (models[family], packages[family].path) for family in FAMILIES},
+               "stardist3d": (stardist3d_package[0], stardist3d_package[1].path)}
+    jobs = []
+    for family, (model_dir, package) in sources.items():
+        rdf, _, arrays, _, _ = read_package(package)
+        folder = unzipped(package, tmp_path / family)
+        saved_model = unzipped(folder / rdf["weights"]["tensorflow_saved_model_bundle"]["source"],
+                               tmp_path / f"{family}_saved_model")
+        x = apply_processing(arrays["test_input.npy"], rdf["inputs"][0]["preprocessing"])
+        python = load_exportable(model_dir).predict(x)
+        jobs.append((family, saved_model, x, python, rdf, arrays["test_output.npy"]))
+    results = runtime.run([(folder, x) for _, folder, x, _, _, _ in jobs])
+    shares, named = {}, {}
+    for (family, _, _, python, rdf, test_output), result in zip(jobs, results):
+        shares[family] = report_runtime(runtime, "bioimageio", family, result, python)
+        # what deepImageJ shows: the output after the package's postprocessing is the test output
+        got = apply_processing(result.output, rdf["outputs"][0]["postprocessing"])
+        np.testing.assert_allclose(got, test_output, rtol=1e-3, atol=1e-3, err_msg=family)
+        named[family] = rdf["weights"]["tensorflow_saved_model_bundle"]["tensorflow_version"]
+    assert all(share <= RUNTIME_TOLERANCE for share in shares.values()), shares
+    assert results[0].tensorflow_version == {"tf2.10": "2.10.1", "tf1.15": "1.15.0"}[runtime_name]
+    # the rdf names the oldest runtime this test runs the weights in
+    assert set(named.values()) == {"1.15"}, named

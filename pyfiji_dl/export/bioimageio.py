@@ -44,7 +44,8 @@ import numpy as np
 
 from .. import __version__
 from ..io.atomic import atomic_path
-from .network import ExportError, ExportableModel, load_exportable, unet_threshold, write_saved_model_zip
+from .network import (OLDEST_PROVEN_TENSORFLOW, PROVEN_RUNTIMES, ExportError, ExportableModel, load_exportable,
+                      unet_threshold, write_saved_model_zip)
 from .package import FORMAT_MARKER
 from .validation import (PackageValidationError, ValidationReport, _entry_text, _import_spec, _quiet_bioimageio,
                          apply_processing, validate_bioimageio_package)
@@ -805,8 +806,11 @@ def _rdf(exportable: ExportableModel, processing: Processing, *, name, authors, 
             "keras_hdf5": {"source": KERAS_FILE, "tensorflow_version": tf_version,
                            "comment": "whole Keras model (tf.keras, Keras 2) of the network in this package"},
             "tensorflow_saved_model_bundle": {
-                "source": SAVED_MODEL_FILE, "tensorflow_version": tf_version, "parent": "keras_hdf5",
-                "comment": "frozen graph, signature 'serving_default' (input -> output), tag 'serve'",
+                # the oldest runtime the frozen graph is proven in, not the writer's version: deepImageJ
+                # and bioimage.io tools pick their TensorFlow by it
+                "source": SAVED_MODEL_FILE, "tensorflow_version": OLDEST_PROVEN_TENSORFLOW, "parent": "keras_hdf5",
+                "comment": f"frozen graph written with TensorFlow {tf_version}, signature 'serving_default' "
+                           f"(input -> output), tag 'serve'; tested in {PROVEN_RUNTIMES}",
             },
         },
         "config": config,
@@ -923,8 +927,9 @@ def _readme(exportable: ExportableModel, processing: Processing, name: str, desc
               "- Trained on the data listed above only; check the results on your own images (the QC report "
               "shows how). Images with other magnification, staining or noise level may need fine-tuning "
               "(`pyfiji-dl train ... --from MODEL`).",
-              "- The TensorFlow SavedModel was written with TensorFlow "
-              f"{_tf_version()}; runtimes older than TensorFlow 1.15 are not supported.", ""]
+              f"- The TensorFlow SavedModel (a frozen graph written with TensorFlow {_tf_version()}) runs in "
+              f"TensorFlow {OLDEST_PROVEN_TENSORFLOW} and later: pyfiji_dl's tests run such SavedModels in "
+              f"{PROVEN_RUNTIMES}. Older runtimes are not supported.", ""]
     lines += ["## References", ""]
     lines += [f"- {CITATIONS[k][0]} doi:{CITATIONS[k][1]}" for k in _citation_keys(exportable)]
     lines.append("")

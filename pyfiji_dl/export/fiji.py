@@ -29,9 +29,10 @@ FLAVOURS = {"stardist": "stardist", "fiji-stardist": "stardist", "csbdeep": "csb
 CSBDEEP_FAMILIES = ("care", "n2v", "unet")
 
 TF1_LIMITS = (
-    "Limits: the Fiji StarDist and CSBDeep plugins run TensorFlow 1.x (1.15 at most). This zip was written with "
-    "TensorFlow {tf_version} as a frozen graph of operations TensorFlow 1.x knows, but it has not been tried with "
-    "TensorFlow 1.x here. If Fiji cannot load it (e.g. 'Op type not registered' or 'NodeDef mentions attr'):\n"
+    "Limits: the Fiji StarDist and CSBDeep plugins run TensorFlow 1.x (TensorFlow for Java 1.15). This zip was "
+    "written with TensorFlow {tf_version} as a frozen graph of operations TensorFlow 1.x knows; pyfiji_dl's tests "
+    "load such zips of every family in TensorFlow for Java 1.15 as the plugins do, but this zip itself was checked "
+    "in Python only. If Fiji cannot load it (e.g. 'Op type not registered' or 'NodeDef mentions attr'):\n"
     "  - use deepImageJ (Fiji: Help > Update > Manage update sites > DeepImageJ) with the BioImage Model Zoo "
     "package: pyfiji-dl export {model} --format bioimageio -o {stem}.bioimageio.zip\n"
     "  - or export again in a Python environment with TensorFlow 1.15 (csbdeep's export_SavedModel / StarDist's "

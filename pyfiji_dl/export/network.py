@@ -50,6 +50,12 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 # what the SavedModel's graph is checked against after writing
 SELF_CHECK_TOLERANCE = 1e-4
+# The oldest TensorFlow proven to run the SavedModels written here: tests/test_export.py loads
+# them, as the consumers do, in TensorFlow for Java 1.15 (the StarDist and CSBDeep Fiji
+# plugins' runtime) and 0.5.0 (TensorFlow 2.10.1, deepImageJ 3 / JDLL) for every family, and
+# compares the outputs with this Python's. The rdf names it as the weights' tensorflow_version.
+OLDEST_PROVEN_TENSORFLOW = "1.15"
+PROVEN_RUNTIMES = "TensorFlow for Java 1.15 (Fiji StarDist/CSBDeep plugins) and 0.5.0 = TensorFlow 2.10.1 (deepImageJ 3)"
 
 
 class ExportError(PyfijiDLError, ValueError):

@@ -838,20 +838,45 @@ def _add_demo(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--for-imagej" in argv:
+        return _main_for_imagej(argv)
+    parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
-    if args.for_imagej:
-        # ImageJ's exec() reads standard output only: an unread error stream would
-        # hide errors and, once its pipe is full, block the process
-        sys.stdout.flush()
-        os.dup2(sys.stdout.fileno(), sys.stderr.fileno())
-        os.environ["TQDM_DISABLE"] = "1"
-        code = _run(parser, args)
-        print(f"PYFIJI-DL STATUS {'ok' if code == 0 else 'error'}", flush=True)
-        return code
     return _run(parser, args)
+
+
+def _main_for_imagej(argv: list[str]) -> int:
+    """``--for-imagej``: everything on standard output, then ``PYFIJI-DL STATUS ok|error``.
+
+    ImageJ's ``exec()`` hands the macro standard output only (from ImageJ 1.54n6 it
+    reads and discards standard error), so standard error is joined to standard output
+    before anything can fail: argparse's usage errors, errors while building the parser
+    and tracebacks of bugs reach the macro's message too, and the status line is always
+    the last line.
+    """
+    sys.stdout.flush()
+    os.dup2(sys.stdout.fileno(), sys.stderr.fileno())
+    sys.stdout.reconfigure(line_buffering=True)  # lines in the order they were written
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.argv = argv
+        code = _run(parser, args)
+    except SystemExit as exc:  # argparse: a usage error (2, message printed) or --help (0)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if not isinstance(exc.code, (int, type(None))):
+            print(f"pyfiji-dl: error: {exc.code}")
+    except Exception:  # noqa: BLE001 - a bug or a broken installation: its traceback is the message
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stderr.flush()
+    print(f"PYFIJI-DL STATUS {'ok' if code == 0 else 'error'}", flush=True)
+    return code
 
 
 def _run(parser, args) -> int:

@@ -60,6 +60,33 @@ def test_console_script_is_installed():
     assert out.returncode == 0 and "labels-to-rois" in out.stdout
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "model-folder"], "the following arguments are required: inputs, -o/--output"),
+    (["train", "stardist", "--epochs", "many"], "invalid int value: 'many'"),
+    (["no-such-command"], "invalid choice: 'no-such-command'"),
+])
+def test_for_imagej_usage_errors_reach_standard_output(argv, message):
+    """ImageJ's exec() reads standard output only: argparse's errors must be there, then the status."""
+    exe = Path(sys.executable).with_name("pyfiji-dl")
+    out = subprocess.run([str(exe), "--for-imagej", *argv], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert message in out.stdout and out.stderr == ""
+    assert out.stdout.rstrip().splitlines()[-1] == "PYFIJI-DL STATUS error"
+
+
+def test_for_imagej_bug_tracebacks_reach_standard_output(tmp_path):
+    """An exception nobody expected (here a broken installation) still ends with the status line."""
+    code = ("import sys, pyfiji_dl.cli as cli\n"
+            "def broken(args):\n    raise ImportError('No module named tensorflow')\n"
+            "cli.cmd_doctor = broken\n"
+            "sys.exit(cli.main(['--for-imagej', 'doctor']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and out.stderr == ""
+    lines = out.stdout.rstrip().splitlines()
+    assert "Traceback" in out.stdout and lines[-2] == "ImportError: No module named tensorflow"
+    assert lines[-1] == "PYFIJI-DL STATUS error"
+
+
 def test_single_file_round_trip_keeps_calibration(tmp_path, capsys):
     truth = label_map()
     image = tmp_path / "cells.tif"

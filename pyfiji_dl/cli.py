@@ -858,7 +858,8 @@ def _main_for_imagej(argv: list[str]) -> int:
     """
     sys.stdout.flush()
     os.dup2(sys.stdout.fileno(), sys.stderr.fileno())
-    sys.stdout.reconfigure(line_buffering=True)  # lines in the order they were written
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # lines in the order they were written
     os.environ["TQDM_DISABLE"] = "1"
     try:
         parser = build_parser()

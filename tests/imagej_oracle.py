@@ -27,6 +27,10 @@ class ImageJOracle:
         self.RoiEncoder = jimport("ij.io.RoiEncoder")
         self.ByteProcessor = jimport("ij.process.ByteProcessor")
         self._JByteArray = jpype.JArray(jpype.JByte)
+        from pyfiji_dl.fiji.imagej_version import parse_imagej_version
+
+        self.version = parse_imagej_version(str(jimport("ij.IJ").getFullVersion()))
+        self.rules = self.version.raster_rules()  # fill as this ImageJ fills
 
     def decode(self, data: bytes, name: str = "roi"):
         """``new RoiDecoder(bytes, name).getRoi()`` (``None`` if ImageJ gives none)."""

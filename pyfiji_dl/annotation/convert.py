@@ -16,7 +16,7 @@ import roifile
 
 from ..errors import PyfijiDLError
 from ..io.rois import RoiEntry
-from .rasterize import roi_has_area, roi_mask
+from .rasterize import RasterRules, roi_has_area, roi_mask
 from .trace import label_rois
 
 OVERLAP_RULES = ("last-wins", "first-wins", "drop", "error")
@@ -146,6 +146,7 @@ def rois_to_labels(
     *,
     overlap: str = "last-wins",
     ids: str = "auto",
+    rules: RasterRules | None = None,
 ) -> tuple[np.ndarray, str, ConversionReport]:
     """Paint ROIs into a label map, pixel for pixel as ImageJ fills them.
 
@@ -164,6 +165,9 @@ def rois_to_labels(
         Label ids from the ROI order (1, 2, ...) or from names written by
         :func:`labels_to_rois` (``label-00017``); ``auto`` uses names when every ROI
         has such a name, so label maps survive a round trip with their ids.
+    rules : RasterRules, optional
+        Which ImageJ to fill like (rotated rectangles and spline fits changed in
+        ImageJ 1.54); default ImageJ 1.54p, the ImageJ of current Fiji.
 
     Returns
     -------
@@ -202,7 +206,7 @@ def rois_to_labels(
 
     for entry, label in zip(area_entries, label_ids):
         try:
-            left, top, mask = roi_mask(entry.roi)
+            left, top, mask = roi_mask(entry.roi, rules)
         except ValueError as exc:
             raise RoiPlacementError(f"{entry.source}: {exc}") from None
         y0, x0 = max(top, 0), max(left, 0)

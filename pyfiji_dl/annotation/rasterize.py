@@ -1,9 +1,11 @@
 """Pixel-exact rasterisation of ImageJ ROIs.
 
-:func:`roi_mask` returns exactly the pixels that ImageJ 1.53t sets when it fills a
+:func:`roi_mask` returns exactly the pixels that ImageJ sets when it fills a
 ROI decoded from ``roi.tobytes()`` (``ImageProcessor.fill(roi)``): the ROI's
 ``getMask()`` placed at ``getBounds()``, or the whole bounds rectangle when ImageJ
-has no mask (plain rectangles).
+has no mask (plain rectangles). Two details changed between ImageJ 1.53t and 1.54p
+(:class:`RasterRules`): rotated rectangles and spline fits. The default follows
+ImageJ 1.54p, the ImageJ of current Fiji; ``RasterRules.IMAGEJ_1_53T`` follows 1.53t.
 
 Why a re-implementation instead of a generic polygon rasteriser: ImageJ's
 ``PolygonFiller`` samples pixel centres with its own rounding conventions, nudges
@@ -16,13 +18,14 @@ the same order, in float64 where Java uses double and float32 where Java uses
 float.  The ImageJ sources this follows are ``ij/io/RoiDecoder``,
 ``ij/process/PolygonFiller``, ``ij/gui/{Roi,OvalRoi,PolygonRoi,EllipseRoi,
 RotatedRectRoi,ShapeRoi}``, ``ij/process/FloatPolygon`` and
-``ij/measure/SplineFitter`` at tag v1.53t.
+``ij/measure/SplineFitter`` at tags v1.53t and v1.54p.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 import roifile
@@ -30,6 +33,7 @@ from numba import njit
 
 __all__ = [
     "AREA_ROI_TYPES",
+    "RasterRules",
     "roi_has_area",
     "roi_mask",
     "paint_mask",
@@ -49,8 +53,38 @@ AREA_ROI_TYPES = frozenset(
 )
 """roifile ``ROI_TYPE`` values whose ROIs enclose an area (composite ROIs are RECT)."""
 
+
+@dataclass(frozen=True)
+class RasterRules:
+    """What differs between ImageJ versions when they fill a ROI.
+
+    Attributes
+    ----------
+    rotated_rect_polygon : bool
+        ImageJ 1.53u45 and later: ``RotatedRectRoi`` is a 4-vertex polygon built from
+        the direction vector; before, a closed 5-vertex freehand polygon from
+        ``atan``/``sin``/``cos`` (this changes spline-fit rotated rectangles).
+    hornbeck_spline : bool
+        ImageJ 1.54c28 and later: ``SplineFitter`` solves the natural cubic spline with
+        Hornbeck's recurrence (H. Hornbeck, "Fast Cubic Spline Interpolation",
+        arXiv:2001.09253); before, with the Numerical Recipes one.
+
+    ``RasterRules()`` is ImageJ 1.54p (current Fiji); ``RasterRules.IMAGEJ_1_53T`` is
+    Debian's ImageJ 1.53t. :meth:`pyfiji_dl.fiji.imagej_version.ImageJVersion.raster_rules`
+    gives the rules of any version.
+    """
+
+    rotated_rect_polygon: bool = True
+    hornbeck_spline: bool = True
+
+
+RasterRules.IMAGEJ_1_54P = RasterRules()
+RasterRules.IMAGEJ_1_53T = RasterRules(rotated_rect_polygon=False, hornbeck_spline=False)
+_DEFAULT_RULES = RasterRules.IMAGEJ_1_54P
+
 # RoiDecoder constants (v1.53t)
 _POLYGON, _RECT, _OVAL, _FREEHAND, _TRACED = 0, 1, 2, 7, 8
+_POLYGON_NOT_TRACED = -1  # internal: a v1.54 RotatedRectRoi (a polygon, never "traced")
 _SUBTYPE_TEXT, _SUBTYPE_ELLIPSE, _SUBTYPE_IMAGE, _SUBTYPE_ROTATED_RECT = 1, 3, 4, 5
 _OPTION_SPLINE_FIT = 1
 _OPTION_SUB_PIXEL_RESOLUTION = 128
@@ -696,8 +730,17 @@ def _ellipse_vertices(x1: float, y1: float, x2: float, y2: float, aspect: float)
     return xs, ys
 
 
-def _rotated_rect_vertices(x1: float, y1: float, x2: float, y2: float, rect_width: float):
-    """``RotatedRectRoi.makeRectangle`` (v1.53t: atan/sin/cos, 5 vertices)."""
+def _rotated_rect_vertices(x1: float, y1: float, x2: float, y2: float, rect_width: float,
+                           polygon: bool = True):
+    """``RotatedRectRoi.makeRectangle``: v1.54p (``polygon``) 4 vertices from the
+    direction vector; v1.53t atan/sin/cos and 5 vertices (the first repeated)."""
+    if polygon:
+        length = math.sqrt((x2 - x1) * (x2 - x1) + (y2 - y1) * (y2 - y1))
+        wsa = _java_div(0.5 * rect_width * (y2 - y1), length)
+        wca = _java_div(-0.5 * rect_width * (x2 - x1), length)
+        xs = np.array([x1 + wsa, x2 + wsa, x2 - wsa, x1 - wsa], np.float32)
+        ys = np.array([y1 + wca, y2 + wca, y2 - wca, y1 - wca], np.float32)
+        return xs, ys
     angle = math.atan(_java_div(x2 - x1, y2 - y1))
     wsa = (rect_width / 2.0) * math.sin((math.pi / 2.0) + angle)
     wca = (rect_width / 2.0) * math.cos((math.pi / 2) + angle)
@@ -826,7 +869,7 @@ def _float_param(roi) -> float:
     return struct.unpack(">f", raw)[0]
 
 
-def _roi_geometry(roi):
+def _roi_geometry(roi, rules: RasterRules = _DEFAULT_RULES):
     """(left, top, width, height, mask or None) of ImageJ's fill of ``roi``.
 
     ``None`` means the whole ``width`` x ``height`` rectangle (no mask in ImageJ).
@@ -882,13 +925,17 @@ def _roi_geometry(roi):
         x2 = _decoded_float(roi.x2)
         y2 = _decoded_float(roi.y2)
         param = _float_param(roi)
+        shape_type = _FREEHAND
         if subtype == _SUBTYPE_ELLIPSE:
             xs, ys = _ellipse_vertices(x1, y1, x2, y2, param)
         else:
-            xs, ys = _rotated_rect_vertices(x1, y1, x2, y2, param)
+            xs, ys = _rotated_rect_vertices(x1, y1, x2, y2, param, rules.rotated_rect_polygon)
+            if rules.rotated_rect_polygon:
+                # a POLYGON that PolygonRoi.isTraced() never takes for a traced outline
+                shape_type = _POLYGON_NOT_TRACED
         left, top, width, height, rel_x, rel_y = _relative_to_int_bounds(xs, ys)
         if spline:
-            return _spline_geometry(rel_x, rel_y, left, top, _FREEHAND, True)
+            return _spline_geometry(rel_x, rel_y, left, top, shape_type, True, rules.hornbeck_spline)
         mask = _fill_float_polygon(rel_x, rel_y, rel_x.shape[0], 0.0, 0.0, width, height)
         return left, top, width, height, mask
 
@@ -901,7 +948,7 @@ def _roi_geometry(roi):
         )
         if spline:
             return _spline_geometry(
-                rel_x, rel_y, left + x_off, top + y_off, roitype, True
+                rel_x, rel_y, left + x_off, top + y_off, roitype, True, rules.hornbeck_spline
             )
         mask = _fill_float_polygon(rel_x, rel_y, n, x_off, y_off, width, height)
         return left, top, width, height, mask
@@ -913,7 +960,7 @@ def _roi_geometry(roi):
     rel_x = xi - left
     rel_y = yi - top
     if spline:
-        return _spline_geometry(rel_x, rel_y, left, top, roitype, False)
+        return _spline_geometry(rel_x, rel_y, left, top, roitype, False, rules.hornbeck_spline)
     return left, top, width, height, _fill_int_polygon(rel_x, rel_y, width, height)
 
 
@@ -953,7 +1000,7 @@ def _composite_geometry(roi):
 
 
 # --------------------------------------------------------------------------
-# Spline fit (PolygonRoi.fitSpline with the v1.53t SplineFitter)
+# Spline fit (PolygonRoi.fitSpline with the v1.53t or v1.54p SplineFitter)
 # --------------------------------------------------------------------------
 
 
@@ -1071,9 +1118,10 @@ def _closed_length(xp, yp, n, is_float):
 
 
 @njit(cache=True)
-def _spline_fitter(x, y, n):
-    """``SplineFitter(x, y, n, closed=true)`` (v1.53t): periodic continuation by up
-    to 7 nodes, then the classic natural-spline second derivatives."""
+def _spline_fitter(x, y, n, hornbeck):
+    """``SplineFitter(x, y, n, closed=true)``: periodic continuation by up to 7 nodes,
+    then the natural-spline second derivatives, by Hornbeck's recurrence (v1.54p,
+    ``hornbeck``) or the Numerical Recipes one (v1.53t)."""
     extend_by = 7
     if extend_by >= n:
         extend_by = n - 1
@@ -1091,6 +1139,8 @@ def _spline_fitter(x, y, n):
         xx[i] = np.float32(x[j] - x[0]) + x[n - 1]
         yy[i] = y[j]
     n = n2
+    if hornbeck:
+        return xx, yy, _second_derivatives_hornbeck(xx, yy, n)
     y2 = np.zeros(n, np.float64)
     u = np.zeros(n, np.float64)
     for i in range(1, n - 1):
@@ -1107,6 +1157,60 @@ def _spline_fitter(x, y, n):
     for k in range(n - 2, -1, -1):
         y2[k] = y2[k] * y2[k + 1] + u[k]
     return xx, yy, y2
+
+
+@njit(cache=True)
+def _second_derivatives_hornbeck(x, y, n):
+    """v1.54p ``SplineFitter.initSpline`` (float arrays): forward and backward
+    substitution of Hornbeck's tridiagonal solve, in Java's order of operations."""
+    y2 = np.zeros(n, np.float64)
+    c_p = np.zeros(n, np.float64)
+    new_x = np.float64(x[1])
+    new_y = np.float64(y[1])
+    cj = np.float64(np.float32(x[1] - x[0]))  # float subtraction in Java
+    new_dj = np.float64(np.float32(y[1] - y[0])) / cj
+    j = 1
+    while j < n - 1:
+        old_x = new_x
+        old_y = new_y
+        aj = cj
+        old_dj = new_dj
+        new_x = np.float64(x[j + 1])
+        new_y = np.float64(y[j + 1])
+        cj = new_x - old_x
+        new_dj = (new_y - old_y) / cj
+        bj = 2.0 * (cj + aj)
+        inv_denom = 1.0 / (bj - aj * c_p[j - 1])
+        dj = 6.0 * (new_dj - old_dj)
+        y2[j] = (dj - aj * y2[j - 1]) * inv_denom
+        c_p[j] = cj * inv_denom
+        j += 1
+    while j > 0:
+        j -= 1
+        y2[j] = y2[j] - c_p[j] * y2[j + 1]
+    return y2
+
+
+@njit(cache=True)
+def _eval_spline_hornbeck(x, y, y2, xp):
+    """v1.54p ``SplineFitter.evalSpline(float[], float[], n, xp)``."""
+    n = x.shape[0]
+    ls = 0
+    rs = n - 1
+    while rs > 1 + ls:
+        m = int(math.floor(0.5 * (ls + rs)))
+        if x[m] < xp:
+            ls = m
+        else:
+            rs = m
+    ba = np.float64(np.float32(x[rs] - x[ls]))
+    xa = xp - np.float64(x[ls])
+    bx = np.float64(x[rs]) - xp
+    ba2 = ba * ba
+    lower = xa * np.float64(y[rs]) + bx * np.float64(y[ls])
+    c = (xa * xa - ba2) * xa * y2[rs]
+    d = (bx * bx - ba2) * bx * y2[ls]
+    return (lower + (c + d) / 6.0) / ba
 
 
 @njit(cache=True)
@@ -1134,7 +1238,7 @@ def _eval_spline(x, y, y2, xp):
 
 
 @njit(cache=True)
-def _closed_spline(xpf, ypf, n, evaluation_points):
+def _closed_spline(xpf, ypf, n, evaluation_points, hornbeck):
     """``PolygonRoi.getSpline`` for a closed polygon: float32 spline vertices."""
     n_nodes = n + 1
     nodes = np.empty(n_nodes, np.float32)
@@ -1160,24 +1264,29 @@ def _closed_spline(xpf, ypf, n, evaluation_points):
     ys[:n] = ypf[:n]
     xs[n] = xpf[0]
     ys[n] = ypf[0]
-    nx, vx, y2x = _spline_fitter(nodes, xs, n_nodes)
-    ny, vy, y2y = _spline_fitter(nodes, ys, n_nodes)
+    nx, vx, y2x = _spline_fitter(nodes, xs, n_nodes, hornbeck)
+    ny, vy, y2y = _spline_fitter(nodes, ys, n_nodes, hornbeck)
     scale = np.float64(last) / (evaluation_points - 1)
     out_x = np.empty(evaluation_points, np.float32)
     out_y = np.empty(evaluation_points, np.float32)
     for i in range(evaluation_points):
         value = i * scale
-        out_x[i] = np.float32(_eval_spline(nx, vx, y2x, value))
-        out_y[i] = np.float32(_eval_spline(ny, vy, y2y, value))
+        if hornbeck:
+            out_x[i] = np.float32(_eval_spline_hornbeck(nx, vx, y2x, value))
+            out_y[i] = np.float32(_eval_spline_hornbeck(ny, vy, y2y, value))
+        else:
+            out_x[i] = np.float32(_eval_spline(nx, vx, y2x, value))
+            out_y[i] = np.float32(_eval_spline(ny, vy, y2y, value))
     return out_x, out_y
 
 
-def _spline_geometry(rel_x, rel_y, base_x, base_y, roitype, subpixel):
+def _spline_geometry(rel_x, rel_y, base_x, base_y, roitype, subpixel, hornbeck):
     """``PolygonRoi.fitSpline()`` as called by RoiDecoder, then ``getMask()``.
 
     ``rel_x``/``rel_y`` are the ROI's vertices relative to its base (int arrays
     for integer ROIs, float32 otherwise), ``base_x``/``base_y`` what
-    ``getXBase()``/``getYBase()`` return.
+    ``getXBase()``/``getYBase()`` return. ``roitype`` ``_POLYGON_NOT_TRACED`` is a
+    v1.54 ``RotatedRectRoi``; ``hornbeck`` picks the v1.54 ``SplineFitter``.
     """
     n = rel_x.shape[0]
     is_float = rel_x.dtype == np.float32
@@ -1200,7 +1309,7 @@ def _spline_geometry(rel_x, rel_y, base_x, base_y, roitype, subpixel):
         evaluation_points = 100
     xpf = rel_x.astype(np.float32)
     ypf = rel_y.astype(np.float32)
-    spline_x, spline_y = _closed_spline(xpf, ypf, n, evaluation_points)
+    spline_x, spline_y = _closed_spline(xpf, ypf, n, evaluation_points, hornbeck)
     # resetSplineFitBoundingRect: back to image coordinates in float, new bounds.
     spline_x = (spline_x + np.float32(base_x)).astype(np.float32)
     spline_y = (spline_y + np.float32(base_y)).astype(np.float32)
@@ -1216,8 +1325,8 @@ def _spline_geometry(rel_x, rel_y, base_x, base_y, roitype, subpixel):
 # --------------------------------------------------------------------------
 
 
-def roi_mask(roi: roifile.ImagejRoi) -> tuple[int, int, np.ndarray]:
-    """Pixels ImageJ 1.53t fills for ``roi``, as a mask at the ROI's bounds.
+def roi_mask(roi: roifile.ImagejRoi, rules: RasterRules | None = None) -> tuple[int, int, np.ndarray]:
+    """Pixels ImageJ fills for ``roi``, as a mask at the ROI's bounds.
 
     The result is what ``ImageProcessor.fill(roi)`` sets after ImageJ decodes
     ``roi.tobytes()``: ``roi.getMask()`` placed at ``roi.getBounds()``, or the
@@ -1229,6 +1338,8 @@ def roi_mask(roi: roifile.ImagejRoi) -> tuple[int, int, np.ndarray]:
         An area ROI: rectangle (also sub-pixel and rounded), oval, ellipse,
         rotated rectangle, polygon, freehand, traced (integer or sub-pixel
         coordinates, optionally spline-fit) or composite.
+    rules : RasterRules, optional
+        The ImageJ version's rules; default ImageJ 1.54p (current Fiji).
 
     Returns
     -------
@@ -1245,13 +1356,13 @@ def roi_mask(roi: roifile.ImagejRoi) -> tuple[int, int, np.ndarray]:
         cannot decode it (e.g. invalid composite path, missing coordinates) or
         it is little-endian. The message names the ROI and its type.
     """
-    left, top, width, height, mask = _roi_geometry(roi)
+    left, top, width, height, mask = _roi_geometry(roi, rules or _DEFAULT_RULES)
     if mask is None:
         mask = np.ones((height, width), np.bool_)
     return left, top, mask
 
 
-def paint_mask(target: np.ndarray, roi: roifile.ImagejRoi, value) -> None:
+def paint_mask(target: np.ndarray, roi: roifile.ImagejRoi, value, rules: RasterRules | None = None) -> None:
     """Set ``target`` to ``value`` wherever ImageJ fills ``roi``.
 
     Parameters
@@ -1263,6 +1374,8 @@ def paint_mask(target: np.ndarray, roi: roifile.ImagejRoi, value) -> None:
         An area ROI (see :func:`roi_mask`).
     value : scalar
         Value written into the filled pixels (e.g. a label).
+    rules : RasterRules, optional
+        As :func:`roi_mask`.
 
     Raises
     ------
@@ -1271,7 +1384,7 @@ def paint_mask(target: np.ndarray, roi: roifile.ImagejRoi, value) -> None:
     """
     if target.ndim != 2:
         raise ValueError(f"target must be 2D, got shape {target.shape}")
-    left, top, width, height, mask = _roi_geometry(roi)
+    left, top, width, height, mask = _roi_geometry(roi, rules or _DEFAULT_RULES)
     rows, cols = target.shape
     x0 = max(left, 0)
     y0 = max(top, 0)

@@ -17,12 +17,21 @@ ROIs cross as ImageJ's own ``.roi`` bytes (``RoiEncoder.saveAsByteArray`` one wa
 rules of :func:`pyfiji_dl.annotation.convert.rois_to_labels` and
 :func:`~pyfiji_dl.annotation.convert.labels_to_rois`.
 
-Positions: ImageJ's ROI Manager rewrites a ROI's stack position in one case only:
-"Add [t]" (``runCommand("Add")``, the ``t`` key) with the manager and a stack image both
-visible sets the copy's position to the plane shown (``roiCopy.setPosition(imp)``).
-``rm.addRoi(roi)``, ``rm.add(imp, roi, n)`` and "Open" (``runCommand("Open", zip)``) keep
-positions as they are; this module pushes with "Open", which is also what the user's
-*More > Open...* does.
+Positions: what ImageJ's ROI Manager does to a ROI's stack position depends on the
+ImageJ version (:attr:`FijiSession.imagej_version`, rules in
+:mod:`pyfiji_dl.fiji.imagej_version`):
+
+* ImageJ 1.54k8 and later (current Fiji): "Add [t]" (``runCommand("Add")``, the ``t``
+  key) and ``rm.addRoi(roi)`` keep a ROI's own position and give a ROI *without* one the
+  plane shown on a stack (``RoiManager.addRoi``, ``hasPosition``).
+* Before (Debian's 1.53t): "Add [t]" with the manager and a stack image both visible
+  replaces every ROI's position with the plane shown (``roiCopy.setPosition(imp)``);
+  ``rm.addRoi(roi)`` keeps positions, and a ROI without one stays on every plane.
+
+In both, ``rm.add(imp, roi, n)`` and "Open" (``runCommand("Open", zip)``) keep positions
+as they are; this module pushes with "Open", which is also what the user's
+*More > Open...* does, and pulls the positions the manager holds, so a label map always
+puts each ROI where ImageJ shows it.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from ..io.rois import RoiEntry, read_rois, write_rois
 from ..io.tiff import Calibration
 from . import jvm
 from .guard import on_edt
+from .imagej_version import ImageJVersion, parse_imagej_version
 from .imageplus import from_imageplus as _from_imageplus
 from .imageplus import to_imageplus as _to_imageplus
 from .macro import MacroResult, run_macro as _run_macro
@@ -254,11 +264,17 @@ class FijiSession:
             lines.append(f"display: DISPLAY={os.environ.get('DISPLAY', '')}{vd}{told}")
         lines.append("ROI Manager: " + ("available" if self.has_roi_manager
                                         else "not available, ROI Manager operations use Overlays"))
+        lines.append("ROI Manager positions: " + self.imagej_version.roi_manager_rule())
         lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<FijiSession {self.kind} mode={self.mode} roi_manager={self.has_roi_manager}>"
+
+    @property
+    def imagej_version(self) -> ImageJVersion:
+        """The ImageJ 1.x this session talks to (``IJ.getFullVersion()``), with its rules."""
+        return parse_imagej_version(str(jvm.jimport("ij.IJ").getFullVersion()))
 
     # ------------------------------------------------------------------ helpers
     def jimport(self, class_name: str):
@@ -307,7 +323,8 @@ class FijiSession:
 
     def _labels(self, entries, imp, overlap: str, ids: str):
         shape, axes = self.image_geometry(imp)
-        return rois_to_labels(entries, shape, axes, overlap=overlap, ids=ids)
+        return rois_to_labels(entries, shape, axes, overlap=overlap, ids=ids,
+                              rules=self.imagej_version.raster_rules())
 
     # ------------------------------------------------------------------ pull
     def labels_from_roi_manager(self, imp=None, overlap: str = "last-wins", ids: str = "auto"):

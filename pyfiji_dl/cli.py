@@ -807,7 +807,7 @@ def _add_fiji(sub) -> None:
     fiji_sub = p.add_subparsers(dest="fiji_command", metavar="ACTION")
     f = fiji_sub.add_parser(
         "install",
-        help="copy the macros (Plugins > pyfiji-dl and a toolbar menu) into a Fiji.app or ImageJ folder",
+        help="copy the macros (Plugins > pyfiji-dl and a toolbar menu) into a Fiji (Fiji or Fiji.app) or ImageJ folder",
         description=(
             "Install the pyfiji-dl commands into Fiji: Labels from ROI Manager, Predict (StarDist), "
             "Denoise (N2V), Restore (CARE), Review Predictions, Save Corrections, Train Model and "
@@ -815,7 +815,7 @@ def _add_fiji(sub) -> None:
             "pyfiji-dl program they call (this environment's, unless --command is given)."
         ),
     )
-    f.add_argument("--fiji", required=True, help="the Fiji.app (or ImageJ) folder")
+    f.add_argument("--fiji", required=True, help="the Fiji folder (Fiji or Fiji.app; on macOS also the app) or ImageJ folder")
     f.add_argument("--command", dest="command_path", help="the pyfiji-dl program the macros call")
     f.set_defaults(func=cmd_fiji_install)
 
@@ -824,7 +824,7 @@ def _add_doctor(sub) -> None:
     p = sub.add_parser("doctor", help="check Python, TensorFlow/GPU, Java, ImageJ/Fiji and display",
                        description="Report what pyfiji-dl finds on this machine and how to fix what is missing. "
                                    "Exits 1 when a required part is missing.")
-    p.add_argument("--fiji", help="a Fiji.app folder to check instead of the default search")
+    p.add_argument("--fiji", help="a Fiji folder (Fiji or Fiji.app) to check instead of the default search")
     p.add_argument("--no-start", action="store_true", help="locate ImageJ but do not start Java")
     p.set_defaults(func=cmd_doctor)
 

@@ -118,7 +118,19 @@ def check_imagej(fiji: str | None = None, start: bool = True) -> Check:
     except Exception as exc:  # noqa: BLE001 - report whatever the JVM says
         return Check("ImageJ/Fiji", False, f"{found.describe()} did not start: {exc}",
                      "Check Java (above) and the ImageJ path; set PYFIJI_DL_IJ_JAR or PYFIJI_DL_FIJI.")
-    return Check("ImageJ/Fiji", True, f"ImageJ {version}: {found.describe()}")
+    from .fiji.imagej_version import FIJI_IMAGEJ, parse_imagej_version
+
+    try:
+        parsed = parse_imagej_version(version)
+    except ValueError:  # an ImageJ that spells its version differently: report it as it is
+        return Check("ImageJ/Fiji", True, f"ImageJ {version}: {found.describe()}")
+    detail = (f"ImageJ {parsed}: {found.describe()}; label maps and thresholds follow ImageJ "
+              f"{parsed}'s rules; ROI Manager: {parsed.roi_manager_rule()}")
+    if parsed < FIJI_IMAGEJ:
+        return Check("ImageJ/Fiji", False, detail,
+                     f"Current Fiji runs ImageJ {FIJI_IMAGEJ}; to match it, set PYFIJI_DL_FIJI to your "
+                     "Fiji folder (or PYFIJI_DL_IJ_JAR to its jars/ij-*.jar).", required=False)
+    return Check("ImageJ/Fiji", True, detail)
 
 
 def check_display() -> Check:

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from ..io.atomic import atomic_path
+from .locate import FIJI_FOLDER_NAMES, fiji_root
 
 CONFIG_NAME = "pyfiji-dl.config.txt"
 FOLDER = "pyfiji-dl"
@@ -59,13 +60,24 @@ def build_macro(name: str) -> str:
 
 
 def imagej_folder(path: str | os.PathLike) -> Path:
-    """Check that ``path`` is a Fiji.app or an ImageJ folder, and return it."""
+    """The Fiji (``Fiji/``, ``Fiji.app/``) or ImageJ folder for ``path``.
+
+    On macOS ``path`` may be the app bundle of current Fiji, whose ``jars/``,
+    ``plugins/`` and ``macros/`` sit beside it: the folder holding them is returned
+    (:func:`pyfiji_dl.fiji.locate.fiji_root`).
+    """
     path = Path(path).expanduser().resolve()
     if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such folder; give your Fiji.app (or ImageJ) folder")
-    if not any((path / name).exists() for name in ("jars", "ij.jar", "plugins", "macros")):
-        raise FileNotFoundError(f"{path}: this is not a Fiji.app or ImageJ folder (no jars/, ij.jar, plugins/ "
-                                "or macros/ in it)")
+        raise FileNotFoundError(f"{path}: no such folder; give your Fiji folder ('Fiji' or 'Fiji.app') "
+                                "or ImageJ folder")
+    root = fiji_root(path)
+    if root is not None:
+        return root
+    if not any((path / name).exists() for name in ("ij.jar", "plugins", "macros")):
+        inside = [path / name for name in FIJI_FOLDER_NAMES if fiji_root(path / name) is not None]
+        hint = f"; it contains {inside[0].name}/, give {inside[0]}" if inside else ""
+        raise FileNotFoundError(f"{path}: this is not a Fiji or ImageJ folder (no jars/, ij.jar, plugins/ "
+                                f"or macros/ in it){hint}")
     return path
 
 
@@ -95,7 +107,8 @@ def install(target: str | os.PathLike, *, command: str | os.PathLike | None = No
     Parameters
     ----------
     target : path-like
-        The Fiji.app (or ImageJ) folder.
+        The Fiji folder (``Fiji/``, ``Fiji.app/``, on macOS also the app bundle) or an
+        ImageJ folder.
     command : path-like, optional
         The ``pyfiji-dl`` executable the macros call (default: this environment's).
 

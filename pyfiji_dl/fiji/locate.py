@@ -2,13 +2,21 @@
 
 The search order is the one documented in the README:
 
-1. a Fiji.app folder given explicitly (``fiji=`` / ``--fiji``) or in ``PYFIJI_DL_FIJI``;
+1. a Fiji folder given explicitly (``fiji=`` / ``--fiji``) or in ``PYFIJI_DL_FIJI``;
    it is started with pyimagej (ImageJ2 with its legacy ImageJ 1.x layer);
 2. an ``ij.jar`` given in ``PYFIJI_DL_IJ_JAR``;
-3. the ``jars/ij-*.jar`` of a Fiji.app found in the usual places;
+3. the ``jars/ij-*.jar`` of a Fiji found in the usual places;
 4. Debian's ``/usr/share/java/ij.jar`` (package ``libij-java``).
 
 Cases 2-4 start plain ImageJ 1.x with scyjava. Nothing here starts a JVM.
+
+Fiji layouts (:func:`fiji_root`): the Fiji folder is the one holding ``jars/``,
+``plugins/`` and ``macros/``. Current Fiji unpacks as ``Fiji/``, older ones as
+``Fiji.app/``; on Linux and Windows the launcher sits in that folder. On macOS the app
+bundle of current Fiji is ``Fiji/Fiji.app`` with ``jars/`` *beside* it (the launcher's
+``${app-dir}`` is the bundle's parent, fiji/fiji ``config/fiji.toml``), while older
+``Fiji.app`` bundles hold ``jars/`` inside. Any of these folders, or the bundle, may be
+given.
 """
 
 from __future__ import annotations
@@ -21,12 +29,21 @@ from pathlib import Path
 from ..errors import PyfijiDLError
 
 DEBIAN_IJ_JAR = Path("/usr/share/java/ij.jar")
-COMMON_FIJI_DIRS = (
-    Path.home() / "Fiji.app",
-    Path.home() / "Applications" / "Fiji.app",
-    Path("/opt/Fiji.app"),
-    Path("/Applications/Fiji.app"),
-)
+FIJI_FOLDER_NAMES = ("Fiji", "Fiji.app")  # current, older
+
+
+def _common_fiji_dirs() -> tuple:
+    """Where people unpack Fiji, on Linux, macOS and Windows (current name first)."""
+    home = Path.home()
+    parents = [home, home / "Applications", home / "Desktop", home / "Documents",
+               Path("/opt"), Path("/usr/local"), Path("/Applications")]
+    for variable in ("LOCALAPPDATA", "ProgramFiles"):
+        if os.environ.get(variable):
+            parents.append(Path(os.environ[variable]))
+    return tuple(parent / name for parent in parents for name in FIJI_FOLDER_NAMES)
+
+
+COMMON_FIJI_DIRS = _common_fiji_dirs()
 
 
 class ImageJNotFoundError(PyfijiDLError, RuntimeError):
@@ -60,9 +77,37 @@ class ImageJInstallation:
         return f"{what} at {self.path} [{self.found_by}]"
 
 
-def _fiji_ij_jar(fiji_dir: Path) -> Path | None:
-    jars = sorted(glob.glob(str(fiji_dir / "jars" / "ij-*.jar")))
-    return Path(jars[-1]) if jars else None
+def fiji_root(path: str | os.PathLike) -> Path | None:
+    """The Fiji folder (the one holding ``jars/``) for ``path``, or ``None``.
+
+    ``path`` may be that folder (``Fiji/``, ``Fiji.app/``) or, on macOS, the app bundle
+    of current Fiji, whose ``jars/`` sits beside it (``Fiji/Fiji.app`` -> ``Fiji/``).
+    """
+    path = Path(path).expanduser()
+    if (path / "jars").is_dir():
+        return path
+    if (path.suffix == ".app" or (path / "Contents").is_dir()) and (path.parent / "jars").is_dir():
+        return path.parent
+    return None
+
+
+def _version_key(jar: Path):
+    """Sort key of ``ij-1.54p.jar`` by ImageJ version (unparsable names first)."""
+    from .imagej_version import parse_imagej_version
+
+    try:
+        return (1, parse_imagej_version(jar.stem[len("ij-"):]))
+    except ValueError:
+        return (0, jar.name)
+
+
+def fiji_ij_jar(fiji_dir: str | os.PathLike) -> Path | None:
+    """The newest ``jars/ij-*.jar`` of a Fiji (any layout :func:`fiji_root` knows)."""
+    root = fiji_root(fiji_dir)
+    if root is None:
+        return None
+    jars = [Path(j) for j in glob.glob(str(root / "jars" / "ij-*.jar"))]
+    return max(jars, key=_version_key) if jars else None
 
 
 def _check_fiji_dir(path: Path, found_by: str) -> ImageJInstallation:
@@ -71,15 +116,19 @@ def _check_fiji_dir(path: Path, found_by: str) -> ImageJInstallation:
         return ImageJInstallation("ij-jar", path, found_by, (path,))
     if not path.is_dir():
         raise ImageJNotFoundError(
-            f"{found_by}: {path} is not a folder. Give the Fiji.app folder "
-            "(the one that contains 'jars/' and 'plugins/')."
+            f"{found_by}: {path} is not a folder. Give your Fiji folder "
+            "('Fiji' or 'Fiji.app', the one that contains 'jars/' and 'plugins/')."
         )
-    if not (path / "jars").is_dir():
+    root = fiji_root(path)
+    if root is None:
+        inside = [path / name for name in FIJI_FOLDER_NAMES if fiji_root(path / name) is not None]
+        hint = (f" It contains {inside[0].name}/: give {inside[0]}." if inside
+                else " Give the Fiji folder itself ('Fiji' or 'Fiji.app'; on macOS the app "
+                     "or the folder that holds it and 'jars/').")
         raise ImageJNotFoundError(
-            f"{found_by}: {path} has no 'jars/' folder, so it is not a Fiji.app. "
-            "Give the Fiji.app folder itself."
+            f"{found_by}: {path} has no 'jars/' folder, so it is not a Fiji folder." + hint
         )
-    return ImageJInstallation("fiji", path, found_by)
+    return ImageJInstallation("fiji", root, found_by)
 
 
 def locate_imagej(fiji: str | os.PathLike | None = None) -> ImageJInstallation:
@@ -88,7 +137,8 @@ def locate_imagej(fiji: str | os.PathLike | None = None) -> ImageJInstallation:
     Parameters
     ----------
     fiji : path-like, optional
-        A Fiji.app folder (or an ij.jar) chosen by the user; wins over everything else.
+        A Fiji folder (``Fiji/``, ``Fiji.app/``, a macOS app bundle) or an ij.jar chosen
+        by the user; wins over everything else.
 
     Returns
     -------
@@ -111,13 +161,14 @@ def locate_imagej(fiji: str | os.PathLike | None = None) -> ImageJInstallation:
             raise ImageJNotFoundError(f"PYFIJI_DL_IJ_JAR: {jar} does not exist.")
         return ImageJInstallation("ij-jar", jar, "PYFIJI_DL_IJ_JAR", (jar,))
     for fiji_dir in COMMON_FIJI_DIRS:
-        jar = _fiji_ij_jar(fiji_dir)
+        jar = fiji_ij_jar(fiji_dir)
         if jar is not None:
-            return ImageJInstallation("ij-jar", jar, f"ImageJ 1.x jar of {fiji_dir}", (jar,))
+            return ImageJInstallation("ij-jar", jar, f"ImageJ 1.x jar of {fiji_root(fiji_dir)}", (jar,))
     if DEBIAN_IJ_JAR.is_file():
         return ImageJInstallation("ij-jar", DEBIAN_IJ_JAR, "Debian libij-java", (DEBIAN_IJ_JAR,))
     raise ImageJNotFoundError(
-        "No ImageJ found. Either point PYFIJI_DL_FIJI (or --fiji) at your Fiji.app, "
+        "No ImageJ found. Either point PYFIJI_DL_FIJI (or --fiji) at your Fiji folder "
+        "('Fiji' or 'Fiji.app'), "
         "set PYFIJI_DL_IJ_JAR to an ij.jar, or on Debian/Ubuntu run "
         "'sudo apt-get install libij-java'."
     )

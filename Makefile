@@ -1,27 +1,46 @@
-# pyfiji_dl: two commands on a fresh Debian machine with Python 3.11.
+# pyfiji_dl: two commands on a fresh Debian/Ubuntu machine.
 #   make demo   - install everything, run the bundled demo, check it in real ImageJ
 #   make test   - install everything, run the test suite under a virtual display
+# Needs a Python 3.10 or 3.11 (found by scripts/find-python.sh; PYTHON=... to name one).
 
-PYTHON ?= python3
+PYTHON ?=
 VENV   ?= .venv
+# versions of every package installed (`make lock` refreshes it; LOCK= installs unpinned)
+LOCK   ?= requirements.lock
+EXTRAS ?= dl,export,cluster,test
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.pyfiji-dl-installed
 XVFB   := xvfb-run -a -s "-screen 0 1280x1024x24"
 
-.PHONY: all install system-deps demo test benchmark doctor clean
+.PHONY: all install find-python system-deps lock demo test benchmark doctor clean
 
 all: test
 
-system-deps:
-	@bash scripts/install-system-deps.sh
+# a Python 3.10/3.11, or stop here (nothing touched) with what to install on this system
+find-python:
+	@PYTHON="$(PYTHON)" bash scripts/find-python.sh >/dev/null
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dl,export,cluster,test]"
+system-deps: find-python
+	@PYTHON="$(PYTHON)" bash scripts/install-system-deps.sh
+
+# the venv is made again only when its Python is unusable (e.g. a 3.12 left by an old run)
+$(STAMP): pyproject.toml $(LOCK)
+	@base="$$(PYTHON="$(PYTHON)" bash scripts/find-python.sh 2>/dev/null)" \
+	  || { PYTHON="$(PYTHON)" bash scripts/find-python.sh; exit 1; }; \
+	if ! { bash scripts/find-python.sh --check $(PY) && $(PY) -m pip --version >/dev/null 2>&1; }; then \
+	  echo "install: creating $(VENV) with $$base"; "$$base" -m venv --clear $(VENV) || exit 1; \
+	fi
+	@echo "install: pip, then pyfiji_dl[$(EXTRAS)] $(if $(LOCK),with the versions in $(LOCK),unpinned)"
+	@$(PY) scripts/pip_install.py --upgrade pip
+	@$(PY) scripts/pip_install.py $(if $(LOCK),-c $(LOCK)) -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 install: system-deps $(STAMP)
+
+# refresh requirements.lock after editing pyproject.toml; UPGRADE=1: newest allowed versions
+lock:
+	@base="$$(PYTHON="$(PYTHON)" bash scripts/find-python.sh 2>/dev/null || command -v python3)"; \
+	"$$base" scripts/lock.py $(if $(UPGRADE),--upgrade)
 
 demo: install
 	$(XVFB) $(VENV)/bin/pyfiji-dl demo -o demo_output

@@ -29,7 +29,7 @@ class Check:
         mark = "ok " if self.ok else ("MISSING" if self.required else "note")
         text = f"[{mark:^7}] {self.name}: {self.detail}"
         if not self.ok and self.hint:
-            text += f"\n          -> {self.hint}"
+            text += "\n          -> " + self.hint.replace("\n", "\n             ")
         return text
 
 
@@ -40,12 +40,18 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def python_advice() -> str:
+    """What to install where the Python is too new or too old; the same text
+    scripts/find-python.sh prints when `make` finds no usable Python."""
+    from pathlib import Path
+
+    return (Path(__file__).with_name("python_advice.txt")).read_text().strip()
+
+
 def check_python() -> Check:
     ok = sys.version_info[:2] in ((3, 10), (3, 11))
-    return Check(
-        "Python", ok, f"{platform.python_version()} at {sys.executable}",
-        "Use Python 3.10 or 3.11: TensorFlow 2.15 and n2v do not support newer versions.",
-    )
+    return Check("Python", ok, f"{platform.python_version()} at {sys.executable}",
+                 "" if ok else python_advice())
 
 
 def check_packages() -> list[Check]:
@@ -53,7 +59,7 @@ def check_packages() -> list[Check]:
     for dist in REQUIRED_PACKAGES:
         version = _version(dist)
         checks.append(Check(f"package {dist}", version is not None, version or "not installed",
-                            "Run 'make install' or 'pip install -e .' in the pyfiji_dl folder."))
+                            "Run 'make install' in the pyfiji_dl folder (by hand: pip install -c requirements.lock -e .)."))
     for dist in DL_PACKAGES:
         version = _version(dist)
         checks.append(Check(f"package {dist}", version is not None, version or "not installed",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages pyfiji_dl needs, only when they are missing:
-# a Java runtime, ImageJ 1.x (libij-java), a virtual display (xvfb, xauth) and venv;
+# a Java runtime, ImageJ 1.x (libij-java), a virtual display (xvfb, xauth) and python3.X-venv;
 # with --test also chromium (the QC report is rendered in the tests).
 set -euo pipefail
 
@@ -11,7 +11,12 @@ if [ -z "${PYFIJI_DL_IJ_JAR:-}${PYFIJI_DL_FIJI:-}" ] && [ ! -f /usr/share/java/i
 fi
 command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb)
 command -v xauth >/dev/null 2>&1 || missing+=(xauth)
-python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+# the Python the venv is made with (scripts/find-python.sh) needs its venv module; Debian
+# ships it apart as python3.X-venv. No such Python: find-python.sh says what to install.
+if base="$(PYTHON="${PYTHON:-}" bash "$(dirname "$0")/find-python.sh" 2>/dev/null)"; then
+  "$base" -c "import venv, ensurepip" >/dev/null 2>&1 \
+    || missing+=("python$("$base" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
+fi
 # the tests render the QC report in a headless browser
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)

@@ -123,7 +123,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     downloaded = 0
     lines: list[str] = []
-    with open(log_path, "w", encoding="utf-8") as log_file:
+    with open(log_path, "a", encoding="utf-8") as log_file:  # both pip runs of one install
         log_file.write("$ " + " ".join(command) + "\n")
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, errors="replace", cwd=os.getcwd())

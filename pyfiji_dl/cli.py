@@ -320,7 +320,8 @@ def cmd_predict(args) -> int:
 
     overrides = {"threshold": args.threshold, "min_area": args.min_area, "max_area": args.max_area,
                  "split_touching": args.split_touching}
-    options = dict(channel=args.channel, overwrite=args.overwrite, progress=not args.quiet, overrides=overrides)
+    options = dict(channel=args.channel, overwrite=args.overwrite, progress=not args.quiet, overrides=overrides,
+                   roi_order=args.roi_order)
     if args.workers is not None or args.scheduler is not None:
         from .prediction.distributed import predict_paths_distributed
 
@@ -747,6 +748,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--max-area", type=int, help="U-Net: largest object in pixels instead of the model's")
     p.add_argument("--split-touching", action=argparse.BooleanOptionalAction, default=None,
                    help="U-Net: split touching objects with a watershed, or not, instead of the model's choice")
+    p.add_argument("--roi-order", choices=("confidence", "label"), default="confidence",
+                   help="order of each ROI set: least confident objects first, to review them in that "
+                        "order (default), or by label id; ROIs are named and coloured by confidence either way")
     p.add_argument("--workers", type=int, metavar="N",
                    help="predict on N processes of this machine, each loading the model once "
                         "(default: one process)")

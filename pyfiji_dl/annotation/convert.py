@@ -22,8 +22,9 @@ from .trace import label_rois
 OVERLAP_RULES = ("last-wins", "first-wins", "drop", "error")
 ID_RULES = ("auto", "order", "name")
 LABEL_AXES = "TZYX"
-# Names written by labels_to_rois: "label-00017", "label-00017-z003-t002".
-LABEL_NAME_RE = re.compile(r"^label-(\d+)(?:-z\d+)?(?:-t\d+)?$")
+# Names written by labels_to_rois: "label-00017", "label-00017-z003-t002"; prediction
+# adds the object's confidence for review: "label-00017 p=0.62".
+LABEL_NAME_RE = re.compile(r"^label-(\d+)(?:-z\d+)?(?:-t\d+)?(?: p=[0-9.]+)?$")
 
 
 class RoiPlacementError(PyfijiDLError, ValueError):

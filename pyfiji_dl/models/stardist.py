@@ -237,18 +237,27 @@ def predict(model, image: np.ndarray, *, n_tiles=None, block: dict | None = None
                                                           show_progress=False, **block)
         else:
             labels, details = model.predict_instances(image, n_tiles=n_tiles, show_tile_progress=False)
+            # predict_instances paints polygon i (2D and 3D) with label i + 1
+            return labels.astype(np.int32), probabilities_by_label(labels, details, numbered_by_index=True)
     return labels.astype(np.int32), probabilities_by_label(labels, details)
 
 
-def probabilities_by_label(labels: np.ndarray, details: dict) -> dict:
-    """Object probability by label id, looked up at each object's centre point.
+def probabilities_by_label(labels: np.ndarray, details: dict, *, numbered_by_index: bool = False) -> dict:
+    """Object probability by label id.
 
-    StarDist's label numbering differs between 2D, 3D and block-wise prediction,
-    but every object is painted over its own centre (unless a more probable
-    object covers it, in which case its probability is left out).
+    With ``numbered_by_index`` (StarDist's ``predict_instances``: the polygon at index
+    ``i`` of ``details`` is label ``i + 1``) every visible object gets the ``prob`` of
+    its own polygon. Otherwise (``predict_instances_big`` renumbers the labels) each
+    object's probability is looked up at its centre point: every object is painted
+    over its own centre unless a more probable object covers it, in which case its
+    probability is left out.
     """
-    points = np.asarray(details.get("points", np.zeros((0, labels.ndim))), dtype=float)
     probs = np.asarray(details.get("prob", []), dtype=float)
+    if numbered_by_index:
+        present = np.unique(labels)
+        present = present[(present > 0) & (present <= len(probs))]
+        return {int(label): float(probs[label - 1]) for label in present}
+    points = np.asarray(details.get("points", np.zeros((0, labels.ndim))), dtype=float)
     if not len(points):
         return {}
     index = np.clip(np.round(points).astype(int), 0, np.array(labels.shape) - 1)

@@ -61,6 +61,7 @@ def predict_paths_distributed(
     progress: bool = True,
     threads_per_worker: int | None = None,
     overrides: dict | None = None,
+    roi_order: str = "confidence",
 ) -> PredictionResult:
     """Predict every input on Dask workers, one task per file; outputs as ``predict_paths``.
 
@@ -93,6 +94,8 @@ def predict_paths_distributed(
         cluster's own setting (untouched).
     overrides : dict, optional
         U-Net post-processing instead of the card's, as for ``predict_paths``.
+    roi_order : {"confidence", "label"}
+        Order of each ROI set, as for ``predict_paths``.
 
     Returns
     -------
@@ -138,7 +141,7 @@ def predict_paths_distributed(
 
     if pending:
         distributed = _import_distributed()
-        task_options = dict(channel=channel, overwrite=overwrite, overrides=overrides,
+        task_options = dict(channel=channel, overwrite=overwrite, overrides=overrides, roi_order=roi_order,
                             show_progress=progress and len(files) > 1)
         if workers is not None:
             tf_threads = threads_per_worker or max(1, _cpu_count() // int(workers))
@@ -162,7 +165,7 @@ def predict_paths_distributed(
 
 def _run_tasks(client, distributed, model_dir: Path, files: list, out_dir: Path, result: PredictionResult, *,
                channel, overwrite: bool, overrides: dict | None, tf_threads: int | None,
-               show_progress: bool) -> None:
+               show_progress: bool, roi_order: str = "confidence") -> None:
     """Submit one task per file and collect outcomes into ``result`` as they finish."""
     from tqdm.auto import tqdm
 
@@ -174,7 +177,7 @@ def _run_tasks(client, distributed, model_dir: Path, files: list, out_dir: Path,
         # on the same shared cluster from being merged into one task.
         key = f"pyfiji-predict-{path.name}-{uuid.uuid4().hex[:8]}"
         future = client.submit(_predict_file_on_worker, model_dir_abs, str(path.resolve()), out_dir_abs,
-                               channel, overwrite, overrides, tf_threads, key=key, pure=False)
+                               channel, overwrite, overrides, tf_threads, roi_order, key=key, pure=False)
         futures[future] = path
     bar = tqdm(total=len(files), desc="predict", unit="image", disable=not show_progress, file=sys.stderr)
     try:
@@ -301,13 +304,14 @@ def worker_cache_info() -> dict:
 
 
 def _predict_file_on_worker(model_dir: str, path: str, out_dir: str, channel, overwrite: bool,
-                            overrides: dict | None, tf_threads: int | None) -> PredictionResult:
+                            overrides: dict | None, tf_threads: int | None,
+                            roi_order: str = "confidence") -> PredictionResult:
     """One file, with this worker's cached model; the outputs are ``predict_paths``' own."""
     model = _cached_model(Path(model_dir), tf_threads)
     with _CACHE_LOCK:
         _FILES_HANDLED[model_dir] += 1
     return predict_paths(model_dir, [path], out_dir, channel=channel, overwrite=overwrite,
-                         progress=False, model=model, overrides=overrides, summary=False)
+                         progress=False, model=model, overrides=overrides, summary=False, roi_order=roi_order)
 
 
 def _cached_model(model_dir: Path, tf_threads: int | None):

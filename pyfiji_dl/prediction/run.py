@@ -217,6 +217,7 @@ def predict_paths(
     model=None,
     overrides: dict | None = None,
     summary: bool = True,
+    roi_order: str = "confidence",
 ) -> PredictionResult:
     """Predict every input and write label maps, ROI sets, object tables and a summary.
 
@@ -242,6 +243,10 @@ def predict_paths(
     summary : bool
         Write ``summary.csv`` at the end (a caller predicting file by file, such as
         a distributed run, writes it once over all files instead).
+    roi_order : {"confidence", "label"}
+        Order of each ROI set: least confident objects first (for review), or by
+        label id. Either way every ROI is named and coloured by its confidence
+        (:mod:`pyfiji_dl.prediction.review`).
 
     Returns
     -------
@@ -282,7 +287,7 @@ def predict_paths(
                                   calibration=info.calibration)
             else:
                 labels, probabilities = predict_image(model, adapter, card, data, axes)
-            _write_objects(outputs, labels, probabilities, data, axes, info, card["ndim"], path.name)
+            _write_objects(outputs, labels, probabilities, data, axes, info, card, path.name, roi_order)
             result.done.append(path)
         except (ValueError, OSError, RuntimeError) as exc:
             result.failed.append((path, str(exc)))
@@ -306,14 +311,18 @@ def summarize_run(out_dir: Path, files: list, family: str) -> Path | None:
 
 
 def _write_objects(outputs: dict, labels: np.ndarray, probabilities: dict, data: np.ndarray, axes: str,
-                   info: ImageInfo, model_ndim: int, image_name: str) -> None:
+                   info: ImageInfo, card: dict, image_name: str, roi_order: str = "confidence") -> None:
     """Label map, ROI set and object table of one input; the table last (it marks the input done)."""
     from ..annotation.convert import labels_to_rois
     from ..io.rois import write_rois
     from .measure import object_columns, object_rows
+    from .review import confidence_floor, review_rois
 
+    model_ndim = card["ndim"]
     write_label_image(outputs["labels"], labels, axes, calibration=info.calibration)
-    rois = labels_to_rois(labels, axes)
+    n_z = labels.shape[axes.index("Z")] if "Z" in axes else 1
+    rois = review_rois(labels_to_rois(labels, axes), probabilities, n_z=n_z, model_ndim=model_ndim,
+                       order=roi_order, floor=confidence_floor(card))
     if rois:
         write_rois(outputs["rois"], rois)
     elif outputs["rois"].exists():
@@ -322,7 +331,11 @@ def _write_objects(outputs: dict, labels: np.ndarray, probabilities: dict, data:
     rows = object_rows(labels, measure_axes, image=data, calibration=info.calibration,
                        probabilities=probabilities, image_name=image_name)
     n_channels = data.shape[-1] if data.ndim > labels.ndim else 1
-    write_csv(outputs["objects"], rows, object_columns(measure_axes, n_channels))
+    # the review score, under the name every review tool reads (the same number as
+    # `probability` today: StarDist's object probability, a U-Net's mean probability)
+    for row in rows:
+        row["confidence"] = row.get("probability")
+    write_csv(outputs["objects"], rows, object_columns(measure_axes, n_channels) + ["confidence"])
 
 
 def _with_overrides(card: dict, overrides: dict | None, model_dir: Path) -> dict:

@@ -1,0 +1,165 @@
+"""Review first: confidence per object, ROI sets ordered and coloured for review (read
+back by real ImageJ), the review queue over a folder, and corrections."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tifffile
+
+from pyfiji_dl.cli import main
+from pyfiji_dl.io.tiff import write_imagej_tiff, write_label_image
+from pyfiji_dl.prediction.review import CONFIDENCE_RAMP, UNKNOWN_COLOUR, confidence_colour, review_rois
+
+# A tiny StarDist model: seconds of training, enough to give objects of varied confidence.
+TINY = ["--epochs", "3", "--steps", "10", "--patch", "64", "--batch", "4", "--rays", "8",
+        "--depth", "1", "--filters", "8", "--lr", "3e-3"]
+FIELDS = [(0, 0), (0, 128), (128, 0), (128, 128)]
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def read_table(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_confidence_colour_ramp_ends_and_unknown():
+    assert confidence_colour(0.4, floor=0.4) == CONFIDENCE_RAMP[0]
+    assert confidence_colour(0.7, floor=0.4) == CONFIDENCE_RAMP[1]
+    assert confidence_colour(1.0, floor=0.4) == CONFIDENCE_RAMP[2]
+    assert confidence_colour(0.1, floor=0.4) == CONFIDENCE_RAMP[0]  # below the floor: clipped
+    assert confidence_colour(None) == UNKNOWN_COLOUR
+
+
+def test_review_rois_orders_3d_slices_together_and_unknown_last():
+    import roifile
+
+    def roi(name):
+        r = roifile.ImagejRoi.frompoints([[0, 0], [3, 0], [3, 3]])
+        r.name = name
+        return r
+
+    rois = [roi("label-00001-z001"), roi("label-00001-z002"), roi("label-00002-z001"),
+            roi("label-00003-z001"), roi("label-00003-z002")]
+    ordered = review_rois(rois, {(1, 1): 0.9, (1, 3): 0.3}, n_z=2, model_ndim=3)
+    assert [r.name for r in ordered] == ["label-00003-z001 p=0.30", "label-00003-z002 p=0.30",
+                                         "label-00001-z001 p=0.90", "label-00001-z002 p=0.90",
+                                         "label-00002-z001"]
+    assert ordered[0].properties["confidence"] == pytest.approx(0.3)
+
+
+@pytest.fixture(scope="module")
+def nuclei():
+    from stardist.data import test_image_nuclei_2d
+
+    return test_image_nuclei_2d(return_mask=True)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, nuclei):
+    """Four 128x128 DSB2018 fields with their annotation (training data) and two more to predict."""
+    image, labels = nuclei
+    root = tmp_path_factory.mktemp("review")
+    for i, (y, x) in enumerate(FIELDS):
+        write_imagej_tiff(root / "data" / "images" / f"field{i}.tif", image[y:y + 128, x:x + 128], "YX")
+        write_label_image(root / "data" / "masks" / f"field{i}.tif", labels[y:y + 128, x:x + 128], "YX")
+    for i, (y, x) in enumerate([(256, 256), (300, 0)]):
+        write_imagej_tiff(root / "inputs" / f"new{i}.tif", image[y:y + 128, x:x + 128], "YX")
+        write_label_image(root / "truth" / f"new{i}.tif", labels[y:y + 128, x:x + 128], "YX")
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_dir(data_dir):
+    """The tiny model with its probability threshold lowered to a percentile of its
+    probability map on an input: a model trained for seconds is unsure of everything, and
+    this gives it objects across a range of confidences."""
+    from stardist.models import StarDist2D
+
+    from pyfiji_dl.data.normalize import normalize_percentile
+
+    model = data_dir / "model"
+    assert run_cli("train", "stardist", "--data", data_dir / "data", "--model", model, "--quiet", *TINY) == 0
+    stardist = StarDist2D(None, name=model.name, basedir=str(model.parent))
+    image = normalize_percentile(tifffile.imread(data_dir / "inputs" / "new0.tif"))
+    prob, _ = stardist.predict(image)
+    for percentile in (90, 75, 95, 50, 25):
+        threshold = float(np.percentile(prob, percentile))
+        labels, _ = stardist.predict_instances(image, prob_thresh=threshold)
+        if len(np.unique(labels)) > 5:
+            break
+    card = json.loads((model / "pyfiji_dl.json").read_text())
+    card["thresholds"]["prob"] = threshold
+    (model / "pyfiji_dl.json").write_text(json.dumps(card))
+    (model / "thresholds.json").write_text(json.dumps(card["thresholds"]))
+    return model
+
+
+@pytest.fixture(scope="module")
+def predicted(model_dir, data_dir):
+    out = data_dir / "pred"
+    assert run_cli("predict", model_dir, data_dir / "inputs", "-o", out, "--quiet") == 0
+    return out
+
+
+def test_confidence_is_stardists_own_object_probability(model_dir, data_dir, predicted):
+    from skimage.draw import polygon
+    from stardist.models import StarDist2D
+
+    from pyfiji_dl.data.normalize import normalize_percentile
+
+    image = tifffile.imread(data_dir / "inputs" / "new0.tif")
+    stardist = StarDist2D(None, name=model_dir.name, basedir=str(model_dir.parent))
+    _, details = stardist.predict_instances(normalize_percentile(image))
+    labels = tifffile.imread(predicted / "masks" / "new0.tif")
+    rows = read_table(predicted / "objects" / "new0.csv")
+    assert len(rows) >= 5 and len(rows) == len(np.unique(labels)) - 1
+    # each object's own polygon: the one of StarDist's kept polygons covering most of its pixels
+    coverage = np.zeros((len(details["prob"]), int(labels.max()) + 1), int)
+    for index, coord in enumerate(details["coord"]):
+        rr, cc = polygon(coord[0], coord[1], labels.shape)
+        coverage[index] = np.bincount(labels[rr, cc], minlength=coverage.shape[1])
+    for row in rows:
+        own = int(np.argmax(coverage[:, int(row["label"])]))
+        assert float(row["confidence"]) == pytest.approx(details["prob"][own], abs=1e-6)
+        assert row["confidence"] == row["probability"]
+    assert len({row["confidence"] for row in rows}) > 1
+
+
+def test_roi_set_is_ordered_named_and_coloured_for_review_in_imagej(ij, model_dir, predicted, data_dir):
+    from pyfiji_dl.fiji import jvm
+    from pyfiji_dl.fiji.imagej1 import read_roi_set
+    from pyfiji_dl.prediction.review import confidence_floor
+
+    rows = read_table(predicted / "objects" / "new0.csv")
+    confidence = {int(r["label"]): float(r["confidence"]) for r in rows}
+    floor = confidence_floor(json.loads((model_dir / "pyfiji_dl.json").read_text()))
+    assert jvm.has_display(), "the ROI Manager needs a display: run under xvfb-run"
+    rois, via_manager = read_roi_set(predicted / "rois" / "new0.zip", use_roi_manager=True)
+    assert via_manager and len(rois) == len(rows)
+    labels = [int(str(r.getName()).split()[0].split("-")[1]) for r in rois]
+    seen = [confidence[label] for label in labels]
+    assert seen == sorted(seen)  # least confident first, as the ROI Manager lists them
+    for roi, label in zip(rois, labels):
+        assert str(roi.getName()) == f"label-{label:05d} p={confidence[label]:.2f}"
+        assert float(str(roi.getProperty("confidence"))) == pytest.approx(confidence[label], abs=1e-4)
+        colour = roi.getStrokeColor()
+        assert (colour.getRed(), colour.getGreen(), colour.getBlue()) == confidence_colour(confidence[label], floor)
+
+    # label order on request; the label map is the same, and the set still maps back to its ids
+    out = data_dir / "pred_label_order"
+    assert run_cli("predict", model_dir, data_dir / "inputs" / "new0.tif", "-o", out, "--quiet",
+                   "--roi-order", "label") == 0
+    rois, _ = read_roi_set(out / "rois" / "new0.zip", use_roi_manager=True)
+    assert [int(str(r.getName()).split()[0].split("-")[1]) for r in rois] == sorted(confidence)
+    np.testing.assert_array_equal(tifffile.imread(out / "masks" / "new0.tif"),
+                                  tifffile.imread(predicted / "masks" / "new0.tif"))
+    assert run_cli("rois-to-labels", predicted / "rois" / "new0.zip", "--image", data_dir / "inputs" / "new0.tif",
+                   "-o", data_dir / "roundtrip.tif") == 0
+    np.testing.assert_array_equal(tifffile.imread(data_dir / "roundtrip.tif"),
+                                  tifffile.imread(predicted / "masks" / "new0.tif"))

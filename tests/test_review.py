@@ -163,3 +163,50 @@ def test_roi_set_is_ordered_named_and_coloured_for_review_in_imagej(ij, model_di
                    "-o", data_dir / "roundtrip.tif") == 0
     np.testing.assert_array_equal(tifffile.imread(data_dir / "roundtrip.tif"),
                                   tifffile.imread(predicted / "masks" / "new0.tif"))
+
+
+def test_review_ranking_on_made_up_tables(tmp_path):
+    from pyfiji_dl.io.tables import write_csv
+    from pyfiji_dl.prediction.queue import add_review_columns
+
+    card = {"thresholds": {"prob": 0.4}}  # low confidence: below 0.7
+    tables = {}
+    for name, confidences in {"calm.tif": [0.95, 0.9], "doubtful.tif": [0.45, 0.5, 0.99],
+                              "unsure.tif": [0.6, 0.8], "empty.tif": []}.items():
+        tables[name] = write_csv(tmp_path / f"{name}.csv", [{"frame": 1, "confidence": c} for c in confidences],
+                                 ["frame", "confidence"])
+    rows = add_review_columns([{"image": name, "frame": "all"} for name in tables], tables, card)
+    by_name = {row["image"]: row for row in rows}
+    assert [by_name[n]["n_low_confidence"] for n in tables] == [0, 2, 1, 0]
+    assert by_name["doubtful.tif"]["mean_confidence"] == pytest.approx((0.45 + 0.5 + 0.99) / 3)
+    ranking = sorted(rows, key=lambda r: r["review_rank"])
+    assert [r["image"] for r in ranking] == ["doubtful.tif", "unsure.tif", "calm.tif", "empty.tif"]
+
+
+def test_review_queue_over_a_folder(model_dir, predicted):
+    from PIL import Image
+
+    from pyfiji_dl.prediction.queue import low_confidence_limit
+    from pyfiji_dl.prediction.review import CONFIDENCE_RAMP, confidence_floor
+
+    low = low_confidence_limit(confidence_floor(json.loads((model_dir / "pyfiji_dl.json").read_text())))
+    summary = [row for row in read_table(predicted / "summary.csv") if row["frame"] == "all"]
+    assert {row["image"] for row in summary} == {"new0.tif", "new1.tif"}
+    for row in summary:
+        confidences = [float(o["confidence"]) for o in read_table(predicted / "objects" / row["image"].replace(".tif", ".csv"))]
+        assert int(row["n_low_confidence"]) == sum(c < low for c in confidences)
+        assert float(row["mean_confidence"]) == pytest.approx(np.mean(confidences))
+    first, second = sorted(summary, key=lambda r: int(r["review_rank"]))
+    assert (int(first["n_low_confidence"]), -float(first["mean_confidence"])) >= \
+        (int(second["n_low_confidence"]), -float(second["mean_confidence"]))
+
+    page = (predicted / "review.html").read_text()
+    assert page.index(first["image"]) < page.index(second["image"])  # listed in review order
+    assert 'href="rois/new0.zip"' in page
+    picture = np.asarray(Image.open(predicted / "review" / "new0.png"))
+    assert picture.shape == (128, 128, 3)
+    # outlines are drawn in the ramp's colours (between its first and last stop, never grey)
+    coloured = picture[(picture[..., 0] != picture[..., 1]) | (picture[..., 1] != picture[..., 2])]
+    assert len(coloured) > 0
+    reds = {c[0] for c in CONFIDENCE_RAMP}
+    assert coloured[:, 0].min() >= min(reds) and coloured[:, 0].max() <= max(reds)

@@ -159,7 +159,7 @@ def predict_paths_distributed(
     result.done.sort(key=order.__getitem__)
     result.skipped.sort(key=order.__getitem__)
     result.failed.sort(key=lambda item: order[item[0]])
-    result.summary = summarize_run(out_dir, files, family)  # the tasks write none of their own
+    result.summary = summarize_run(out_dir, files, family, card=card)  # the tasks write none of their own
     return result
 
 

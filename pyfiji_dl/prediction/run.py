@@ -292,7 +292,7 @@ def predict_paths(
         except (ValueError, OSError, RuntimeError) as exc:
             result.failed.append((path, str(exc)))
     if summary:
-        result.summary = summarize_run(out_dir, files, family)
+        result.summary = summarize_run(out_dir, files, family, card=card)
     return result
 
 
@@ -302,12 +302,16 @@ def is_finished(out_dir: Path, path: Path, family: str) -> bool:
     return all(p.exists() for key, p in outputs.items() if key != "rois")
 
 
-def summarize_run(out_dir: Path, files: list, family: str) -> Path | None:
-    """``summary.csv`` over every finished input of a run (skipped ones too); None for restoration."""
+def summarize_run(out_dir: Path, files: list, family: str, card: dict | None = None) -> Path | None:
+    """``summary.csv`` over every finished input of a run (skipped ones too); None for restoration.
+
+    With the model's ``card`` the summary gains the review queue (ranking and
+    ``review.html``, :mod:`pyfiji_dl.prediction.queue`).
+    """
     if family in RESTORATION_FAMILIES:
         return None
     finished = [p for p in files if output_paths(Path(out_dir), Path(p).stem, family)["done"].exists()]
-    return write_summary(Path(out_dir), finished)
+    return write_summary(Path(out_dir), finished, card=card)
 
 
 def _write_objects(outputs: dict, labels: np.ndarray, probabilities: dict, data: np.ndarray, axes: str,
@@ -356,18 +360,31 @@ def _with_overrides(card: dict, overrides: dict | None, model_dir: Path) -> dict
     return {**card, **given}
 
 
-def write_summary(out_dir: Path, files: list) -> Path | None:
-    """``summary.csv``: counts per image and per frame, from the object tables."""
+def write_summary(out_dir: Path, files: list, card: dict | None = None) -> Path | None:
+    """``summary.csv``: counts per image and per frame, from the object tables.
+
+    With the model's ``card``, also the review ranking of every image (the
+    ``REVIEW_COLUMNS`` of :mod:`pyfiji_dl.prediction.queue`) and ``review.html``.
+    """
     from .measure import summary_rows
 
     rows = []
+    files = [Path(p) for p in files]
     for path in files:
         labels_path = output_paths(out_dir, path.stem)["labels"]
         labels, info = read_image(labels_path)
         rows += summary_rows(path.name, labels, info.axes.replace("C", ""))
     if not rows:
         return None
-    return write_csv(Path(out_dir) / "summary.csv", rows)
+    if card is None:
+        return write_csv(Path(out_dir) / "summary.csv", rows)
+    from .queue import add_review_columns, write_review_page
+
+    outputs = {path.name: output_paths(Path(out_dir), path.stem) for path in files}
+    rows = add_review_columns(rows, {name: paths["objects"] for name, paths in outputs.items()}, card)
+    summary = write_csv(Path(out_dir) / "summary.csv", rows)
+    write_review_page(Path(out_dir), rows, {path.name: path for path in files}, outputs, card)
+    return summary
 
 
 def _adapter(family: str):

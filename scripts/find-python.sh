@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Find a Python that can run pyfiji_dl's stack (3.10 or 3.11: TensorFlow 2.15 and n2v 0.3.3
-# publish nothing for 3.12+), before anything is created or installed.
+# Find a Python that can run pyfiji_dl's stack (3.10 or 3.11: TensorFlow 2.15, whose Keras 2
+# n2v 0.3.3 needs, has no wheels for 3.12+), before anything is created or installed.
 #
 #   scripts/find-python.sh            print the interpreter's full path; exit 1 with advice
 #                                     (pyfiji_dl/python_advice.txt) when there is none

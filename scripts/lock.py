@@ -87,7 +87,9 @@ def compile_for(uv: str, python: str, preferred: dict[str, str], upgrade: bool) 
         out = Path(tmp) / f"py{python}.txt"
         # uv takes the pins already in its output file as preferences
         out.write_text("".join(f"{name}=={version}\n" for name, version in sorted(preferred.items())))
+        # --no-python-downloads: resolving for a Python needs no such interpreter here
         command = [uv, "pip", "compile", "pyproject.toml", "--quiet", "--no-header", "--no-annotate",
+                   "--no-python-downloads",
                    "--python-version", python, "--python-platform", PLATFORM, "-o", str(out)]
         for extra in EXTRAS:
             command += ["--extra", extra]

@@ -37,7 +37,7 @@ DOWNLOADING = re.compile(r"^\s*Downloading (\S+) \(([^)]+)\)")
 HOST = re.compile(r"host='([^']+)'")
 LOOKING_IN = re.compile(r"^Looking in indexes: (.+)$", re.MULTILINE)
 RETRY_PATH = re.compile(r"Retrying .*?: (/\S+)")
-WRONG_PYTHON = re.compile(r"requires a different Python|Requires-Python")
+WRONG_PYTHON = re.compile(r"require[s]? a different [Pp]ython")
 CONFLICT = re.compile(r"ResolutionImpossible|conflicting dependencies|Cannot install .* because these package versions have conflicting")
 
 
@@ -80,7 +80,7 @@ def diagnose(log: str, args: list[str], log_path: Path) -> str:
     """A short explanation of a failed pip install, with what to do."""
     package = failed_package(log)
     lock_args = [a for a in args if a.endswith(".lock")]
-    if WRONG_PYTHON.search(log) and "requires a different Python" in log:
+    if WRONG_PYTHON.search(log):
         return (f"pip install: {package} has no release for Python {sys.version.split()[0]} ({sys.executable}).\n"
                 f"pyfiji_dl needs Python 3.10 or 3.11; run: bash scripts/find-python.sh\n"
                 f"(full pip output: {log_path})")

@@ -273,7 +273,7 @@ def predict_paths(
             image, info = read_image(path)
             data, axes = _model_layout(image, info, card, channel, path)
             if model is None:
-                model = adapter.load_model(model_dir)
+                model = _load_model(adapter, model_dir)
             if family in RESTORATION_FAMILIES:
                 restored = restore_image(model, adapter, card, data, axes)
                 write_imagej_tiff(outputs["restored"], restored, axes, calibration=info.calibration)
@@ -385,6 +385,17 @@ def write_summary(out_dir: Path, files: list, card: dict | None = None) -> Path 
     summary = write_csv(Path(out_dir) / "summary.csv", rows)
     write_review_page(Path(out_dir), rows, {path.name: path for path in files}, outputs, card)
     return summary
+
+
+# A long-lived process (pyfiji_dl.worker) sets this to an object with ``get(model_dir,
+# load)`` so that a model loaded for one command serves the next ones.
+model_cache = None
+
+
+def _load_model(adapter, model_dir: Path):
+    if model_cache is None:
+        return adapter.load_model(model_dir)
+    return model_cache.get(model_dir, lambda: adapter.load_model(model_dir))
 
 
 def _adapter(family: str):

@@ -1,0 +1,330 @@
+"""The ``pyfiji-dl`` side of the worker: send a command, print what comes back.
+
+Standard library only: the point of the client is that it imports neither TensorFlow
+nor NumPy. :func:`run_command` is the one hook :func:`pyfiji_dl.cli.main` calls after
+parsing the command line; it returns None when the command should run in this process
+(worker turned off, not running for a command that does not start one, or unusable).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from .paths import WorkerDirError, WorkerPaths
+from .protocol import Channel, ConnectionLost, identity, job_env
+
+SWITCH_ENV = "PYFIJI_DL_WORKER"
+# Commands the worker runs, and those worth starting it for (they import TensorFlow).
+WORKER_COMMANDS = ("predict", "rois-to-labels", "labels-to-rois", "bootstrap-rois")
+STARTING_COMMANDS = ("predict",)
+CLIENT_FLAGS = ("--for-imagej", "--submit", "--no-worker")
+START_TIMEOUT = 60.0
+REPLY_TIMEOUT = 10.0
+
+
+def disabled_reason(args=None) -> str | None:
+    """Why the worker is not used (None when it is)."""
+    if getattr(args, "no_worker", False):
+        return "--no-worker"
+    if os.environ.get(SWITCH_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+        return f"{SWITCH_ENV}={os.environ[SWITCH_ENV]}"
+    if not hasattr(socket, "AF_UNIX") or os.name == "nt":
+        return "this system has no Unix sockets"
+    return None
+
+
+def eligible(args) -> bool:
+    if args.command not in WORKER_COMMANDS:
+        return False
+    if args.command == "predict" and (getattr(args, "workers", None) is not None
+                                      or getattr(args, "scheduler", None) is not None):
+        return False  # a distributed run starts its own processes
+    return True
+
+
+def command_argv(argv: list, command: str) -> list:
+    """``argv`` without the client's own options (they come before the command name)."""
+    if command not in argv:
+        return list(argv)
+    cut = argv.index(command)
+    return [a for a in argv[:cut] if a not in CLIENT_FLAGS] + list(argv[cut:])
+
+
+# ---------------------------------------------------------------------- connecting
+
+def connect(paths: WorkerPaths | None = None, timeout: float = REPLY_TIMEOUT) -> Channel | None:
+    """A channel to the running worker, or None when none listens (a stale socket counts as none)."""
+    paths = paths or WorkerPaths.default()
+    try:
+        return Channel.connect(paths.socket, timeout=timeout)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK):
+            return None
+        raise
+
+
+def start(paths: WorkerPaths | None = None, idle_minutes: float | None = None,
+          timeout: float = START_TIMEOUT) -> Channel:
+    """Start a worker process (detached, logging to its log file) and connect to it."""
+    paths = (paths or WorkerPaths.default()).prepare()
+    command = [sys.executable, "-m", "pyfiji_dl.worker.server"]
+    if idle_minutes is not None:
+        command += ["--idle-minutes", str(idle_minutes)]
+    env = dict(os.environ)
+    env.pop(SWITCH_ENV, None)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _rotate(paths.log)
+    with open(paths.log, "ab") as log:
+        os.chmod(paths.log, 0o600)
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env=env, cwd="/", close_fds=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        channel = connect(paths)
+        if channel is not None:
+            return channel
+        if process.poll() is not None:
+            # it lost the race to another worker of this installation, or failed: try once more
+            channel = connect(paths)
+            if channel is not None:
+                return channel
+            if process.returncode != 0:
+                break
+        time.sleep(0.05)
+    raise WorkerUnavailable(f"the pyfiji-dl worker did not start (its log: {paths.log})")
+
+
+class WorkerUnavailable(RuntimeError):
+    """No worker could be reached or started."""
+
+
+def _rotate(log_path) -> None:
+    try:
+        if log_path.stat().st_size > 5 * 2**20:
+            os.replace(log_path, log_path.with_name(log_path.name + ".1"))
+    except FileNotFoundError:
+        pass
+
+
+def request(op: str, paths: WorkerPaths | None = None, timeout: float = REPLY_TIMEOUT, **fields) -> dict | None:
+    """One request and its one answer (status, cancel, stop); None when no worker runs."""
+    channel = connect(paths, timeout=timeout)
+    if channel is None:
+        return None
+    try:
+        channel.send({"op": op, **fields})
+        return channel.receive()
+    finally:
+        channel.close()
+
+
+# ---------------------------------------------------------------------- running a command
+
+def run_command(args, argv: list) -> int | None:
+    """Run the parsed command through the worker; None: run it in this process instead."""
+    if disabled_reason(args) or not eligible(args):
+        return None
+    paths = WorkerPaths.default()
+    try:
+        paths.prepare()
+    except (WorkerDirError, OSError) as exc:
+        _note(f"the worker is not used: {exc}")
+        return None
+    may_start = args.command in STARTING_COMMANDS
+    message = {
+        "op": "submit" if getattr(args, "submit", False) else "run",
+        "argv": command_argv(argv, args.command), "cwd": os.getcwd(), "env": job_env(),
+        "for_imagej": bool(getattr(args, "for_imagej", False)),
+        "tty": [sys.stdout.isatty(), sys.stderr.isatty()],
+        "lease": bool(getattr(args, "submit", False)),
+    }
+    for attempt in range(3):
+        try:
+            channel = connect(paths)
+            if channel is None:
+                if not may_start:
+                    return None
+                channel = start(paths)
+        except (WorkerUnavailable, OSError) as exc:
+            _note(f"{exc}; running the command in this process")
+            return None
+        try:
+            channel.send({**message, "identity": identity()})
+            reply = channel.receive()
+        except (ConnectionLost, OSError, ValueError) as exc:
+            channel.close()
+            _note(f"the worker did not answer ({exc}); running the command in this process")
+            return None
+        if reply.get("event") == "refused":
+            channel.close()
+            _note(f"{reply.get('message')}: starting a new worker")
+            may_start = True
+            time.sleep(0.05 * (attempt + 1))
+            continue
+        if reply.get("event") == "job":
+            channel.close()
+            print(f"PYFIJI-DL JOB {reply['dir']}", flush=True)
+            return 0
+        return _stream(channel, args, paths, reply)
+    _note("no compatible worker could be started; running the command in this process")
+    return None
+
+
+def _stream(channel: Channel, args, paths: WorkerPaths, reply: dict) -> int:
+    channel.sock.settimeout(None)
+    interrupted = False
+    while True:
+        try:
+            event = channel.receive()
+        except KeyboardInterrupt:
+            if interrupted:
+                return 130  # a second Ctrl-C: leave now; the worker stops the job when it sees us gone
+            interrupted = True
+            try:
+                channel.send({"op": "cancel"})
+            except OSError:
+                pass
+            continue
+        except (ConnectionLost, OSError, ValueError):
+            return _worker_lost(args, paths, reply.get("pid"))
+        if event.get("event") == "out":
+            stream = sys.stdout if event.get("stream") == 1 else sys.stderr
+            stream.write(event["text"])
+            stream.flush()
+        elif event.get("event") == "exit":
+            channel.close()
+            return int(event.get("code", 1))
+
+
+def _worker_lost(args, paths: WorkerPaths, pid) -> int:
+    message = (f"pyfiji-dl {args.command}: error: the pyfiji-dl worker (process {pid}) stopped while running "
+               f"this command; finished outputs are kept. Run the command again: a new worker starts. "
+               f"The worker's log: {paths.log}")
+    if getattr(args, "for_imagej", False):
+        print(message, flush=True)
+        print("PYFIJI-DL STATUS error", flush=True)
+    else:
+        print(message, file=sys.stderr, flush=True)
+    return 1
+
+
+def _note(text: str) -> None:
+    print(f"pyfiji-dl: note: {text}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- worker start|stop|status|cancel
+
+def describe_status(status: dict | None, paths: WorkerPaths) -> list[str]:
+    if status is None:
+        lines = ["worker: not running"]
+        if paths.socket.exists():
+            lines.append(f"  stale socket {paths.socket} (no worker listens; the next start removes it)")
+        return lines
+    minutes = status["uptime"] / 60
+    lines = [f"worker: running, process {status['pid']}, pyfiji_dl {status['version']}, up {minutes:.1f} min"
+             + ("" if status.get("ready") else " (loading TensorFlow)"),
+             f"  idle exit after {status['idle_minutes']:.0f} min without a command (idle for "
+             f"{status['idle_for'] / 60:.1f} min); {status['jobs_done']} command(s) run"]
+    for job in status["jobs"]:
+        lines.append(f"  job {job['id']} {job['state']}: {' '.join(job['argv'])} [{job['status']}]")
+    models = status.get("models") or []
+    lines.append(f"  models loaded: {len(models)} (about {sum(m['mb'] for m in models):.0f} MB of "
+                 f"{status.get('model_budget_mb')} MB)")
+    for model in models:
+        lines.append(f"    {model['model']} (~{model['mb']:.0f} MB)")
+    lines.append(f"  log: {status['log']}")
+    lines.append(f"  socket: {status['socket']}")
+    return lines
+
+
+def worker_command(action: str, *, idle_minutes: float | None = None, ids=None, say=print) -> int:
+    """``pyfiji-dl worker start|stop|status|cancel``."""
+    paths = WorkerPaths.default()
+    reason = disabled_reason()
+    if action == "status":
+        status = request("status", paths)
+        for line in describe_status(status, paths):
+            say(line)
+        if reason:
+            say(f"  the worker is turned off here ({reason})")
+        return 0
+    if action == "start":
+        if reason and reason.startswith("this system"):
+            say(f"pyfiji-dl worker: not available: {reason}")
+            return 1
+        status = request("status", paths)
+        if status is not None:
+            say(f"worker already running (process {status['pid']}); log: {status['log']}")
+            return 0
+        channel = start(paths, idle_minutes=idle_minutes)
+        channel.close()
+        status = request("status", paths)
+        say(f"worker started (process {status['pid']}); it loads TensorFlow now and exits after "
+            f"{status['idle_minutes']:.0f} idle min. Log: {status['log']}")
+        return 0
+    if action == "stop":
+        reply = request("stop", paths)
+        if reply is None:
+            say("worker: not running")
+            return 0
+        pid = reply.get("pid")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        say(f"worker stopped (process {pid})" if not _alive(pid) else f"worker (process {pid}) is still stopping")
+        return 0
+    if action == "cancel":
+        reply = request("cancel", paths, ids=list(ids or []))
+        if reply is None:
+            say("worker: not running; nothing to cancel")
+            return 0
+        cancelled = reply.get("ids") or []
+        say(f"cancelled {len(cancelled)} job(s)" + (f": {', '.join(cancelled)}" if cancelled else ""))
+        return 0
+    raise ValueError(f"unknown worker action {action!r}")
+
+
+def _alive(pid) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (our own child, not yet reaped) is gone for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def status_summary() -> tuple[bool, str]:
+    """For ``pyfiji-dl doctor``: (running, one line)."""
+    paths = WorkerPaths.default()
+    reason = disabled_reason()
+    try:
+        status = request("status", paths, timeout=3.0)
+    except OSError as exc:
+        return False, f"cannot reach the worker: {exc} (log: {paths.log})"
+    if status is not None:
+        jobs = len(status["jobs"])
+        return True, (f"running (process {status['pid']}, pyfiji_dl {status['version']}, "
+                      f"{len(status['models'])} model(s) loaded, {jobs} job(s) active, "
+                      f"idle exit after {status['idle_minutes']:.0f} min); log: {status['log']}")
+    text = "not running; 'pyfiji-dl predict' starts it"
+    if reason:
+        text = f"turned off ({reason})"
+    if paths.socket.exists():
+        text += f"; stale socket {paths.socket} (removed by the next start)"
+    return False, f"{text}; log: {paths.log}"

@@ -1,0 +1,471 @@
+"""The worker process: ``python -m pyfiji_dl.worker.server`` (started by the client).
+
+Threads: the main thread imports TensorFlow and the model adapters once (warm-up) and
+then runs the queued commands one at a time (one device: the CPU, or the GPU the
+process chose); an accept thread answers clients at once (status, queue position,
+refusals) even while a command runs; a monitor thread writes job progress, enforces
+cancellations and leases, and removes old job folders. The worker exits after
+``--idle-minutes`` without a request (default 30; ``PYFIJI_DL_WORKER_IDLE_MINUTES``).
+
+Only the user who started it can connect: the socket is 0600 in a 0700 folder, and on
+Linux each connection's peer user id is checked as well (``SO_PEERCRED``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import queue
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from .. import __version__
+from .jobs import Job, JobCancelled, write_atomic
+from .paths import WorkerPaths
+from .protocol import Channel, identity, identity_mismatch
+
+log = logging.getLogger("pyfiji_dl.worker")
+IDLE_ENV = "PYFIJI_DL_WORKER_IDLE_MINUTES"
+DEFAULT_IDLE_MINUTES = 30.0
+LEASE_SECONDS = 1.2
+KEEP_JOB_DIRS_SECONDS = 600
+
+
+def default_idle_minutes() -> float:
+    try:
+        return float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_MINUTES)
+    except ValueError:
+        return DEFAULT_IDLE_MINUTES
+
+
+class Worker:
+    def __init__(self, paths: WorkerPaths, idle_minutes: float, warm: bool = True):
+        self.paths = paths
+        self.idle_seconds = idle_minutes * 60
+        self.warm = warm
+        self.identity = identity()
+        self.started = time.time()
+        self.last_activity = time.monotonic()
+        self.queue: queue.Queue = queue.Queue()
+        self.jobs: dict[str, Job] = {}
+        self.current: Job | None = None
+        self.stopping = threading.Event()
+        self.retired = False
+        self.ready = False
+        self.jobs_done = 0
+        self.model_cache = None
+        self._jobs_lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._socket_inode = None
+        self._lock_fd: int | None = None
+
+    # ------------------------------------------------------------------ start / stop
+    def claim(self) -> bool:
+        """Take the lock of this installation's worker; False if another live worker holds it."""
+        import fcntl
+
+        self.paths.prepare()
+        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def listen(self) -> None:
+        path = self.paths.socket
+        if path.exists() or path.is_symlink():
+            log.info("removing a stale socket %s (no worker held the lock)", path)
+            path.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_mask = os.umask(0o177)  # the socket is born 0600: no window where others may connect
+        try:
+            listener.bind(os.fspath(path))
+        finally:
+            os.umask(old_mask)
+        os.chmod(path, 0o600)
+        listener.listen(16)
+        listener.settimeout(0.5)
+        self._listener = listener
+        self._socket_inode = path.stat().st_ino
+        write_atomic(self.paths.state, json.dumps({
+            "pid": os.getpid(), "version": __version__, "socket": str(path), "started": self.started,
+            "log": str(self.paths.log)}))
+        os.chmod(self.paths.state, 0o600)
+
+    def release_name(self) -> None:
+        """Give up the socket and the lock so that a new worker can take this installation's place."""
+        path = self.paths.socket
+        try:
+            if self._socket_inode is not None and path.stat().st_ino == self._socket_inode:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+        self._socket_inode = None
+        if self._lock_fd is not None:
+            try:
+                if json.loads(self.paths.state.read_text()).get("pid") == os.getpid():
+                    self.paths.state.unlink()
+            except (OSError, ValueError):
+                pass
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def warm_up(self) -> None:
+        """Import what commands need (TensorFlow, StarDist, the converters) before the first job."""
+        from ..prediction import run as prediction_run
+        from .models import ModelCache
+
+        self.model_cache = ModelCache()
+        prediction_run.model_cache = self.model_cache
+        if not self.warm:
+            return
+        t0 = time.monotonic()
+        try:
+            import pyfiji_dl.annotation.convert  # noqa: F401
+            import pyfiji_dl.io.rois  # noqa: F401
+            import pyfiji_dl.io.tiff  # noqa: F401
+            from ..models.device import configure_tensorflow
+            import pyfiji_dl.models.stardist  # noqa: F401  (TensorFlow, CSBDeep, StarDist)
+
+            configure_tensorflow(quiet=True)
+            import pyfiji_dl.models.care  # noqa: F401
+            import pyfiji_dl.models.unet  # noqa: F401
+        except Exception:  # noqa: BLE001 - a missing extra only fails the commands that need it
+            log.warning("warm-up incomplete:\n%s", traceback.format_exc())
+        log.info("warm-up done in %.1f s", time.monotonic() - t0)
+
+    # ------------------------------------------------------------------ main loop
+    def serve(self) -> None:
+        os.environ["PYFIJI_DL_WORKER"] = "off"  # commands run here never call a worker
+        threading.Thread(target=self._accept_loop, name="accept", daemon=True).start()
+        threading.Thread(target=self._monitor_loop, name="monitor", daemon=True).start()
+        self.warm_up()
+        self.ready = True
+        log.info("ready (pid %d, pyfiji_dl %s, idle exit after %.0f min)", os.getpid(), __version__,
+                 self.idle_seconds / 60)
+        while True:
+            try:
+                job = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                if self.stopping.is_set() or (self.retired and not self.current):
+                    break
+                if time.monotonic() - self.last_activity > self.idle_seconds:
+                    log.info("idle for %.0f min: exiting", self.idle_seconds / 60)
+                    break
+                continue
+            self._execute(job)
+            self.last_activity = time.monotonic()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self.stopping.set()
+        while True:
+            try:
+                job = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            job.request_cancel("the worker stopped")
+            self._execute(job)
+        self.release_name()
+        if self._listener is not None:
+            self._listener.close()
+        log.info("stopped")
+
+    def _execute(self, job: Job) -> None:
+        from .. import cli
+
+        if job.cancel_requested:
+            job.write(2, f"pyfiji-dl {job.command}: cancelled before it started ({job.cancel_reason}).\n")
+            job.end(130)
+            return
+        self.current = job
+        saved_env = _apply_env(job.env)
+        saved_cwd = os.getcwd()
+        saved_streams = sys.stdout, sys.stderr
+        code = 1
+        log.info("job %s: %s (in %s)", job.id, " ".join(job.argv), job.cwd)
+        try:
+            try:
+                os.chdir(job.cwd)
+                from .jobs import JobStream
+
+                sys.stdout, sys.stderr = JobStream(job, 1), JobStream(job, 2)
+                job.begin()
+                code = _exit_code(cli.main(list(job.argv)))
+            except SystemExit as exc:
+                if isinstance(exc.code, str):
+                    job.write(2, exc.code + "\n")
+                code = _exit_code(exc.code)
+            except KeyboardInterrupt as exc:
+                code = 130
+                reason = f" ({exc})" if str(exc) else ""
+                job.write(2, f"pyfiji-dl {job.command}: cancelled{reason}. Finished outputs are kept and no "
+                             "half-written file is left; run the same command again to continue (finished "
+                             "inputs are skipped).\n")
+            except FileNotFoundError as exc:
+                code = 1
+                job.write(2, f"pyfiji-dl {job.command}: error: {exc}\n")
+            except BaseException:  # noqa: BLE001 - a bug of ours: its traceback goes to the user and the log
+                code = 1
+                text = traceback.format_exc()
+                log.error("job %s failed:\n%s", job.id, text)
+                job.write(2, text)
+        except JobCancelled:
+            code = 130  # the cancellation landed while the command was already ending
+        finally:
+            sys.stdout, sys.stderr = saved_streams
+            try:
+                os.chdir(saved_cwd)
+            except OSError:
+                os.chdir("/")
+            _restore_env(saved_env)
+            self.current = None
+        job.end(code)
+        self.jobs_done += 1
+        log.info("job %s: exit %d (%s), %.2f s", job.id, code, job.state, job.finished - (job.started or job.finished))
+
+    # ------------------------------------------------------------------ clients
+    def _accept_loop(self) -> None:
+        while not self.stopping.is_set():
+            listener = self._listener
+            if listener is None or listener.fileno() < 0:
+                return
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            threading.Thread(target=self._handle, args=(conn,), name="client", daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        channel = Channel(conn)
+        try:
+            if not _same_user(conn):
+                channel.send({"event": "refused", "message": "this worker serves its own user only"})
+                return
+            request = channel.receive()
+            self.last_activity = time.monotonic()
+            op = request.get("op")
+            if op in ("run", "submit"):
+                self._handle_command(channel, request)
+            elif op == "status":
+                channel.send({"event": "status", **self.status()})
+            elif op == "cancel":
+                ids = self.cancel(request.get("ids") or None, "cancelled with 'pyfiji-dl worker cancel'")
+                channel.send({"event": "cancelled", "ids": ids})
+            elif op == "stop":
+                self.cancel(None, "the worker was stopped")
+                self.stopping.set()
+                channel.send({"event": "stopping", "pid": os.getpid()})
+            else:
+                channel.send({"event": "error", "message": f"unknown request {op!r}"})
+        except (OSError, ValueError) as exc:
+            log.info("client connection ended: %s", exc)
+        finally:
+            channel.close()
+
+    def _handle_command(self, channel: Channel, request: dict) -> None:
+        why = identity_mismatch(self.identity, request.get("identity") or {})
+        if why is None and (self.stopping.is_set() or self.retired):
+            why = "this worker is shutting down"
+        if why is not None:
+            self.retire(why)
+            channel.send({"event": "refused", "message": why})
+            return
+        submit = request["op"] == "submit"
+        job_dir = None
+        if submit:
+            job_id_dir = self.paths.jobs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+            job_dir = job_id_dir
+        job = Job(request["argv"], request["cwd"], request.get("env") or {}, for_imagej=bool(request.get("for_imagej")),
+                  tty=request.get("tty") or (False, False), job_dir=job_dir,
+                  lease=LEASE_SECONDS if request.get("lease") else None)
+        with self._jobs_lock:
+            self.jobs[job.id] = job
+            ahead = self.queue.qsize() + (1 if self.current is not None else 0)
+        job.status = (f"{job.command}: waiting for {ahead} job(s) before it" if ahead else
+                      f"{job.command}: starting" if self.ready else
+                      f"{job.command}: starting the worker (loading TensorFlow)")
+        job.write_progress()
+        self.queue.put(job)
+        if submit:
+            channel.send({"event": "job", "id": job.id, "dir": str(job_dir), "ahead": ahead, "pid": os.getpid()})
+            return
+        channel.send({"event": "queued", "id": job.id, "ahead": ahead, "pid": os.getpid()})
+        self._stream(channel, job)
+
+    def _stream(self, channel: Channel, job: Job) -> None:
+        """Send the job's output to its client; a closed client cancels the job."""
+        client_gone = False
+        buffer = b""
+        while True:
+            if not client_gone:
+                readable, _, _ = select.select([channel.sock], [], [], 0.05)
+                if readable:
+                    chunk = channel.sock.recv(4096)
+                    if not chunk:
+                        client_gone = True
+                        job.request_cancel("the command's terminal went away")
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if json.loads(line).get("op") == "cancel":
+                            job.request_cancel("interrupted")
+            else:
+                time.sleep(0.05)
+            while True:
+                try:
+                    event = job.events.get_nowait()
+                except queue.Empty:
+                    break
+                if not client_gone:
+                    try:
+                        channel.send(event)
+                    except OSError:
+                        client_gone = True
+                        job.request_cancel("the command's terminal went away")
+                if event["event"] == "exit":
+                    return
+
+    def cancel(self, ids, reason: str) -> list:
+        with self._jobs_lock:
+            jobs = [j for j in self.jobs.values() if j.state in ("queued", "running")
+                    and (ids is None or j.id in ids or (j.job_dir and j.job_dir.name in ids))]
+        for job in jobs:
+            job.request_cancel(reason)
+        return [j.id for j in jobs]
+
+    def retire(self, why: str) -> None:
+        """Leave the name to a new worker: finish what is queued, then exit."""
+        if not self.retired:
+            log.info("retiring: %s", why)
+            self.retired = True
+            self.release_name()
+
+    def status(self) -> dict:
+        with self._jobs_lock:
+            active = [j.describe() for j in self.jobs.values() if j.state in ("queued", "running")]
+        return {
+            "pid": os.getpid(), "version": __version__, "identity": self.identity, "ready": self.ready,
+            "started": self.started, "uptime": time.time() - self.started,
+            "idle_minutes": self.idle_seconds / 60,
+            "idle_for": time.monotonic() - self.last_activity, "jobs": active, "jobs_done": self.jobs_done,
+            "models": self.model_cache.describe() if self.model_cache else [],
+            "model_budget_mb": round(self.model_cache.budget / 2**20) if self.model_cache else None,
+            "log": str(self.paths.log), "socket": str(self.paths.socket), "retired": self.retired,
+        }
+
+    # ------------------------------------------------------------------ monitor
+    def _monitor_loop(self) -> None:
+        last_progress = 0.0
+        while True:
+            time.sleep(0.1)
+            with self._jobs_lock:
+                jobs = list(self.jobs.values())
+            now = time.time()
+            write = now - last_progress >= 0.25
+            for job in jobs:
+                try:
+                    job.check_files()
+                    job.enforce_cancel()
+                    if write and job.job_dir is not None and (job.finished is None or now - job.finished < 5):
+                        job.write_progress()
+                except OSError as exc:
+                    log.warning("job %s: %s", job.id, exc)
+                if job.finished is not None and now - job.finished > KEEP_JOB_DIRS_SECONDS:
+                    with self._jobs_lock:
+                        self.jobs.pop(job.id, None)
+                    if job.job_dir is not None:
+                        shutil.rmtree(job.job_dir, ignore_errors=True)
+            if write:
+                last_progress = now
+
+
+def _exit_code(value) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    return 1
+
+
+def _apply_env(env: dict) -> dict:
+    from .protocol import ENV_NAMES, ENV_PREFIXES, WORKER_ENV
+
+    saved = {}
+    names = {k for k in os.environ if (k.startswith(ENV_PREFIXES) or k in ENV_NAMES) and k not in WORKER_ENV}
+    for name in names | set(env):
+        saved[name] = os.environ.get(name)
+        if name in env:
+            os.environ[name] = env[name]
+        else:
+            del os.environ[name]
+    return saved
+
+
+def _restore_env(saved: dict) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _same_user(conn: socket.socket) -> bool:
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None or not hasattr(os, "getuid"):
+        return True  # the socket's 0600 mode and folder's 0700 mode are the guard here
+    creds = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", creds)
+    return uid == os.getuid()
+
+
+def clean_old_jobs(paths: WorkerPaths) -> None:
+    if paths.jobs.exists():
+        for entry in paths.jobs.iterdir():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pyfiji_dl.worker.server")
+    parser.add_argument("--idle-minutes", type=float, default=None)
+    parser.add_argument("--no-warm-up", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s pid %(process)d %(levelname)s %(message)s")
+    paths = WorkerPaths.default()
+    worker = Worker(paths, args.idle_minutes if args.idle_minutes is not None else default_idle_minutes(),
+                    warm=not args.no_warm_up)
+    if not worker.claim():
+        log.info("another worker holds %s: not starting", paths.lock)
+        return 0
+    clean_old_jobs(paths)
+    worker.listen()
+    signal.signal(signal.SIGTERM, lambda *_: (worker.stopping.set(), worker.cancel(None, "the worker was stopped")))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the client's terminal
+    try:
+        worker.serve()
+    finally:
+        worker.release_name()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

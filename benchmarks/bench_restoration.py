@@ -93,7 +93,7 @@ def quality(root: Path, clean: np.ndarray, label: str, minutes: float, seed: int
         assert code == 0, f"{family} training failed"
         seconds = time.perf_counter() - started
         out = root / f"pred_{family}_{label}"
-        assert main(["predict", str(model), str(root / "heldout" / "low" / "p3.tif"), "-o", str(out), "--quiet"]) == 0
+        assert main(["--no-worker", "predict", str(model), str(root / "heldout" / "low" / "p3.tif"), "-o", str(out), "--quiet"]) == 0
         restored, _ = read_image(out / "restored" / "p3.tif")
         m = restoration_metrics(restored, gt, source)
         gain = m["psnr_prediction_vs_gt"] - m["psnr_input_vs_gt"]

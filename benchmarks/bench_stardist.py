@@ -60,7 +60,7 @@ def quality(root: Path, minutes: float) -> Path:
                  "--max-minutes", str(minutes), "--quiet"])
     train_seconds = time.perf_counter() - started
     assert code == 0, "training failed"
-    code = main(["predict", str(model), str(root / "heldout" / "images"), "-o", str(root / "pred"), "--quiet"])
+    code = main(["--no-worker", "predict", str(model), str(root / "heldout" / "images"), "-o", str(root / "pred"), "--quiet"])
     assert code == 0, "prediction failed"
     truth, _ = read_image(root / "heldout" / "masks" / "q3.tif")
     pred, _ = read_image(root / "pred" / "masks" / "q3.tif")

@@ -137,7 +137,7 @@ def main(argv=None) -> None:
         print(f"  {epochs} epochs x 40 steps in {(time.perf_counter() - started) / 60:.1f} min (incl. QC)")
 
         print("\n3. Held-out quarter (256 x 256, never trained on)")
-        code = cli(["predict", str(model), str(root / "heldout" / "images"), "-o", str(root / "pred"), "--quiet"])
+        code = cli(["--no-worker", "predict", str(model), str(root / "heldout" / "images"), "-o", str(root / "pred"), "--quiet"])
         assert code == 0, "prediction failed"
         truth_q, _ = read_image(root / "heldout" / "masks" / "heldout.tif")
         pred_q, _ = read_image(root / "pred" / "masks" / "heldout.tif")
@@ -184,7 +184,7 @@ def speed(root: Path, model: Path, n_images: int = 5) -> None:
     network = float(np.median(times))
 
     started = time.perf_counter()
-    code = cli(["predict", str(model), str(folder), "-o", str(root / "speed" / "out"), "--quiet", "--overwrite"])
+    code = cli(["--no-worker", "predict", str(model), str(folder), "-o", str(root / "speed" / "out"), "--quiet", "--overwrite"])
     assert code == 0
     command = (time.perf_counter() - started) / n_images
     print(f"  network alone (median of {n_images}): {network:.2f} s/image")

@@ -422,10 +422,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--for-imagej", action="store_true",
                         help="output for ImageJ macros: everything on standard output, no progress bars, "
                              "a last line 'PYFIJI-DL STATUS ok|error'")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="run in this process even when the pyfiji-dl worker runs (also: PYFIJI_DL_WORKER=off)")
+    parser.add_argument("--submit", action="store_true",
+                        help="for ImageJ macros: hand the command to the worker and print its job folder "
+                             "('PYFIJI-DL JOB FOLDER') at once; the macro polls FOLDER/progress.txt and "
+                             "FOLDER/result.txt. Runs in this process when no worker is used.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in (_add_rois_to_labels, _add_labels_to_rois, _add_bootstrap_rois, _add_autolabel,
                         _add_train, _add_predict, _add_evaluate, _add_export, _add_fiji, _add_doctor,
-                        _add_demo):
+                        _add_demo, _add_worker):
         add_command(sub)
     return parser
 
@@ -841,6 +847,29 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+def _add_worker(sub) -> None:
+    p = sub.add_parser(
+        "worker", help="the warm worker that keeps TensorFlow and recent models loaded: start, stop, status",
+        description=(
+            "A long-lived process of yours that keeps TensorFlow imported and recently used models loaded, "
+            "so predict, rois-to-labels, labels-to-rois, bootstrap-rois and the Fiji commands answer in about "
+            "a second. 'predict' starts it when it is not running; it exits after 30 idle minutes "
+            "(--idle-minutes, PYFIJI_DL_WORKER_IDLE_MINUTES). Turn it off with PYFIJI_DL_WORKER=off or "
+            "--no-worker. It listens on a Unix socket only its user can open and runs pyfiji-dl commands only."),
+    )
+    p.add_argument("action", choices=("start", "stop", "status", "cancel"))
+    p.add_argument("jobs", nargs="*", metavar="JOB", help="cancel: job ids or job folders (default: every job)")
+    p.add_argument("--idle-minutes", type=float, help="start: exit after this many minutes without a command")
+    p.set_defaults(func=cmd_worker)
+
+
+def cmd_worker(args) -> int:
+    from .worker.client import worker_command
+
+    ids = [Path(j).name for j in args.jobs]
+    return worker_command(args.action, idle_minutes=args.idle_minutes, ids=ids, say=_say)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--for-imagej" in argv:
@@ -885,6 +914,13 @@ def _main_for_imagej(argv: list[str]) -> int:
 
 
 def _run(parser, args) -> int:
+    if args.command:
+        # the one dispatch hook: the warm worker runs the command when it is used
+        from .worker.client import run_command
+
+        code = run_command(args, args.argv)
+        if code is not None:
+            return code
     # TensorFlow's C++ start-up chatter (CUDA plugins, CPU flags) is not for our users;
     # set TF_CPP_MIN_LOG_LEVEL yourself to see it
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

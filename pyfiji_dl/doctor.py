@@ -150,10 +150,22 @@ def check_display() -> Check:
     return Check("display", False, detail, hint, required=False)
 
 
+def check_worker() -> Check:
+    """The warm worker's state (it is optional: commands run in-process without it)."""
+    from .worker.client import status_summary
+
+    try:
+        _, detail = status_summary()
+    except Exception as exc:  # noqa: BLE001 - the doctor reports, it does not fail
+        return Check("worker", False, f"cannot tell: {exc}",
+                     "'pyfiji-dl worker stop', or turn it off with PYFIJI_DL_WORKER=off", required=False)
+    return Check("worker", True, detail, required=False)
+
+
 def run_doctor(fiji: str | None = None, start_imagej: bool = True) -> int:
     """Print the report; return 0 when every required part is present, else 1."""
     checks = [check_python(), *check_packages(), check_tensorflow(), check_java(),
-              check_imagej(fiji, start=start_imagej), check_display()]
+              check_imagej(fiji, start=start_imagej), check_display(), check_worker()]
     print(f"pyfiji-dl doctor (pyfiji_dl {_version('pyfiji_dl') or 'source tree'}, {platform.platform()})")
     for check in checks:
         print(check.line())

@@ -4,6 +4,11 @@ from pathlib import Path
 
 import pytest
 
+# Commands in the test suite run in the test's own process (or the subprocess it starts),
+# not in a long-lived worker that would outlive the test; tests/test_worker.py turns the
+# worker on where it is the subject.
+os.environ.setdefault("PYFIJI_DL_WORKER", "off")
+
 # `make test` runs the suite twice: everything against ImageJ 1.54p (the ImageJ 1.x of
 # current Fiji, fetched from Maven Central by scripts/fetch-test-artifacts.sh), then the
 # ImageJ-exactness tests against Debian's ImageJ 1.53t. One JVM per process, so one ImageJ

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import progress
 from ..errors import PyfijiDLError
 from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
@@ -142,6 +143,8 @@ def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> t
         labels[index] = plane_labels
         frame = index + 1
         probabilities.update({(frame, label): p for label, p in probs.items()})
+        if len(flat) > 1:
+            progress.report(index + 1, len(flat), _plane_name(loop_axes))
     return labels.reshape(loop_shape + spatial_shape), probabilities
 
 
@@ -181,6 +184,8 @@ def segment_image(model, adapter, card: dict, image: np.ndarray, axes: str):
         probability[index] = adapter.predict(model, plane)
         mask[index], labels[index], probs = adapter.postprocess(probability[index], card)
         probabilities.update({(index + 1, label): p for label, p in probs.items()})
+        if len(flat) > 1:
+            progress.report(index + 1, len(flat), _plane_name(loop_axes))
     shape = loop_shape + spatial_shape
     return probability.reshape(shape), mask.reshape(shape), labels.reshape(shape), probabilities
 
@@ -194,8 +199,17 @@ def restore_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> n
     div_by = tuple(model._axes_div_by(spatial)) if hasattr(model, "_axes_div_by") else 1
     n_tiles = tuple(choose_n_tiles(spatial_shape, spatial, grid=div_by))
     flat = image.reshape((-1,) + spatial_shape)
-    restored = np.stack([adapter.predict(model, plane, n_tiles=n_tiles) for plane in flat])
+    restored = []
+    for index, plane in enumerate(flat):
+        restored.append(adapter.predict(model, plane, n_tiles=n_tiles))
+        if len(flat) > 1:
+            progress.report(index + 1, len(flat), _plane_name(loop_axes))
+    restored = np.stack(restored)
     return restored.reshape(image.shape).astype(np.float32, copy=False)
+
+
+def _plane_name(loop_axes: list) -> str:
+    return "frame" if "T" in loop_axes else "slice"
 
 
 def _measurement_axes(axes: str, model_ndim: int) -> str:

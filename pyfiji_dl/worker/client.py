@@ -208,11 +208,7 @@ def _worker_lost(args, paths: WorkerPaths, pid) -> int:
     message = (f"pyfiji-dl {args.command}: error: the pyfiji-dl worker (process {pid}) stopped while running "
                f"this command; finished outputs are kept. Run the command again: a new worker starts. "
                f"The worker's log: {paths.log}")
-    if getattr(args, "for_imagej", False):
-        print(message, flush=True)
-        print("PYFIJI-DL STATUS error", flush=True)
-    else:
-        print(message, file=sys.stderr, flush=True)
+    print(message, file=sys.stderr, flush=True)
     return 1
 
 

@@ -44,16 +44,14 @@ class JobCancelled(KeyboardInterrupt):
     """The user stopped the job (raised in the command, handled like Ctrl-C)."""
 
 
-def parse_progress(text: str) -> tuple | None:
-    """``(fraction, status)`` of a tqdm line, or None if ``text`` is not one."""
+def parse_progress(text: str) -> dict | None:
+    """The description, count, total and extras (``loss=0.5``) of a tqdm line, or None."""
     match = _TQDM.match(text.strip("\r\n"))
     if not match:
         return None
-    n, total = int(match["n"]), int(match["total"])
-    desc = (match["desc"] or "").strip() or "working"
     extras = [part.strip() for part in (match["rest"] or "").split(",") if "=" in part]
-    status = f"{desc}: {n}/{total}" + (f" ({', '.join(extras)})" if extras else "")
-    return (n / total if total else 0.0), status
+    return {"desc": (match["desc"] or "").strip(), "n": int(match["n"]), "total": int(match["total"]),
+            "extras": extras}
 
 
 class JobStream(io.TextIOBase):
@@ -90,6 +88,8 @@ class Job:
         self.argv = list(argv)
         self.cwd = cwd
         self.env = dict(env)
+        if job_dir is not None:
+            self.env.pop("TQDM_DISABLE", None)  # the macro shows the bars' progress
         self.for_imagej = for_imagej
         self.job_dir = job_dir
         self.lease = lease
@@ -111,6 +111,8 @@ class Job:
         self._cancel_raised = False
         self._forced = 0
         self._last_was_bar = False
+        self._outer: dict = {}
+        self._inner: tuple | None = None
         if job_dir is not None:
             job_dir.mkdir(mode=0o700)
 
@@ -131,7 +133,10 @@ class Job:
         self._check_cancel()
         progress = parse_progress(text) if "%|" in text else None
         if progress is not None:
-            self.fraction, self.status = progress
+            if progress["n"] != self._outer.get("n"):
+                self._inner = None  # the next input begins
+            self._outer = progress
+            self._compose()
             self._last_was_bar = True
             if self.for_imagej or self.job_dir is not None:
                 return  # shown as progress, not as text
@@ -145,6 +150,28 @@ class Job:
             self.events.put({"event": "out", "stream": number, "text": text})
         else:
             self._output.append(text)
+
+    def plane_done(self, done: int, total: int, what: str) -> None:
+        """Listener of :func:`pyfiji_dl.progress.report`: planes of the current input."""
+        self._check_cancel()
+        self._inner = (done, total, what)
+        self._compose()
+
+    def _compose(self) -> None:
+        outer, inner = self._outer, self._inner
+        inner_fraction = inner[0] / inner[1] if inner else 0.0
+        inner_text = f"{inner[2]} {inner[0]}/{inner[1]}" if inner else ""
+        if outer.get("total"):
+            self.fraction = min(1.0, (outer["n"] + inner_fraction) / outer["total"])
+            text = f"{outer['desc'] or self.command}: {outer['n']}/{outer['total']}"
+            if inner_text:
+                text += f", {inner_text}"
+            if outer["extras"]:
+                text += f" ({', '.join(outer['extras'])})"
+        else:
+            self.fraction = inner_fraction
+            text = f"{self.command}: {inner_text}" if inner_text else f"{self.command}: running"
+        self.status = text
 
     def output(self) -> str:
         return "".join(self._output)
@@ -170,9 +197,10 @@ class Job:
             self.status = {"done": f"{self.command}: finished", "cancelled": f"{self.command}: cancelled"}[self.state]
             if code != 0 and self.state == "done":
                 self.status = f"{self.command}: failed"
-        if self.for_imagej:
-            self.write(1, (STATUS_OK if code == 0 else STATUS_ERROR) + "\n")
         if self.job_dir is not None:
+            # what exec() would have returned: the macro reads it from the job folder
+            if self.for_imagej:
+                self.write(1, (STATUS_OK if code == 0 else STATUS_ERROR) + "\n")
             write_atomic(self.job_dir / "result.txt", self.output())
         if self.events is not None:
             self.events.put({"event": "exit", "code": code})

@@ -29,7 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, progress
 from .jobs import Job, JobCancelled, write_atomic
 from .paths import WorkerPaths
 from .protocol import Channel, identity, identity_mismatch
@@ -204,14 +204,15 @@ class Worker:
 
                 sys.stdout, sys.stderr = JobStream(job, 1), JobStream(job, 2)
                 job.begin()
-                code = _exit_code(cli.main(list(job.argv)))
+                with progress.listening(job.plane_done):
+                    code = _exit_code(cli.main(list(job.argv)))
             except SystemExit as exc:
                 if isinstance(exc.code, str):
                     job.write(2, exc.code + "\n")
                 code = _exit_code(exc.code)
-            except KeyboardInterrupt as exc:
+            except KeyboardInterrupt:
                 code = 130
-                reason = f" ({exc})" if str(exc) else ""
+                reason = f" ({job.cancel_reason})" if job.cancel_reason else ""
                 job.write(2, f"pyfiji-dl {job.command}: cancelled{reason}. Finished outputs are kept and no "
                              "half-written file is left; run the same command again to continue (finished "
                              "inputs are skipped).\n")

@@ -1,0 +1,305 @@
+"""The warm worker: the same outputs as in-process, a private socket, refusal of another
+version, cancellation that keeps finished outputs, a killed worker, two clients at once,
+and progress shown by a macro in real ImageJ.
+
+Every test talks to a worker of its own folder (``PYFIJI_DL_WORKER_DIR``), never to the
+user's; commands run as subprocesses exactly as a user or an ImageJ macro runs them.
+"""
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pyfiji_dl.io.tiff import write_imagej_tiff, write_label_image
+
+PYFIJI_DL = [sys.executable, "-m", "pyfiji_dl.cli"]
+
+
+def worker_env(folder: Path) -> dict:
+    env = dict(os.environ, PYFIJI_DL_WORKER_DIR=str(folder), PYFIJI_DL_WORKER_IDLE_MINUTES="10")
+    env.pop("PYFIJI_DL_WORKER", None)  # on (the suite turns it off for every other test)
+    return env
+
+
+def run(args, env, cwd=None, timeout=180, check=True):
+    done = subprocess.run(PYFIJI_DL + [str(a) for a in args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def state(folder: Path) -> dict:
+    states = list(folder.glob("*/worker.json"))
+    return json.loads(states[0].read_text()) if states else {}
+
+
+def stop_worker(env) -> None:
+    folder = Path(env["PYFIJI_DL_WORKER_DIR"])
+    pid = state(folder).get("pid")
+    subprocess.run(PYFIJI_DL + ["worker", "stop"], env=env, capture_output=True, timeout=60)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def same_outputs(first: Path, second: Path) -> list:
+    """Relative paths of the outputs; asserts identical bytes (ROI zips: identical entries)."""
+    names = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(second)) for p in second.rglob("*") if p.is_file())
+    for name in names:
+        if name.endswith(".zip"):
+            # a zip entry carries the time it was written; the ROIs themselves must be equal
+            with zipfile.ZipFile(first / name) as a, zipfile.ZipFile(second / name) as b:
+                assert a.namelist() == b.namelist(), name
+                assert all(a.read(n) == b.read(n) for n in a.namelist()), name
+        else:
+            assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    return names
+
+
+def no_partial_files(folder: Path) -> bool:
+    return not [p for p in folder.rglob("*") if ".part" in p.name or p.name.endswith(".tmp")]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A tiny StarDist model (1 epoch), images, a time-lapse, a folder and a label map."""
+    from stardist.data import test_image_nuclei_2d
+
+    from pyfiji_dl.cli import main
+
+    image, labels = test_image_nuclei_2d(return_mask=True)
+    root = tmp_path_factory.mktemp("worker data")
+    for i, (y, x) in enumerate([(0, 0), (0, 256), (256, 0)]):
+        write_imagej_tiff(root / "train" / "images" / f"f{i}.tif", image[y:y + 128, x:x + 128], "YX")
+        write_label_image(root / "train" / "masks" / f"f{i}.tif", labels[y:y + 128, x:x + 128], "YX")
+    model = root / "model"
+    assert main(["train", "stardist", "--data", str(root / "train"), "--model", str(model), "--epochs", "1",
+                 "--steps", "2", "--patch", "64", "--batch", "2", "--rays", "8", "--depth", "1", "--filters", "8",
+                 "--quiet"]) == 0
+    write_imagej_tiff(root / "one" / "cells 1.tif", image[256:384, 256:384], "YX")
+    for i in range(24):
+        y, x = (i // 6) * 64, (i % 6) * 64
+        write_imagej_tiff(root / "folder" / f"img{i:02d}.tif", image[y:y + 96, x:x + 96], "YX")
+    movie = np.stack([image[i * 40:i * 40 + 96, i * 40:i * 40 + 96] for i in range(6)])
+    write_imagej_tiff(root / "movie" / "movie.tif", movie, "TYX")
+    write_label_image(root / "labels.tif", labels[:200, :200], "YX")
+    return root
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    env = worker_env(tmp_path_factory.mktemp("worker"))
+    yield env
+    stop_worker(env)
+
+
+def test_outputs_identical_through_the_worker(data, env, tmp_path):
+    cases = [
+        ["predict", data / "model", data / "one", data / "movie", "-o", "{out}"],
+        ["labels-to-rois", data / "labels.tif", "-o", "{out}/rois.zip"],
+        ["bootstrap-rois", data / "one", "-o", "{out}", "--method", "Otsu"],
+    ]
+    for i, case in enumerate(cases):
+        through, alone = tmp_path / f"worker{i}", tmp_path / f"alone{i}"
+        args = [str(a).replace("{out}", str(through)) for a in case]
+        assert "PYFIJI-DL" not in run(args, env).stdout
+        run(["--no-worker"] + [str(a).replace("{out}", str(alone)) for a in case], env)
+        assert same_outputs(through, alone)
+    # the label map's ROIs back to labels, relative paths against the client's folder
+    run(["rois-to-labels", "worker1/rois.zip", "--image", data / "labels.tif", "-o", "back.tif"], env, cwd=tmp_path)
+    run(["--no-worker", "rois-to-labels", "alone1/rois.zip", "--image", data / "labels.tif", "-o", "back2.tif"],
+        env, cwd=tmp_path)
+    assert (tmp_path / "back.tif").read_bytes() == (tmp_path / "back2.tif").read_bytes()
+    status = run(["worker", "status"], env).stdout
+    assert "running" in status and str(data / "model") in status  # the model stays loaded
+
+
+def test_client_imports_neither_tensorflow_nor_numpy(data, env, tmp_path):
+    run(["worker", "start"], env)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pyfiji_dl.cli", "predict", str(data / "model"),
+                           str(data / "one"), "-o", str(tmp_path / "out")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "pyfiji_dl.worker.client" in modules
+    assert not {m for m in modules if m.split(".")[0] in ("numpy", "tensorflow", "stardist", "tifffile")}
+
+
+def test_socket_and_folders_are_private(env):
+    run(["worker", "start"], env)
+    root = Path(env["PYFIJI_DL_WORKER_DIR"])
+    (install,) = [p for p in root.iterdir() if p.is_dir()]
+    sock = Path(state(root)["socket"])
+    assert stat.S_ISSOCK(sock.stat().st_mode)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    for folder in (root, install, install / "jobs", sock.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for name in ("worker.json", "worker.log", "worker.lock"):
+        assert stat.S_IMODE((install / name).stat().st_mode) & 0o077 == 0, name
+    # a folder opened up to others is closed again before it is used
+    os.chmod(root, 0o755)
+    from pyfiji_dl.worker.paths import ensure_private_dir
+
+    ensure_private_dir(root)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+
+
+def test_another_version_is_refused_and_a_new_worker_starts(data, tmp_path):
+    env = worker_env(tmp_path / "w")
+    try:
+        run(["worker", "start"], env)
+        old_pid = state(tmp_path / "w")["pid"]
+        code = (
+            "import json, os, sys\n"
+            "from pyfiji_dl.worker.paths import WorkerPaths\n"
+            "from pyfiji_dl.worker.protocol import Channel, identity\n"
+            "channel = Channel.connect(WorkerPaths.default().socket)\n"
+            "channel.send({'op': 'run', 'identity': {**identity(), 'version': '0.0.1'}, 'argv': ['predict'],\n"
+            "              'cwd': os.getcwd(), 'env': {}})\n"
+            "print(json.dumps(channel.receive()))\n"
+        )
+        reply = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                          check=True, timeout=60).stdout)
+        assert reply["event"] == "refused"
+        assert "pyfiji_dl 0.1" in reply["message"] and "pyfiji_dl 0.0.1" in reply["message"]
+        # the old worker gave up its socket; the next command starts a worker of its own version
+        run(["predict", data / "model", data / "one", "-o", tmp_path / "out"], env)
+        assert (tmp_path / "out" / "masks" / "cells 1.tif").exists()
+        new_pid = state(tmp_path / "w")["pid"]
+        assert new_pid != old_pid
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _alive(old_pid):
+            time.sleep(0.1)
+        assert not _alive(old_pid)  # it retired once idle
+    finally:
+        stop_worker(env)
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _submit(args, env) -> Path:
+    out = run(["--for-imagej", "--submit"] + args, env).stdout
+    assert out.startswith("PYFIJI-DL JOB "), out
+    return Path(out[len("PYFIJI-DL JOB "):].strip())
+
+
+def _poll(job: Path, *, stop_when=None, timeout=180):
+    """Poll a job as the macro does (alive file, progress); return the progress lines seen."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while not (job / "result.txt").exists():
+        assert time.monotonic() < deadline, seen[-3:]
+        (job / "alive").write_text(str(time.time()))
+        if (job / "progress.txt").exists():
+            seen.append((job / "progress.txt").read_text().split("\t"))
+            if stop_when and stop_when(seen[-1]):
+                return seen
+        time.sleep(0.1)
+    return seen
+
+
+def test_cancel_mid_folder_keeps_finished_outputs_and_rerun_skips_them(data, env, tmp_path):
+    out = tmp_path / "out"
+    job = _submit(["predict", data / "model", data / "folder", "-o", out], env)
+    seen = _poll(job, stop_when=lambda fields: fields[0] == "running" and 0.15 < float(fields[1]) < 0.8)
+    assert seen and "predict:" in seen[-1][2], seen[-1]
+    (job / "cancel").write_text("")
+    cancelled_at = time.monotonic()
+    _poll(job)
+    stopped_after = time.monotonic() - cancelled_at
+    result = (job / "result.txt").read_text()
+    assert "cancelled" in result and result.endswith("PYFIJI-DL STATUS error\n"), result
+    finished = sorted(p.stem for p in (out / "objects").glob("*.csv"))
+    assert 0 < len(finished) < 24, finished
+    assert no_partial_files(out)
+    print(f"cancelled after {len(finished)} of 24 images; stopped {stopped_after:.2f} s after the cancel file")
+    rerun = run(["predict", data / "model", data / "folder", "-o", out], env).stdout
+    assert f"skipped {len(finished)} finished input(s)" in rerun
+    assert len(list((out / "objects").glob("*.csv"))) == 24
+
+
+def test_a_macro_that_stops_polling_cancels_its_job(data, env, tmp_path):
+    out = tmp_path / "out"
+    job = _submit(["predict", data / "model", data / "folder", "-o", out], env)
+    _poll(job, stop_when=lambda fields: fields[0] == "running" and float(fields[1]) > 0.1)
+    # as when Esc ends the macro: the alive file grows old
+    deadline = time.monotonic() + 30
+    while not (job / "result.txt").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert "cancelled" in (job / "result.txt").read_text()
+    assert no_partial_files(out)
+    assert len(list((out / "objects").glob("*.csv"))) < 24
+
+
+def test_worker_killed_mid_job_is_reported_and_replaced(data, env, tmp_path):
+    out = tmp_path / "out"
+    client = subprocess.Popen(PYFIJI_DL + ["predict", str(data / "model"), str(data / "folder"), "-o", str(out)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("objects/*.csv")):
+        assert time.monotonic() < deadline and client.poll() is None
+        time.sleep(0.1)
+    old_pid = state(Path(env["PYFIJI_DL_WORKER_DIR"]))["pid"]
+    os.kill(old_pid, signal.SIGKILL)
+    stdout, stderr = client.communicate(timeout=60)
+    assert client.returncode == 1
+    assert "worker" in stderr and "stopped while running" in stderr and "Traceback" not in stderr
+    assert no_partial_files(out)
+    # the stale socket is detected and the next command starts a fresh worker
+    status = run(["worker", "status"], env).stdout
+    assert "not running" in status and "stale socket" in status
+    run(["predict", str(data / "model"), str(data / "folder"), "-o", str(out)], env)
+    assert state(Path(env["PYFIJI_DL_WORKER_DIR"]))["pid"] != old_pid
+    assert len(list((out / "objects").glob("*.csv"))) == 24
+
+
+def test_two_clients_at_once_get_their_own_results(data, env, tmp_path):
+    run(["worker", "start"], env)
+    jobs = {"a": [data / "one"], "b": [data / "movie"]}
+    results = {}
+
+    def client(name):
+        results[name] = run(["predict", data / "model", *jobs[name], "-o", tmp_path / name], env, cwd=tmp_path)
+
+    threads = [threading.Thread(target=client, args=(name,)) for name in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert "cells 1.tif: done" in results["a"].stdout and "movie.tif" not in results["a"].stdout
+    assert "movie.tif: done" in results["b"].stdout and "cells 1" not in results["b"].stdout
+    for name, inputs in jobs.items():
+        run(["--no-worker", "predict", data / "model", *inputs, "-o", tmp_path / f"{name}-alone"], env)
+        same_outputs(tmp_path / name, tmp_path / f"{name}-alone")
+
+
+def test_turned_off_runs_in_process(data, tmp_path):
+    env = dict(worker_env(tmp_path / "w"), PYFIJI_DL_WORKER="off")
+    run(["predict", data / "model", data / "one", "-o", tmp_path / "out"], env)
+    assert not list((tmp_path / "w").glob("*/worker.json"))
+    done = run(["--for-imagej", "--submit", "labels-to-rois", data / "labels.tif", "-o", tmp_path / "r.zip"], env)
+    assert done.stdout.rstrip().endswith("PYFIJI-DL STATUS ok")  # no job: it ran here

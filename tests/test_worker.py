@@ -94,10 +94,32 @@ def data(tmp_path_factory):
     for i in range(24):
         y, x = (i // 6) * 64, (i % 6) * 64
         write_imagej_tiff(root / "folder" / f"img{i:02d}.tif", image[y:y + 96, x:x + 96], "YX")
+    _few_objects(model, image[:96, :96])
     movie = np.stack([image[i * 40:i * 40 + 96, i * 40:i * 40 + 96] for i in range(6)])
     write_imagej_tiff(root / "movie" / "movie.tif", movie, "TYX")
     write_label_image(root / "labels.tif", labels[:200, :200], "YX")
     return root
+
+
+def _few_objects(model_dir: Path, image) -> None:
+    """Raise the model's probability threshold to its top pixels: a one-epoch network finds
+    thousands of objects at its fitted threshold, which only makes the tests slow."""
+    from pyfiji_dl.data.normalize import normalize_percentile
+    from pyfiji_dl.models.stardist import load_model
+
+    prob, _ = load_model(model_dir).predict(normalize_percentile(image, 1, 99.8))
+    thresholds = json.loads((model_dir / "thresholds.json").read_text())
+    thresholds["prob"] = float(np.quantile(prob, 0.99))
+    (model_dir / "thresholds.json").write_text(json.dumps(thresholds))
+
+
+@pytest.fixture(scope="module")
+def reference(data, tmp_path_factory):
+    """The in-process outputs of predicting the single image and the time-lapse."""
+    out = tmp_path_factory.mktemp("reference")
+    env = dict(os.environ, PYFIJI_DL_WORKER="off")
+    run(["predict", data / "model", data / "one", data / "movie", "-o", out], env)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -107,16 +129,17 @@ def env(tmp_path_factory):
     stop_worker(env)
 
 
-def test_outputs_identical_through_the_worker(data, env, tmp_path):
+def test_outputs_identical_through_the_worker(data, env, reference, tmp_path):
+    done = run(["predict", data / "model", data / "one", data / "movie", "-o", tmp_path / "predicted"], env)
+    assert "PYFIJI-DL" not in done.stdout and "movie.tif: done" in done.stdout
+    assert len(same_outputs(tmp_path / "predicted", reference)) == 7  # masks, rois, objects x 2, summary
     cases = [
-        ["predict", data / "model", data / "one", data / "movie", "-o", "{out}"],
         ["labels-to-rois", data / "labels.tif", "-o", "{out}/rois.zip"],
         ["bootstrap-rois", data / "one", "-o", "{out}", "--method", "Otsu"],
     ]
-    for i, case in enumerate(cases):
+    for i, case in enumerate(cases, start=1):
         through, alone = tmp_path / f"worker{i}", tmp_path / f"alone{i}"
-        args = [str(a).replace("{out}", str(through)) for a in case]
-        assert "PYFIJI-DL" not in run(args, env).stdout
+        run([str(a).replace("{out}", str(through)) for a in case], env)
         run(["--no-worker"] + [str(a).replace("{out}", str(alone)) for a in case], env)
         assert same_outputs(through, alone)
     # the label map's ROIs back to labels, relative paths against the client's folder
@@ -203,7 +226,7 @@ def _alive(pid) -> bool:
 def _submit(args, env) -> Path:
     out = run(["--for-imagej", "--submit"] + args, env).stdout
     assert out.startswith("PYFIJI-DL JOB "), out
-    return Path(out[len("PYFIJI-DL JOB "):].strip())
+    return Path(out.splitlines()[0][len("PYFIJI-DL JOB "):])
 
 
 def _poll(job: Path, *, stop_when=None, timeout=180):
@@ -277,13 +300,13 @@ def test_worker_killed_mid_job_is_reported_and_replaced(data, env, tmp_path):
     assert len(list((out / "objects").glob("*.csv"))) == 24
 
 
-def test_two_clients_at_once_get_their_own_results(data, env, tmp_path):
+def test_two_clients_at_once_get_their_own_results(data, env, reference, tmp_path):
     run(["worker", "start"], env)
-    jobs = {"a": [data / "one"], "b": [data / "movie"]}
+    jobs = {"a": data / "one", "b": data / "movie"}
     results = {}
 
     def client(name):
-        results[name] = run(["predict", data / "model", *jobs[name], "-o", tmp_path / name], env, cwd=tmp_path)
+        results[name] = run(["predict", data / "model", jobs[name], "-o", tmp_path / name], env, cwd=tmp_path)
 
     threads = [threading.Thread(target=client, args=(name,)) for name in jobs]
     for thread in threads:
@@ -292,14 +315,22 @@ def test_two_clients_at_once_get_their_own_results(data, env, tmp_path):
         thread.join(timeout=300)
     assert "cells 1.tif: done" in results["a"].stdout and "movie.tif" not in results["a"].stdout
     assert "movie.tif: done" in results["b"].stdout and "cells 1" not in results["b"].stdout
-    for name, inputs in jobs.items():
-        run(["--no-worker", "predict", data / "model", *inputs, "-o", tmp_path / f"{name}-alone"], env)
-        same_outputs(tmp_path / name, tmp_path / f"{name}-alone")
+    for name, source in jobs.items():
+        for folder in ("masks", "rois", "objects"):
+            (tmp_path / f"{name}-ref" / folder).mkdir(parents=True)
+            for path in (reference / folder).glob(source.name == "one" and "cells 1.*" or "movie.*"):
+                (tmp_path / f"{name}-ref" / folder / path.name).write_bytes(path.read_bytes())
+        (tmp_path / name / "summary.csv").unlink()  # over this client's inputs only: checked above
+        same_outputs(tmp_path / name, tmp_path / f"{name}-ref")
 
 
 def test_turned_off_runs_in_process(data, tmp_path):
     env = dict(worker_env(tmp_path / "w"), PYFIJI_DL_WORKER="off")
-    run(["predict", data / "model", data / "one", "-o", tmp_path / "out"], env)
-    assert not list((tmp_path / "w").glob("*/worker.json"))
+    done = run(["predict", tmp_path / "no model", data / "one", "-o", tmp_path / "out"], env, check=False)
+    assert done.returncode == 1 and "no model" in done.stderr
+    done = run(["--no-worker", "predict", tmp_path / "no model", data / "one", "-o", tmp_path / "out"],
+               worker_env(tmp_path / "w"), check=False)
+    assert done.returncode == 1 and "no model" in done.stderr
+    assert not list((tmp_path / "w").glob("*/worker.json"))  # neither started a worker
     done = run(["--for-imagej", "--submit", "labels-to-rois", data / "labels.tif", "-o", tmp_path / "r.zip"], env)
     assert done.stdout.rstrip().endswith("PYFIJI-DL STATUS ok")  # no job: it ran here

@@ -4,6 +4,7 @@ back by real ImageJ), the review queue over a folder, and corrections."""
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,3 +211,107 @@ def test_review_queue_over_a_folder(model_dir, predicted):
     assert len(coloured) > 0
     reds = {c[0] for c in CONFIDENCE_RAMP}
     assert coloured[:, 0].min() >= min(reds) and coloured[:, 0].max() <= max(reds)
+
+
+def _squares(shape, boxes):
+    labels = np.zeros(shape, np.uint16)
+    for label, (y, x, h, w) in boxes.items():
+        labels[y:y + h, x:x + w] = label
+    return labels
+
+
+def test_corrections_on_made_up_edits():
+    from pyfiji_dl.annotation.corrections import compare_labels
+
+    predicted = _squares((64, 64), {1: (0, 0, 10, 10), 2: (0, 20, 10, 10), 3: (20, 0, 10, 10),
+                                    4: (20, 20, 10, 10), 5: (40, 40, 10, 10)})
+    corrected = _squares((64, 64), {1: (0, 0, 10, 10),        # unchanged
+                                    3: (20, 0, 10, 6),        # redrawn (IoU 0.6)
+                                    40: (20, 20, 10, 10),     # unchanged, renumbered by the ROI Manager
+                                    7: (40, 52, 10, 10),      # 5 deleted, a different object drawn beside it
+                                    9: (54, 0, 8, 8)})        # a missed object added
+    counts = compare_labels(predicted, corrected)
+    assert (counts.removed, counts.added, counts.redrawn, counts.unchanged) == (2, 2, 1, 2)
+    assert (counts.n_predicted, counts.n_corrected) == (5, 5)
+    assert counts.message().startswith("2 removed, 2 added, 1 redrawn")
+    # a barely touching neighbour is not a redraw: 5 and 7 overlap by 2 columns (IoU 0.11)
+    touching = corrected.copy()
+    touching[40:50, 48:52] = 7
+    assert compare_labels(predicted, touching).redrawn == 1
+    # time-lapse: frame by frame
+    movie_pred, movie_corr = np.stack([predicted, predicted]), np.stack([predicted, corrected])
+    counts = compare_labels(movie_pred, movie_corr, "TYX")
+    assert (counts.removed, counts.added, counts.redrawn, counts.unchanged) == (2, 2, 1, 7)
+
+
+@pytest.fixture(scope="module")
+def corrections_dir(data_dir, predicted):
+    """A reviewer's corrections of new0: two false positives deleted, one object redrawn,
+    one missed object drawn on background, as Save Corrections leaves them."""
+    labels = tifffile.imread(predicted / "masks" / "new0.tif").astype(np.uint16)
+    ids = [int(i) for i in np.unique(labels) if i]
+    corrected = labels.copy()
+    corrected[np.isin(corrected, ids[:2])] = 0
+    redrawn = corrected == ids[2]
+    ys, _ = np.nonzero(redrawn)
+    corrected[redrawn & (np.arange(labels.shape[0])[:, None] < np.median(ys))] = 0  # top half cut away
+    empty = next((y, x) for y in range(0, 120, 4) for x in range(0, 120, 4) if not corrected[y:y + 8, x:x + 8].any())
+    corrected[empty[0]:empty[0] + 8, empty[1]:empty[1] + 8] = max(ids) + 1
+    root = data_dir / "corrections"
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    shutil.copy(data_dir / "inputs" / "new0.tif", root / "images" / "new0.tif")
+    write_label_image(root / "masks" / "new0.tif", corrected, "YX")
+    return root
+
+
+def test_corrections_command_records_the_review(predicted, corrections_dir, capsys):
+    assert run_cli("corrections", predicted / "masks" / "new0.tif", corrections_dir / "masks" / "new0.tif") == 0
+    out = capsys.readouterr().out
+    assert "2 removed, 1 added, 1 redrawn" in out
+    rows = read_table(corrections_dir / "corrections.csv")
+    assert len(rows) == 1 and rows[0]["image"] == "new0.tif"
+    assert (rows[0]["removed"], rows[0]["added"], rows[0]["redrawn"]) == ("2", "1", "1")
+    # reviewing the same image again replaces its row
+    assert run_cli("corrections", predicted / "masks" / "new0.tif", corrections_dir / "masks" / "new0.tif") == 0
+    assert len(read_table(corrections_dir / "corrections.csv")) == 1
+
+
+def test_fine_tune_from_corrections_writes_a_new_version_with_lineage_and_comparison(
+        model_dir, data_dir, predicted, corrections_dir, capsys):
+    from pyfiji_dl.annotation.corrections import file_sha256
+    from pyfiji_dl.data.instances import load_instance_dataset
+
+    run_cli("corrections", predicted / "masks" / "new0.tif", corrections_dir / "masks" / "new0.tif")
+    weights_before = file_sha256(model_dir / "weights_best.h5")
+    assert run_cli("fine-tune", model_dir, "--corrections", corrections_dir, "--epochs", "1", "--steps", "2",
+                   "--quiet") == 0
+    child = model_dir.parent / f"{model_dir.name}_v2"
+    out = capsys.readouterr().out
+    assert str(child) in out and "parent_vs_child" in out
+    assert file_sha256(model_dir / "weights_best.h5") == weights_before  # the parent is unchanged
+
+    card = json.loads((child / "pyfiji_dl.json").read_text())
+    assert card["fine_tuned_from"] == str(model_dir.resolve())
+    lineage = json.loads((child / "provenance.json").read_text())["lineage"]
+    assert lineage["parent_model"] == str(model_dir.resolve())
+    assert lineage["parent_weights_sha256"] == weights_before
+    corrected = {Path(f["annotation"]).name: f for f in lineage["corrected_files"]}
+    assert set(corrected) == {"new0.tif"}
+    assert corrected["new0.tif"]["annotation_sha256"] == file_sha256(corrections_dir / "masks" / "new0.tif")
+    assert corrected["new0.tif"]["image_sha256"] == file_sha256(corrections_dir / "images" / "new0.tif")
+    assert lineage["corrections_recorded"][0]["removed"] == "2"
+    # validation: the parent's own held-out files, so both models are scored on images neither trained on
+    parent_val = {Path(s.image_path).stem for s in load_instance_dataset(data_dir / "data").val}
+    assert set(lineage["validation_files"]) == parent_val
+    assert set(lineage["original_files_kept"]) == {f"field{i}" for i in range(4)} - parent_val
+    trained_on = {Path(e["path"]).name for e in json.loads((child / "provenance.json").read_text())["data"]}
+    assert "new0.tif" in trained_on
+
+    report = (child / "qc" / "parent_vs_child" / "index.html").read_text()
+    assert "parent" in report and "child" in report and "f1" in report
+    for role in ("parent", "child"):
+        assert (child / "qc" / "parent_vs_child" / role / "matching_pooled.csv").exists()
+    # the next fine-tune of the child becomes _v3
+    from pyfiji_dl.workflows.fine_tune import next_version
+
+    assert next_version(child).name == f"{model_dir.name}_v3"

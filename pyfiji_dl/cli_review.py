@@ -1,0 +1,116 @@
+"""``pyfiji-dl corrections`` and ``pyfiji-dl fine-tune``: the review loop's commands.
+
+Kept apart from :mod:`pyfiji_dl.cli` (which registers them) so the loop's commands
+read as one piece: predict (least confident objects first) -> review in Fiji ->
+``corrections`` (what the reviewer changed, into ``corrections.csv``) -> ``fine-tune``
+(a new model version with its lineage and a parent-vs-child QC report).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def cmd_corrections(args) -> int:
+    from .annotation.corrections import record_corrections
+    from .cli import _say
+
+    counts, table = record_corrections(args.prediction, args.corrected, args.data, redrawn_iou=args.redrawn_iou)
+    _say(f"{Path(args.corrected).name}: {counts.message()}")
+    _say(f"Recorded in {table}")
+    return 0
+
+
+def add_corrections(sub) -> None:
+    p = sub.add_parser(
+        "corrections",
+        help="what a review changed: objects removed, added and redrawn, into corrections.csv",
+        description=(
+            "Compare a corrected label map (e.g. DATA/masks/NAME.tif from Save Corrections) with the "
+            "prediction it started from (OUT/masks/NAME.tif). Objects are paired one to one by overlap "
+            "(IoU, most overlapping first; below 0.25 they are different objects): unpaired predicted "
+            "objects were removed, unpaired corrected ones added, pairs below --redrawn-iou redrawn. "
+            "One row per image goes to DATA/corrections.csv (a new review of an image replaces its row)."
+        ),
+    )
+    p.add_argument("prediction", help="the predicted label map (OUT/masks/NAME.tif)")
+    p.add_argument("corrected", help="the corrected label map (DATA/masks/NAME.tif)")
+    p.add_argument("--data", help="training data folder for corrections.csv (default: the folder above "
+                                  "the corrected label map's masks/)")
+    p.add_argument("--redrawn-iou", type=float, default=0.95,
+                   help="pairs overlapping less than this IoU count as redrawn (default 0.95; an untouched "
+                        "ROI comes back with IoU 1)")
+    p.set_defaults(func=cmd_corrections)
+
+
+# Options of 'train FAMILY' that fine-tune passes on when given.
+_PASSED_ON = ("epochs", "steps", "lr", "patch", "batch", "max_minutes", "seed")
+
+
+def cmd_fine_tune(args) -> int:
+    from .cli import CommandError, _say, main
+    from .models.card import read_card
+    from .workflows.fine_tune import (compare_parent_and_child, next_version, parent_training,
+                                      prepare_fine_tune_data, write_lineage)
+
+    parent = Path(args.model).resolve()
+    family = read_card(parent)["family"]
+    child = Path(args.output).resolve() if args.output else next_version(parent)
+    data = prepare_fine_tune_data(parent, args.corrections, child, original_data=args.data)
+    _say(f"fine-tune {parent.name} -> {child.name}: {len(data.corrected)} corrected image(s) from "
+         f"{data.corrections_dir}, {len(data.originals)} of the original training image(s) from "
+         f"{data.original_data}; validation (for both models): {', '.join(data.validation)}")
+    command = ["train", family, "--data", data.train_dir, "--val", data.val_dir, "--model", child,
+               "--from", parent]
+    trained = parent_training(parent)
+    channel = args.channel if args.channel is not None else (int(trained["channel"]) if trained["channel"] else None)
+    if channel is not None:
+        command += ["--channel", channel]
+    for name in _PASSED_ON:
+        value = getattr(args, name)
+        if value is not None:
+            command += [f"--{name.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else value]
+    if args.quiet:
+        command.append("--quiet")
+    # in --for-imagej mode the output is already joined and the status line is written once, at the end
+    code = main([str(word) for word in command])
+    if code != 0:
+        raise CommandError(f"training {child} failed; the parent {parent} is unchanged.")
+    write_lineage(child, parent, data)
+    report = compare_parent_and_child(parent, child, data.val_dir, channel=channel)
+    _say(f"New model version: {child} (lineage in {child / 'provenance.json'})")
+    _say(f"Parent vs child on the same validation images: {report}")
+    return 0
+
+
+def add_fine_tune(sub) -> None:
+    from .cli import _tuple_of_ints
+
+    p = sub.add_parser(
+        "fine-tune",
+        help="fine-tune a model on corrected predictions: a new version next to it, with lineage and a "
+             "parent-vs-child QC report",
+        description=(
+            "Mix the corrected images (CORRECTIONS/images + masks, e.g. from Save Corrections) with the "
+            "model's original training data (a corrected file replaces an original of the same name), "
+            "train from the model's weights (train FAMILY --from MODEL) into MODEL_v2 (or the next free "
+            "version) beside it, hold out the parent's own validation images, record the lineage (parent, "
+            "corrected files and their SHA-256) in provenance.json and compare parent and child on the "
+            "same validation images in MODEL_v2/qc/parent_vs_child/index.html. StarDist and U-Net models."
+        ),
+    )
+    p.add_argument("model", help="the model folder to fine-tune (unchanged)")
+    p.add_argument("--corrections", required=True, help="training data folder of the corrections "
+                                                        "(images/ + masks/, corrections.csv)")
+    p.add_argument("--data", help="the model's original training data (default: as recorded in its provenance)")
+    p.add_argument("-o", "--model-out", dest="output", help="new model folder (default: MODEL_v2, MODEL_v3, ...)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the family's training default)")
+    p.add_argument("--steps", type=int, help="steps per epoch")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--patch", type=_tuple_of_ints, help="training patch")
+    p.add_argument("--batch", type=int, help="batch size")
+    p.add_argument("--max-minutes", type=float, help="stop after the epoch that reaches this time")
+    p.add_argument("--seed", type=int, help="seed of augmentation and patches")
+    p.add_argument("--channel", type=int, help="1-based channel (default: the parent's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_fine_tune)

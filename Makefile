@@ -11,6 +11,11 @@ EXTRAS ?= dl,export,cluster,test
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.pyfiji-dl-installed
 XVFB   := xvfb-run -a -s "-screen 0 1280x1024x24"
+# The two ImageJ oracles of the tests: 1.54p (current Fiji's, from Maven Central via
+# scripts/fetch-test-artifacts.sh) and Debian's 1.53t (libij-java).
+MAVEN_REPO   ?= $(HOME)/.m2/repository
+IJ_JAR_FIJI  ?= $(MAVEN_REPO)/net/imagej/ij/1.54p/ij-1.54p.jar
+IJ_JAR_DEBIAN ?= /usr/share/java/ij.jar
 
 .PHONY: all install find-python system-deps lock demo test benchmark doctor clean
 
@@ -48,7 +53,8 @@ demo: install
 test: install
 	@bash scripts/install-system-deps.sh --test
 	@bash scripts/fetch-test-artifacts.sh
-	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider
+	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider --imagej-jar=$(IJ_JAR_FIJI)
+	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider --imagej-jar=$(IJ_JAR_DEBIAN) -m "imagej and not display"
 
 benchmark: install
 	$(XVFB) $(PY) benchmarks/bench_rois_labels.py

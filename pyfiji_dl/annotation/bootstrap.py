@@ -4,8 +4,8 @@ This is the first step of the manual Fiji protocol (Image > Adjust > Threshold,
 then Analyze > Analyze Particles... with "Add to Manager"), done in Python so the
 user starts correcting ROIs instead of drawing every one.
 
-What ImageJ 1.53t's ``ParticleAnalyzer`` does, and what :func:`bootstrap_labels`
-repeats:
+What ImageJ's ``ParticleAnalyzer`` does (the same in 1.53t and 1.54p), and what
+:func:`bootstrap_labels` repeats:
 
 * It scans the thresholded pixels in raster order; at each pixel not yet taken
   the Wand traces the outer boundary of its **8-connected** particle.
@@ -104,6 +104,7 @@ def bootstrap_labels(
     split_touching: bool = False,
     fill_holes: bool = True,
     stack_histogram: bool = False,
+    imagej: str = "1.54",
 ) -> np.ndarray:
     """Threshold an image as ImageJ does and label its particles.
 
@@ -129,6 +130,8 @@ def bootstrap_labels(
         ImageJ's "Include holes": a particle is everything inside its outline.
     stack_histogram : bool
         Stacks: one threshold from all planes instead of one per plane.
+    imagej : {'1.54', '1.53'}
+        Whose threshold methods to follow: ImageJ 1.54p (current Fiji) or 1.53t.
 
     Returns
     -------
@@ -152,12 +155,13 @@ def bootstrap_labels(
         split_touching=split_touching,
         fill_holes=fill_holes,
         stack_histogram=stack_histogram,
+        imagej=imagej,
     )
     return labels
 
 
 def _bootstrap(image, method, *, dark_background, min_area, max_area, exclude_edges, split_touching,
-               fill_holes, stack_histogram):
+               fill_holes, stack_histogram, imagej="1.54"):
     """Labels plus the threshold limits used (scalars, or one per plane)."""
     method = canonical_method(method)
     image = np.asarray(image)
@@ -167,7 +171,7 @@ def _bootstrap(image, method, *, dark_background, min_area, max_area, exclude_ed
     max_area = _check_area("max_area", max_area)
     if max_area is not None and max_area < min_area:
         raise ValueError(f"max_area ({max_area:g}) is smaller than min_area ({min_area:g})")
-    lower, upper = auto_threshold(image, method, dark_background, stack_histogram=stack_histogram)
+    lower, upper = auto_threshold(image, method, dark_background, stack_histogram=stack_histogram, imagej=imagej)
     masks = mask_from_limits(image, lower, upper)
     planes = masks.reshape((-1,) + masks.shape[-2:])
     labels = np.zeros(planes.shape, dtype=np.int32)
@@ -211,6 +215,7 @@ def bootstrap_rois_file(
     stack_histogram: bool = False,
     channel: int | None = None,
     overwrite: bool = False,
+    imagej: str = "1.54",
 ) -> dict:
     """Threshold a TIFF, analyse its particles and save them as a ROI Manager set.
 
@@ -268,6 +273,7 @@ def bootstrap_rois_file(
         split_touching=split_touching,
         fill_holes=fill_holes,
         stack_histogram=stack_histogram,
+        imagej=imagej,
     )
     n_planes = int(np.prod(planes.shape[:-2], dtype=np.int64))
     lower = np.broadcast_to(np.asarray(lower, dtype=np.float64), (n_planes,)) if n_planes else np.zeros(0)

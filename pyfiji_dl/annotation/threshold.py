@@ -1,12 +1,28 @@
 """ImageJ's automatic threshold methods, giving the threshold ImageJ gives.
 
-Image > Adjust > Threshold in Fiji offers the methods of ImageJ 1.53t's
-``ij.process.AutoThresholder`` (G. Landini's Auto_Threshold). This module
-implements each of them on a 256-bin histogram, plus the steps around them that
-decide the final limits: how ``ImageProcessor.setAutoThreshold("Otsu dark")``
-bins 16-bit and 32-bit images, and how it turns the bin back into pixel values.
+Image > Adjust > Threshold in Fiji offers the methods of ``ij.process.AutoThresholder``
+(G. Landini's Auto_Threshold). This module implements each of them on a 256-bin
+histogram, plus the steps around them that decide the final limits: how
+``ImageProcessor.setAutoThreshold("Otsu dark")`` bins 16-bit and 32-bit images, and how
+it turns the bin back into pixel values.
 
-How ImageJ does it (v1.53t, ``ImageProcessor.setAutoThreshold`` and
+Two generations of ImageJ are followed exactly, picked with ``imagej=``: ``"1.54"``
+(default; ImageJ 1.54p, the ImageJ of current Fiji) and ``"1.53"`` (Debian's 1.53t).
+ImageJ 1.54a27-1.54g27 (imagej/ImageJ commits a13b2646, a1805337, 8299e77b) changed:
+
+* a histogram with one or two non-empty bins ("bilevel") is thresholded just below its
+  top level, before any method runs;
+* Otsu became M. E. Celebi's formulation (cumulative normalised histogram; the first of
+  tied maxima instead of the last);
+* Intermodes no longer trims the histogram to its non-empty range; Minimum only looks
+  for its valley below the last non-empty bin; Mean divides integer sums;
+* Huang, IsoData and Li sum in Java ``int`` (overflowing on very large images) and
+  IsoData divides both class sums as integers;
+* the 16-bit "stack histogram" bins are ``(max - min + 1) / 256`` wide.
+
+The rest of this docstring describes what both generations share.
+
+How ImageJ does it (v1.53t and v1.54p, ``ImageProcessor.setAutoThreshold`` and
 ``TypeConverter``):
 
 * **8-bit**: the histogram is the 256 grey levels.
@@ -66,10 +82,10 @@ THRESHOLD_METHODS = (
     "Triangle",
     "Yen",
 )
-"""Method names as ImageJ 1.53t spells them (``AutoThresholder.Method``).
+"""Method names as ImageJ 1.53t and 1.54p spell them (``AutoThresholder.Method``).
 ``Default`` is ImageJ's modified IsoData of the Threshold dialog; ``IJ_IsoData``
-the original ImageJ IsoData without the mode correction. (``Huang2`` arrived in
-later ImageJ versions and is not in 1.53t.)"""
+the original ImageJ IsoData without the mode correction. (``Huang2`` is a static
+method of 1.54's ``AutoThresholder``, not one of its methods.)"""
 
 _BY_LOWER = {name.lower(): name for name in THRESHOLD_METHODS}
 
@@ -178,7 +194,8 @@ def _first_max_above(values, bound: float) -> int:
 
 
 # --------------------------------------------------------------------------
-# The methods, on a 256-bin histogram (ij.process.AutoThresholder, v1.53t)
+# The methods, on a 256-bin histogram (ij.process.AutoThresholder, v1.53t; the
+# 1.54p variants follow below and reuse these where the arithmetic is unchanged)
 # --------------------------------------------------------------------------
 
 
@@ -197,9 +214,10 @@ def _check_histogram(histogram) -> np.ndarray:
     return data
 
 
-def _cumulative_normalised(data: np.ndarray):
-    """``norm_histo``, ``P1``, ``P2`` and the first/last bins used by the entropy methods."""
-    total = float(data.sum())
+def _cumulative_normalised(data: np.ndarray, int_total: bool = False):
+    """``norm_histo``, ``P1``, ``P2`` and the first/last bins used by the entropy methods
+    (``int_total``: ImageJ 1.54 counts the pixels in a Java ``int``)."""
+    total = float(_wrap_int32(data.sum())) if int_total else float(data.sum())
     norm = data / total
     p1 = np.cumsum(norm)
     p2 = 1.0 - p1
@@ -217,23 +235,33 @@ def _below_and_above(first_bin: int, last_bin: int):
     return it, ih, ih <= it, ih > it
 
 
-def huang_fuzzy_threshold(histogram) -> int:
-    """Huang & Wang (1995): minimise the fuzziness (Shannon entropy of memberships)."""
+def huang_fuzzy_threshold(histogram, int_sums: bool = False) -> int:
+    """Huang & Wang (1995): minimise the fuzziness (Shannon entropy of memberships).
+
+    ``int_sums``: ImageJ 1.54 sums levels and counts in Java ``int``."""
     data = _check_histogram(histogram)
     nonzero = np.flatnonzero(data)
     first_bin = int(nonzero[0]) if nonzero.size else 0
     last_bin = int(nonzero[-1]) if nonzero.size else 255
     levels = np.arange(256, dtype=np.float64)
     weighted = levels * data
+    if int_sums:
+        weighted = _wrap_int32(np.arange(256, dtype=np.int64) * data)
+
+    def running(values):  # sequential sums, in int (wrapping) for ImageJ 1.54
+        if int_sums:
+            return _wrap_int32(np.cumsum(values)).astype(np.float64)
+        return np.cumsum(values.astype(np.float64) if values.dtype.kind != "f" else values)
+
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.float64(1.0) / np.float64(last_bin - first_bin)
         mean_below = np.zeros(256)
-        mean_below[first_bin:] = np.cumsum(weighted[first_bin:]) / np.cumsum(data[first_bin:])
+        mean_below[first_bin:] = running(weighted[first_bin:]) / running(data[first_bin:])
         mean_above = np.zeros(256)
         if last_bin > 0:
             # mean_above[j]: mean level of bins j+1 .. last_bin
-            tail_sum = np.cumsum(weighted[last_bin:0:-1])[::-1]
-            tail_count = np.cumsum(data[last_bin:0:-1].astype(np.float64))[::-1]
+            tail_sum = running(weighted[last_bin:0:-1])[::-1]
+            tail_count = running(data[last_bin:0:-1])[::-1]
             mean_above[:last_bin] = tail_sum / tail_count
         it = np.arange(256)[:, None]
         ih = np.arange(256)[None, :]
@@ -386,10 +414,10 @@ def li_threshold(histogram) -> int:
     return threshold
 
 
-def max_entropy_threshold(histogram) -> int:
+def max_entropy_threshold(histogram, int_total: bool = False) -> int:
     """Kapur, Sahoo & Wong (1985): maximise the summed entropies of both classes."""
     data = _check_histogram(histogram)
-    norm, p1, p2, first_bin, last_bin = _cumulative_normalised(data)
+    norm, p1, p2, first_bin, last_bin = _cumulative_normalised(data, int_total)
     return _kapur_entropy_choice(data, norm, p1, p2, first_bin, last_bin, -1, _DOUBLE_MIN_VALUE)
 
 
@@ -420,7 +448,7 @@ def mean_threshold(histogram) -> int:
     return _java_int(math.floor(weighted / total))
 
 
-def min_error_threshold(histogram) -> int:
+def min_error_threshold(histogram, initial: int | None = None) -> int:
     """Kittler & Illingworth (1986) minimum error, iterative version.
 
     The Java code accumulates ``i*y[i]`` and ``i*i*y[i]`` as ``int`` products,
@@ -437,7 +465,7 @@ def min_error_threshold(histogram) -> int:
             return np.float64(0.0)
         return np.float64(cum[min(j, 255)])
 
-    threshold = mean_threshold(data)
+    threshold = mean_threshold(data) if initial is None else initial
     previous = -2
     n_total, s1_total, s2_total = upto(count_cum, 255), upto(first_cum, 255), upto(second_cum, 255)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -524,10 +552,10 @@ def percentile_threshold(histogram) -> int:
     return _first_min_below(distance, 1.0)
 
 
-def renyi_entropy_threshold(histogram) -> int:
+def renyi_entropy_threshold(histogram, int_total: bool = False) -> int:
     """Kapur, Sahoo & Wong with Renyi entropies of order 0.5, 1 and 2, combined."""
     data = _check_histogram(histogram)
-    norm, p1, p2, first_bin, last_bin = _cumulative_normalised(data)
+    norm, p1, p2, first_bin, last_bin = _cumulative_normalised(data, int_total)
     t_star2 = _kapur_entropy_choice(data, norm, p1, p2, first_bin, last_bin, 0, 0.0)
     it, ih, below, above = _below_and_above(first_bin, last_bin)
 
@@ -563,10 +591,10 @@ def renyi_entropy_threshold(histogram) -> int:
     return _java_int(value)
 
 
-def shanbhag_threshold(histogram) -> int:
+def shanbhag_threshold(histogram, int_total: bool = False) -> int:
     """Shanbhag (1994): information measure of fuzzy memberships."""
     data = _check_histogram(histogram)
-    norm, p1, p2, first_bin, last_bin = _cumulative_normalised(data)
+    norm, p1, p2, first_bin, last_bin = _cumulative_normalised(data, int_total)
     it, ih, below, above = _below_and_above(first_bin, last_bin)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         term_back = 0.5 / p1[it]
@@ -643,6 +671,125 @@ def yen_threshold(histogram) -> int:
     return _first_max_above(crit, _DOUBLE_MIN_VALUE)
 
 
+# --------------------------------------------------------------------------
+# ImageJ 1.54 (AutoThresholder at tag v1.54p) where it differs from 1.53t
+# --------------------------------------------------------------------------
+
+
+def _bilevel_154(data: np.ndarray) -> int:
+    """``AutoThresholder.bilevel``: one or two non-empty bins -> the top one minus 1; else -1."""
+    nonzero = np.flatnonzero(data)
+    if nonzero.size == 1:
+        return int(nonzero[0]) - 1
+    if nonzero.size == 2:
+        return int(nonzero[1]) - 1
+    return -1
+
+
+def _otsu_154(data: np.ndarray) -> int:
+    """Otsu as M. E. Celebi's Fourier library computes it (ImageJ 1.54)."""
+    num_pixels = float(_wrap_int32(data.sum()))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        term = 1.0 / num_pixels
+        histo = term * data.astype(np.float64)
+        cnh = np.cumsum(histo)
+        weighted = np.arange(256, dtype=np.float64) * histo
+        weighted[0] = 0.0  # mean[0] = 0.0 in the Java code
+        mean = np.cumsum(weighted)
+        bcv = mean[-1] * cnh - mean
+        bcv = bcv * (bcv / (cnh * (1.0 - cnh)))
+    best = _first_max_above(bcv, 0.0)
+    return _INT_MIN if best < 0 else best  # Java starts from Integer.MIN_VALUE
+
+
+def _intermodes_154(data: np.ndarray) -> int:
+    """Intermodes on the whole 256-bin histogram (ImageJ 1.54 no longer trims it)."""
+    smoothed = _smooth_until_bimodal(data.astype(np.float64))
+    if smoothed is None:
+        return -1
+    peaks = np.flatnonzero((smoothed[:-2] < smoothed[1:-1]) & (smoothed[2:] < smoothed[1:-1])) + 1
+    return int(math.floor(int(peaks.sum()) / 2.0))
+
+
+def _java_int_div(a: int, b: int) -> int:
+    """Java ``int`` division (truncates toward zero)."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a >= 0) == (b >= 0) else -quotient
+
+
+def _isodata_154(data: np.ndarray) -> int:
+    """IsoData with both class sums in Java ``int`` and integer means (ImageJ 1.54)."""
+    nonzero = np.flatnonzero(data[1:])
+    g = int(nonzero[0]) + 2 if nonzero.size else 0
+    products = _wrap_int32(np.arange(256, dtype=np.int64) * data)
+    while True:
+        totl = int(_wrap_int32(data[:g].sum()))
+        low = int(_wrap_int32(products[:g].sum()))
+        toth = int(_wrap_int32(data[g + 1:].sum()))
+        high = int(_wrap_int32(products[g + 1:].sum()))
+        if totl > 0 and toth > 0:
+            low = _java_int_div(low, totl)
+            high = _java_int_div(high, toth)
+            if g == _java_round((low + high) / 2.0):
+                return g
+        g += 1
+        if g > 254:
+            return -1  # ImageJ logs "IsoData Threshold not found."
+
+
+def _li_154(data: np.ndarray) -> int:
+    """Li & Tam with Java ``int`` sums (ImageJ 1.54)."""
+    products = _wrap_int32(np.arange(256, dtype=np.int64) * data)
+    num_pixels = int(_wrap_int32(data.sum()))
+    product_cum = np.cumsum(products)
+    count_cum = np.cumsum(data)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        new_thresh = float(np.float64(np.cumsum(products.astype(np.float64))[-1]) / np.float64(num_pixels))
+    threshold = 0
+    for _ in range(_MAX_REFINEMENTS):
+        old_thresh = new_thresh
+        threshold = _java_int(old_thresh + 0.5)
+        t = min(threshold, 255)
+        if t < 0:
+            sum_back = num_back = 0
+        else:
+            sum_back, num_back = int(_wrap_int32(product_cum[t])), int(_wrap_int32(count_cum[t]))
+        sum_obj = int(_wrap_int32(product_cum[-1] - (product_cum[t] if t >= 0 else 0)))
+        num_obj = int(_wrap_int32(count_cum[-1] - (count_cum[t] if t >= 0 else 0)))
+        mean_back = 0.0 if num_back == 0 else sum_back / float(num_back)
+        mean_obj = 0.0 if num_obj == 0 else sum_obj / float(num_obj)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            temp = float((np.float64(mean_back) - mean_obj) / (_log([mean_back])[0] - _log([mean_obj])[0]))
+        new_thresh = float(_java_int(temp - 0.5) if temp < -_DOUBLE_EPSILON else _java_int(temp + 0.5))
+        if not abs(new_thresh - old_thresh) > 0.5:
+            break
+    return threshold
+
+
+def _mean_154(data: np.ndarray) -> int:
+    """The mean grey level from ``long`` sums and ``long`` division (ImageJ 1.54)."""
+    total = int(data.sum())
+    weighted = int((np.arange(256, dtype=np.int64) * data).sum())
+    return _java_int(weighted // total) if total else 0
+
+
+def _min_error_154(data: np.ndarray) -> int:
+    """Kittler & Illingworth from the 1.54 mean (the iteration is unchanged)."""
+    return min_error_threshold(data, initial=_mean_154(data))
+
+
+def _minimum_154(data: np.ndarray) -> int:
+    """Minimum with the valley searched below the last non-empty bin (ImageJ 1.54)."""
+    nonzero = np.flatnonzero(data)
+    last = int(nonzero[-1]) if nonzero.size else -1
+    smoothed = _smooth_until_bimodal(data.astype(np.float64))
+    if smoothed is None:
+        return -1
+    valleys = np.flatnonzero((smoothed[:-2] > smoothed[1:-1]) & (smoothed[2:] >= smoothed[1:-1])) + 1
+    valleys = valleys[valleys < last]
+    return int(valleys[0]) if valleys.size else -1
+
+
 _METHODS = {
     "Default": default_isodata_threshold,
     "Huang": huang_fuzzy_threshold,
@@ -662,6 +809,30 @@ _METHODS = {
     "Triangle": triangle_threshold,
     "Yen": yen_threshold,
 }
+
+
+_METHODS_154 = {
+    **_METHODS,
+    "Huang": lambda data: huang_fuzzy_threshold(data, int_sums=True),
+    "Intermodes": _intermodes_154,
+    "IsoData": _isodata_154,
+    "Li": _li_154,
+    "MaxEntropy": lambda data: max_entropy_threshold(data, int_total=True),
+    "Mean": _mean_154,
+    "MinError": _min_error_154,
+    "Minimum": _minimum_154,
+    "Otsu": _otsu_154,
+    "RenyiEntropy": lambda data: renyi_entropy_threshold(data, int_total=True),
+    "Shanbhag": lambda data: shanbhag_threshold(data, int_total=True),
+}
+IMAGEJ_GENERATIONS = ("1.54", "1.53")
+"""``imagej=`` values: ImageJ 1.54p (current Fiji, the default) and ImageJ 1.53t."""
+
+
+def _check_generation(imagej: str) -> str:
+    if imagej not in IMAGEJ_GENERATIONS:
+        raise ValueError(f"imagej must be one of {IMAGEJ_GENERATIONS} (ImageJ 1.54p or 1.53t), not {imagej!r}")
+    return imagej
 
 
 def canonical_method(method: str) -> str:
@@ -685,7 +856,7 @@ def canonical_method(method: str) -> str:
     return name
 
 
-def threshold_histogram(histogram, method: str) -> int:
+def threshold_histogram(histogram, method: str, imagej: str = "1.54") -> int:
     """The bin ImageJ's ``AutoThresholder.getThreshold(method, histogram)`` returns.
 
     Parameters
@@ -693,6 +864,8 @@ def threshold_histogram(histogram, method: str) -> int:
     histogram : array-like of 256 non-negative integers
     method : str
         One of :data:`THRESHOLD_METHODS`, in any case.
+    imagej : {'1.54', '1.53'}
+        Which ImageJ to follow: 1.54p (current Fiji) or 1.53t.
 
     Returns
     -------
@@ -707,10 +880,17 @@ def threshold_histogram(histogram, method: str) -> int:
         Unknown method, a histogram that is not 256 counts, or an empty one.
     """
     name = canonical_method(method)
+    _check_generation(imagej)
     data = _check_histogram(histogram)
     if not data.any():
         raise ValueError("the histogram is empty (all counts are 0); there is nothing to threshold")
-    threshold = _METHODS[name](data)
+    if imagej == "1.54":
+        threshold = _bilevel_154(data)
+        if threshold >= 0:
+            return threshold
+        threshold = _METHODS_154[name](data)
+    else:
+        threshold = _METHODS[name](data)
     return 0 if threshold == -1 else int(threshold)
 
 
@@ -769,7 +949,7 @@ def _plane_histogram(pixels: np.ndarray) -> tuple[np.ndarray, float, float]:
     return np.bincount(bins, minlength=256), low, high
 
 
-def _stack_histogram(pixels: np.ndarray) -> tuple[np.ndarray, float, float]:
+def _stack_histogram(pixels: np.ndarray, imagej: str = "1.54") -> tuple[np.ndarray, float, float]:
     """256-bin histogram of all planes as ``IJ.setAutoThreshold(imp, "... stack")``."""
     if pixels.dtype == np.uint8:
         return np.bincount(pixels.ravel(), minlength=256), 0.0, 255.0
@@ -778,7 +958,8 @@ def _stack_histogram(pixels: np.ndarray) -> tuple[np.ndarray, float, float]:
         present = np.flatnonzero(counts)
         low, high = int(present[0]), int(present[-1])
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = 1.0 / np.float64((high - low) / 256.0)
+            width = (high - low + 1) if imagej == "1.54" else (high - low)  # StackStatistics.binSize
+            scale = 1.0 / np.float64(width / 256.0)
             bins = np.minimum(_java_int_array(scale * np.arange(high - low + 1, dtype=np.float64)), 255)
         histogram = np.bincount(bins, weights=counts[low : high + 1], minlength=256)
         return np.rint(histogram).astype(np.int64), float(low), float(high)
@@ -794,7 +975,7 @@ def _stack_histogram(pixels: np.ndarray) -> tuple[np.ndarray, float, float]:
     return np.bincount(bins, minlength=256), low, high
 
 
-def imagej_histogram(image, *, stack_histogram: bool = False) -> tuple[np.ndarray, float, float]:
+def imagej_histogram(image, *, stack_histogram: bool = False, imagej: str = "1.54") -> tuple[np.ndarray, float, float]:
     """The 256-bin histogram ImageJ thresholds, with the min and max it spans.
 
     Parameters
@@ -804,7 +985,10 @@ def imagej_histogram(image, *, stack_histogram: bool = False) -> tuple[np.ndarra
     stack_histogram : bool
         Pool all planes the way ``setAutoThreshold("... stack")`` (the Threshold
         dialog's "Stack histogram") does: for 16-bit, 256 bins of width
-        ``(max - min) / 256``; for 32-bit, NaN and infinities left out.
+        ``(max - min + 1) / 256`` (ImageJ 1.53: ``(max - min) / 256``); for 32-bit, NaN
+        and infinities left out.
+    imagej : {'1.54', '1.53'}
+        Which ImageJ to follow (see :func:`threshold_histogram`).
 
     Returns
     -------
@@ -815,7 +999,7 @@ def imagej_histogram(image, *, stack_histogram: bool = False) -> tuple[np.ndarra
     """
     pixels, _ = _as_imagej_pixels(image)
     if stack_histogram:
-        return _stack_histogram(pixels)
+        return _stack_histogram(pixels, _check_generation(imagej))
     if pixels.ndim != 2:
         raise ValueError(f"expected a 2D plane, got shape {pixels.shape}; pass stack_histogram=True to pool planes")
     return _plane_histogram(pixels)
@@ -852,14 +1036,15 @@ def _scale_limits(lower, upper, low, high, dtype, *, full_range: bool) -> tuple[
     return float(lower), float(upper)
 
 
-def _plane_limits(pixels, method, dark_background):
+def _plane_limits(pixels, method, dark_background, imagej):
     histogram, low, high = _plane_histogram(pixels)
-    threshold = threshold_histogram(histogram, method)
+    threshold = threshold_histogram(histogram, method, imagej)
     lower, upper = _bin_limits(threshold, dark_background)
     return _scale_limits(lower, upper, low, high, pixels.dtype, full_range=True)
 
 
-def auto_threshold(image, method: str = "Default", dark_background: bool = True, *, stack_histogram: bool = False):
+def auto_threshold(image, method: str = "Default", dark_background: bool = True, *, stack_histogram: bool = False,
+                   imagej: str = "1.54"):
     """Threshold limits as ImageJ's ``ip.setAutoThreshold(method + " dark")`` sets them.
 
     Parameters
@@ -880,6 +1065,8 @@ def auto_threshold(image, method: str = "Default", dark_background: bool = True,
         all planes pooled, as ImageJ's "Stack histogram" option
         (``setAutoThreshold("Otsu dark stack")``), whose 16/32-bit limits span
         only the stack's min..max.
+    imagej : {'1.54', '1.53'}
+        Which ImageJ to follow: 1.54p (current Fiji, default) or 1.53t.
 
     Returns
     -------
@@ -894,6 +1081,7 @@ def auto_threshold(image, method: str = "Default", dark_background: bool = True,
         Unknown method or unsupported image type.
     """
     name = canonical_method(method)
+    _check_generation(imagej)
     image = np.asarray(image)
     if image.ndim < 2:
         raise ValueError(f"expected an image with at least 2 dimensions (Y, X), got shape {image.shape}")
@@ -902,25 +1090,26 @@ def auto_threshold(image, method: str = "Default", dark_background: bool = True,
     pixels, offset = _as_imagej_pixels(image)
     if image.ndim == 2 or stack_histogram:
         if image.ndim == 2:
-            lower, upper = _plane_limits(pixels, name, dark_background)
+            lower, upper = _plane_limits(pixels, name, dark_background, imagej)
         else:
-            histogram, low, high = _stack_histogram(pixels)
-            threshold = threshold_histogram(histogram, name)
+            histogram, low, high = _stack_histogram(pixels, imagej)
+            threshold = threshold_histogram(histogram, name, imagej)
             bin_lower, bin_upper = _bin_limits(threshold, dark_background)
             lower, upper = _scale_limits(bin_lower, bin_upper, low, high, pixels.dtype, full_range=False)
         return lower + offset, upper + offset
     planes = pixels.reshape((-1,) + pixels.shape[-2:])
-    limits = np.array([_plane_limits(plane, name, dark_background) for plane in planes], dtype=np.float64)
+    limits = np.array([_plane_limits(plane, name, dark_background, imagej) for plane in planes], dtype=np.float64)
     shape = pixels.shape[:-2]
     return limits[:, 0].reshape(shape) + offset, limits[:, 1].reshape(shape) + offset
 
 
-def threshold_mask(image, method: str = "Default", dark_background: bool = True, *, stack_histogram: bool = False):
+def threshold_mask(image, method: str = "Default", dark_background: bool = True, *, stack_histogram: bool = False,
+                   imagej: str = "1.54"):
     """Pixels ImageJ selects (shows red) after ``setAutoThreshold``: ``lower <= v <= upper``.
 
     Parameters
     ----------
-    image, method, dark_background, stack_histogram
+    image, method, dark_background, stack_histogram, imagej
         See :func:`auto_threshold`; stacks are thresholded plane by plane unless
         ``stack_histogram``.
 
@@ -930,7 +1119,7 @@ def threshold_mask(image, method: str = "Default", dark_background: bool = True,
         Same shape as ``image``; NaN pixels are never selected.
     """
     image = np.asarray(image)
-    lower, upper = auto_threshold(image, method, dark_background, stack_histogram=stack_histogram)
+    lower, upper = auto_threshold(image, method, dark_background, stack_histogram=stack_histogram, imagej=imagej)
     return mask_from_limits(image, lower, upper)
 
 

@@ -297,12 +297,13 @@ def _synthetic_image(exportable: ExportableModel) -> np.ndarray:
 
 
 def _crop_to_valid(exportable: ExportableModel, image: np.ndarray) -> np.ndarray:
-    """Centre crop (or reflect padding) to a size the network takes, within the test-size budget.
+    """Centre crop (or reflect padding) to a valid input size, within the test-size budget where it allows.
 
-    Any multiple of the step is valid for a test tensor: sizes below the minimum
-    (which includes the halo on both sides) count as the input without its halo
-    padding, as the format allows for test tensors. So 3D StarDist test tensors, with
-    their many output channels, can stay small.
+    The size is at least the rdf's minimum (which includes the halo on both sides):
+    bioimageio.core refuses test tensors below it ("Array shape ... does not map to
+    axes"), although the network itself runs on any multiple of the step. Above the
+    minimum the test output stays within :data:`TEST_OUTPUT_BUDGET_BYTES` (and 256 px
+    per axis in 2D).
     """
     n_out = len(exportable.output_channel_names)
     budget_pixels = TEST_OUTPUT_BUDGET_BYTES / (4 * max(n_out, exportable.n_channels))
@@ -310,8 +311,8 @@ def _crop_to_valid(exportable: ExportableModel, image: np.ndarray) -> np.ndarray
     if exportable.ndim == 2:
         cap = min(cap, TEST_SIZE_CAP_2D)
     slices, pads = [], []
-    for extent, step in zip(image.shape[:-1], exportable.step):
-        size = max(step, (min(extent, cap) // step) * step)
+    for extent, step, minimum in zip(image.shape[:-1], exportable.step, exportable.min_shape):
+        size = max(minimum, (min(extent, cap) // step) * step)
         if extent >= size:
             start = (extent - size) // 2
             slices.append(slice(start, start + size))

@@ -83,7 +83,8 @@ function pyfijiSaveLabels(imagePath, root) {
     roiZip = masks + File.separator + name + ".zip";
     roiManager("Save", roiZip);
     labels = masks + File.separator + name + ".tif";
-    pyfijiCheck(exec(pyfijiCommand(), "--for-imagej", "rois-to-labels", roiZip, "--image", imagePath, "-o", labels));
+    // fill as the ImageJ this macro runs in fills (its version picks the rules)
+    pyfijiCheck(exec(pyfijiCommand(), "--for-imagej", "rois-to-labels", roiZip, "--image", imagePath, "-o", labels, "--imagej", getVersion()));
     return labels;
 }
 // ---- end of the shared part ----

@@ -70,7 +70,8 @@ def cmd_rois_to_labels(args) -> int:
         for image_path, rois_path in _progress(pairing.pairs, "rois-to-labels"):
             try:
                 result = rois_file_to_labels(rois_path, out_dir / image_path.name, image=image_path,
-                                             overlap=args.overlap, ids=args.ids)
+                                             overlap=args.overlap, ids=args.ids,
+                                             rules=args.imagej.raster_rules())
                 _print_report(rois_path.name, result)
             except (ValueError, OSError) as exc:
                 failures.append(f"{rois_path.name}: {exc}")
@@ -83,7 +84,7 @@ def cmd_rois_to_labels(args) -> int:
     if image is not None and Path(image).is_dir():
         raise CommandError(f"--image {image} is a folder; for folders use --rois-dir DIR --images DIR")
     result = rois_file_to_labels(args.rois, args.output, image=image, shape=args.shape,
-                                 overlap=args.overlap, ids=args.ids)
+                                 overlap=args.overlap, ids=args.ids, rules=args.imagej.raster_rules())
     _print_report(Path(args.rois).name, result)
     return 0
 
@@ -136,6 +137,7 @@ def cmd_bootstrap_rois(args) -> int:
                 min_area=args.min_area, max_area=args.max_area, exclude_edges=args.exclude_edges,
                 split_touching=args.split_touching, fill_holes=not args.no_fill_holes,
                 stack_histogram=args.stack_histogram, channel=args.channel, overwrite=args.overwrite,
+                imagej=args.imagej.threshold_rules(),
             )
         except (ValueError, OSError) as exc:
             failures.append(f"{path}: {exc}")
@@ -438,6 +440,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _imagej_version(text: str):
+    from .fiji.imagej_version import parse_imagej_version
+
+    try:
+        return parse_imagej_version(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_imagej_version(p, what: str) -> None:
+    from .fiji.imagej_version import FIJI_IMAGEJ
+
+    p.add_argument("--imagej", type=_imagej_version, default=FIJI_IMAGEJ, metavar="VERSION",
+                   help=f"{what} this ImageJ 1.x version does (default {FIJI_IMAGEJ}, current Fiji's; e.g. "
+                        "1.53t for Debian's libij-java). The Fiji commands pass the running ImageJ's.")
+
+
 def _add_rois_to_labels(sub) -> None:
     p = sub.add_parser(
         "rois-to-labels",
@@ -461,6 +480,7 @@ def _add_rois_to_labels(sub) -> None:
     p.add_argument("--ids", choices=["auto", "order", "name"], default="auto",
                    help="label ids from the ROI order, or from names written by labels-to-rois "
                         "('label-00017'); auto: names when all ROIs have such names")
+    _add_imagej_version(p, "fill the ROIs as")
     p.set_defaults(func=cmd_rois_to_labels)
 
 
@@ -510,6 +530,7 @@ def _add_bootstrap_rois(sub) -> None:
     p.add_argument("--no-fill-holes", action="store_true", help="keep holes (Analyze Particles without 'Include holes')")
     p.add_argument("--channel", type=int, help="1-based channel of multichannel images")
     p.add_argument("--overwrite", action="store_true", help="replace existing ROI sets")
+    _add_imagej_version(p, "threshold as")
     p.set_defaults(func=cmd_bootstrap_rois)
 
 

@@ -38,6 +38,7 @@ def rois_file_to_labels(
     shape: tuple | None = None,
     overlap: str = "last-wins",
     ids: str = "auto",
+    rules=None,
 ) -> RoisToLabelsResult:
     """Convert a ROI zip / .roi file into a label map TIFF shaped like its image.
 
@@ -53,6 +54,8 @@ def rois_file_to_labels(
         ``(height, width)`` when there is no image.
     overlap, ids : str
         See :func:`pyfiji_dl.annotation.convert.rois_to_labels`.
+    rules : pyfiji_dl.annotation.rasterize.RasterRules, optional
+        Which ImageJ to fill like; default ImageJ 1.54p (current Fiji).
     """
     if image is None and shape is None:
         raise ValueError("give the image the ROIs belong to (--image), or its size (--shape HEIGHT,WIDTH)")
@@ -61,7 +64,7 @@ def rois_file_to_labels(
         info = read_image_info(image)
     else:
         info = ImageInfo(None, tuple(shape), "YX" if len(shape) == 2 else "ZYX"[-len(shape):], np.dtype(np.uint8))
-    labels, axes, report = rois_to_labels(entries, info.shape, info.axes, overlap=overlap, ids=ids)
+    labels, axes, report = rois_to_labels(entries, info.shape, info.axes, overlap=overlap, ids=ids, rules=rules)
     write_label_image(output, labels, axes, calibration=info.calibration)
     return RoisToLabelsResult(Path(output), report, labels.shape, axes)
 

@@ -34,6 +34,7 @@ from functools import total_ordering
 __all__ = ["ImageJVersion", "parse_imagej_version", "running_version", "FIJI_IMAGEJ", "DEBIAN_IMAGEJ"]
 
 _PATTERN = re.compile(r"^\s*(\d+)\.(\d+)([a-z]?)(\d*)\s*$")
+_IMAGEJ2_PREFIX = re.compile(r"^.*/")  # Fiji's legacy layer reports "2.16.0/1.54p"
 
 
 @total_ordering
@@ -125,6 +126,9 @@ class ImageJVersion:
 def parse_imagej_version(text: "str | ImageJVersion") -> ImageJVersion:
     """``"1.54p"``, ``"1.53t99"``, ``"1.54k8"`` -> :class:`ImageJVersion`.
 
+    Inside Fiji, ImageJ reports ImageJ2's version first (``"2.16.0/1.54p"``); the ImageJ
+    1.x part after the slash is the one that counts.
+
     Raises
     ------
     ValueError
@@ -132,10 +136,12 @@ def parse_imagej_version(text: "str | ImageJVersion") -> ImageJVersion:
     """
     if isinstance(text, ImageJVersion):
         return text
-    match = _PATTERN.match(str(text))
+    match = _PATTERN.match(_IMAGEJ2_PREFIX.sub("", str(text)))
     if not match:
         raise ValueError(f"not an ImageJ 1.x version: {text!r} (expected e.g. '1.54p' or '1.54k8')")
     major, minor, letter, build = match.groups()
+    if int(major) != 1:
+        raise ValueError(f"not an ImageJ 1.x version: {text!r} (expected e.g. '1.54p' or '1.54k8')")
     return ImageJVersion(int(major), int(minor), letter, int(build) if build else 99)
 
 

@@ -130,8 +130,9 @@ def check_imagej(fiji: str | None = None, start: bool = True) -> Check:
         parsed = parse_imagej_version(version)
     except ValueError:  # an ImageJ that spells its version differently: report it as it is
         return Check("ImageJ/Fiji", True, f"ImageJ {version}: {found.describe()}")
-    detail = (f"ImageJ {parsed}: {found.describe()}; label maps and thresholds follow ImageJ "
-              f"{parsed}'s rules; ROI Manager: {parsed.roi_manager_rule()}")
+    detail = (f"ImageJ {parsed}: {found.describe()}; sessions with it fill ROIs and threshold as ImageJ "
+              f"{parsed} does (commands: as {FIJI_IMAGEJ} unless --imagej); ROI Manager: "
+              f"{parsed.roi_manager_rule()}")
     if parsed < FIJI_IMAGEJ:
         return Check("ImageJ/Fiji", False, detail,
                      f"Current Fiji runs ImageJ {FIJI_IMAGEJ}; to match it, set PYFIJI_DL_FIJI to your "

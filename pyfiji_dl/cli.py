@@ -431,11 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "('PYFIJI-DL JOB FOLDER') at once; the macro polls FOLDER/progress.txt and "
                              "FOLDER/result.txt. Runs in this process when no worker is used.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from .cli_review import add_corrections, add_fine_tune
+    from .cli_review import add_corrections, add_fine_tune, add_review_next
 
     for add_command in (_add_rois_to_labels, _add_labels_to_rois, _add_bootstrap_rois, _add_autolabel,
                         _add_train, _add_predict, _add_evaluate, _add_export, _add_fiji, _add_doctor,
-                        _add_demo, _add_worker, add_corrections, add_fine_tune):
+                        _add_demo, _add_worker, add_review_next, add_corrections, add_fine_tune):
         add_command(sub)
     return parser
 

@@ -1,4 +1,4 @@
-"""``pyfiji-dl corrections`` and ``pyfiji-dl fine-tune``: the review loop's commands.
+"""``pyfiji-dl review-next``, ``corrections`` and ``fine-tune``: the review loop's commands.
 
 Kept apart from :mod:`pyfiji_dl.cli` (which registers them) so the loop's commands
 read as one piece: predict (least confident objects first) -> review in Fiji ->
@@ -56,6 +56,8 @@ def cmd_fine_tune(args) -> int:
     parent = Path(args.model).resolve()
     family = read_card(parent)["family"]
     child = Path(args.output).resolve() if args.output else next_version(parent)
+    if args.background:
+        return _fine_tune_in_background(args, parent, child)
     data = prepare_fine_tune_data(parent, args.corrections, child, original_data=args.data)
     _say(f"fine-tune {parent.name} -> {child.name}: {len(data.corrected)} corrected image(s) from "
          f"{data.corrections_dir}, {len(data.originals)} of the original training image(s) from "
@@ -66,6 +68,9 @@ def cmd_fine_tune(args) -> int:
     channel = args.channel if args.channel is not None else (int(trained["channel"]) if trained["channel"] else None)
     if channel is not None:
         command += ["--channel", channel]
+    if args.patch is not None and len(args.patch) == 1:
+        # one size for every axis: 'train --from' takes the patch as given, so spell it out
+        args.patch = args.patch * read_card(parent)["ndim"]
     for name in _PASSED_ON:
         value = getattr(args, name)
         if value is not None:
@@ -81,6 +86,74 @@ def cmd_fine_tune(args) -> int:
     _say(f"New model version: {child} (lineage in {child / 'provenance.json'})")
     _say(f"Parent vs child on the same validation images: {report}")
     return 0
+
+
+def _fine_tune_in_background(args, parent: Path, child: Path) -> int:
+    """Check the parent, the corrections and the original data now; fine-tune in a detached process."""
+    import os
+    import subprocess
+    import sys
+
+    from .cli import _say
+    from .workflows.fine_tune import prepare_fine_tune_data
+
+    data = prepare_fine_tune_data(parent, args.corrections, child, original_data=args.data, check_only=True)
+    log_path = child.parent / f"{child.name}.fine_tune.log"
+    command = [a for a in args.argv if a not in ("--background", "--for-imagej")]
+    if not args.output:
+        command += ["--model-out", str(child)]  # the version named here, whatever appears meanwhile
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "pyfiji_dl.cli", *command], stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                   env=dict(os.environ, TQDM_MININTERVAL="10"))
+    _say(f"Fine-tuning {parent.name} on {len(data.corrected)} corrected image(s) started in the background "
+         f"(process {process.pid}).")
+    _say(f"Log: {log_path}")
+    _say(f"New model version: {child}")
+    _say(f"Parent vs child when it finishes: {child / 'qc' / 'parent_vs_child' / 'index.html'}")
+    return 0
+
+
+def cmd_review_next(args) -> int:
+    from .annotation.corrections import CORRECTIONS_FILE
+    from .cli import CommandError, _say
+    from .io.tables import read_csv
+    from .prediction.queue import next_to_review
+
+    predictions = Path(args.predictions)
+    if not (predictions / "summary.csv").exists():
+        raise CommandError(f"{predictions}: no summary.csv. Predict a folder first "
+                           "(pyfiji-dl predict MODEL IMAGES -o FOLDER) and give that FOLDER.")
+    reviewed = set()
+    if args.data and (Path(args.data) / CORRECTIONS_FILE).exists():
+        reviewed = {row["image"] for row in read_csv(Path(args.data) / CORRECTIONS_FILE)}
+    row = next_to_review(predictions, reviewed)
+    if row is None:
+        _say(f"Every image of {predictions / 'summary.csv'} has been reviewed "
+             f"(corrections in {Path(args.data) / CORRECTIONS_FILE}).")
+        return 0
+    mean = f"{float(row['mean_confidence']):.2f}" if row.get("mean_confidence") else "n/a"
+    _say(f"Next to review: {row['image']} (rank {row['review_rank']}, {row['remaining']} image(s) left): "
+         f"{row['n_low_confidence']} object(s) of low confidence, mean confidence {mean}")
+    _say(f"PYFIJI-DL REVIEW IMAGE {row.get('input') or ''}")
+    _say(f"PYFIJI-DL REVIEW ROIS {row['rois'] or ''}")
+    return 0
+
+
+def add_review_next(sub) -> None:
+    p = sub.add_parser(
+        "review-next",
+        help="the next image to review in a prediction folder (review order of summary.csv)",
+        description=(
+            "Read PREDICTIONS/summary.csv (written by pyfiji-dl predict) and name the best-ranked image "
+            "(most objects of low confidence, then lowest mean confidence) that has no row in "
+            "DATA/corrections.csv yet, with its input file and ROI set (lines 'PYFIJI-DL REVIEW IMAGE' "
+            "and 'PYFIJI-DL REVIEW ROIS', for the Review Predictions macro)."
+        ),
+    )
+    p.add_argument("predictions", help="output folder of pyfiji-dl predict")
+    p.add_argument("--data", help="training data folder whose corrections.csv lists the images already reviewed")
+    p.set_defaults(func=cmd_review_next)
 
 
 def add_fine_tune(sub) -> None:
@@ -113,4 +186,7 @@ def add_fine_tune(sub) -> None:
     p.add_argument("--seed", type=int, help="seed of augmentation and patches")
     p.add_argument("--channel", type=int, help="1-based channel (default: the parent's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--background", action="store_true",
+                   help="check the model, corrections and data now, then fine-tune in a separate process "
+                        "that logs to MODEL_vN.fine_tune.log beside the model (for Fiji)")
     p.set_defaults(func=cmd_fine_tune)

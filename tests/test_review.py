@@ -315,3 +315,29 @@ def test_fine_tune_from_corrections_writes_a_new_version_with_lineage_and_compar
     from pyfiji_dl.workflows.fine_tune import next_version
 
     assert next_version(child).name == f"{model_dir.name}_v3"
+
+
+def test_review_next_follows_the_queue_and_skips_reviewed_images(predicted, data_dir, tmp_path, capsys):
+    from pyfiji_dl.io.tables import write_csv
+
+    ranked = sorted((r for r in read_table(predicted / "summary.csv") if r["frame"] == "all"),
+                    key=lambda r: int(r["review_rank"]))
+    assert run_cli("review-next", predicted, "--data", tmp_path) == 0
+    out = capsys.readouterr().out
+    assert f"PYFIJI-DL REVIEW IMAGE {(data_dir / 'inputs' / ranked[0]['image']).resolve()}" in out
+    assert f"PYFIJI-DL REVIEW ROIS {(predicted / 'rois' / ranked[0]['image'].replace('.tif', '.zip')).resolve()}" in out
+    write_csv(tmp_path / "corrections.csv", [{"image": ranked[0]["image"], "removed": 1}])
+    assert run_cli("review-next", predicted, "--data", tmp_path) == 0
+    assert f"Next to review: {ranked[1]['image']} (rank 2, 1 image(s) left)" in capsys.readouterr().out
+    write_csv(tmp_path / "corrections.csv", [{"image": r["image"]} for r in ranked])
+    assert run_cli("review-next", predicted, "--data", tmp_path) == 0
+    assert "Every image" in capsys.readouterr().out
+    assert run_cli("review-next", tmp_path) == 1  # no summary: told to predict first
+    assert "Predict a folder first" in capsys.readouterr().err
+
+
+def test_fine_tune_in_the_background_checks_before_it_starts(model_dir, tmp_path, capsys):
+    (tmp_path / "images").mkdir()
+    assert run_cli("fine-tune", model_dir, "--corrections", tmp_path, "--background") == 1
+    assert "no corrected images" in capsys.readouterr().err
+    assert not (model_dir.parent / f"{model_dir.name}_v2.fine_tune.log").exists()

@@ -11,7 +11,9 @@ are all confident. So every image of a prediction run gets, in ``summary.csv``:
 * ``mean_confidence`` and ``min_confidence``;
 * ``review_rank`` (on the image's ``all`` row): 1 is reviewed first. Images are
   ranked by ``n_low_confidence`` (most first), then by ``mean_confidence`` (lowest
-  first), then by name.
+  first), then by name;
+* ``input`` (on the ``all`` row): the input file, so *Review Predictions* can open the
+  next image of the queue (:func:`next_to_review`).
 
 ``review.html`` shows the same ranking with a thumbnail of each image, its objects
 outlined in their confidence colours, and links to the ROI set and label map.
@@ -32,7 +34,7 @@ from .review import confidence_colour, confidence_floor
 REVIEW_PAGE = "review.html"
 THUMBNAIL_DIR = "review"
 THUMBNAIL_SIZE = 256
-REVIEW_COLUMNS = ("n_low_confidence", "mean_confidence", "min_confidence", "review_rank")
+REVIEW_COLUMNS = ("n_low_confidence", "mean_confidence", "min_confidence", "review_rank", "input")
 
 
 def low_confidence_limit(floor: float) -> float:
@@ -54,7 +56,8 @@ def confidence_statistics(confidences: list, low: float) -> dict:
     }
 
 
-def add_review_columns(rows: list[dict], objects_tables: Mapping, card: Mapping) -> list[dict]:
+def add_review_columns(rows: list[dict], objects_tables: Mapping, card: Mapping,
+                       inputs: Mapping | None = None) -> list[dict]:
     """Summary rows with the review statistics of their image (and frame) and the ranking.
 
     Parameters
@@ -65,6 +68,8 @@ def add_review_columns(rows: list[dict], objects_tables: Mapping, card: Mapping)
         Image name -> path of its ``objects/NAME.csv``.
     card : mapping
         Model card (its probability threshold sets what counts as low).
+    inputs : mapping, optional
+        Image name -> input path, for the ``input`` column.
 
     Returns
     -------
@@ -88,7 +93,43 @@ def add_review_columns(rows: list[dict], objects_tables: Mapping, card: Mapping)
                                           r["image"]))
     for rank, row in enumerate(ranked, start=1):
         row["review_rank"] = rank
+        if inputs is not None and row["image"] in inputs:
+            row["input"] = str(Path(inputs[row["image"]]).resolve())
     return rows
+
+
+def next_to_review(predictions: str | Path, reviewed: set | None = None) -> dict | None:
+    """The best-ranked image of a prediction folder's ``summary.csv`` not reviewed yet.
+
+    Parameters
+    ----------
+    predictions : path-like
+        Output folder of ``pyfiji-dl predict`` (``summary.csv``, ``rois/``).
+    reviewed : set of str, optional
+        Names (with or without ``.tif``) of images already corrected, e.g. from
+        ``corrections.csv``.
+
+    Returns
+    -------
+    dict or None
+        Its ``all`` row of the summary plus ``rois`` (the ROI set, or None when the
+        image has no object) and ``remaining`` (images left, this one included);
+        None when every image was reviewed.
+    """
+    predictions = Path(predictions)
+    table = predictions / "summary.csv"
+    if not table.exists():
+        return None
+    done = {Path(name).stem for name in (reviewed or ())}
+    rows = [r for r in read_csv(table) if r.get("frame") == "all" and r.get("review_rank")]
+    queue = sorted((r for r in rows if Path(r["image"]).stem not in done), key=lambda r: int(r["review_rank"]))
+    if not queue:
+        return None
+    row = dict(queue[0])
+    rois = predictions / "rois" / f"{Path(row['image']).stem}.zip"
+    row["rois"] = str(rois.resolve()) if rois.exists() else None
+    row["remaining"] = len(queue)
+    return row
 
 
 def _plane(array: np.ndarray, axes: str) -> np.ndarray:

@@ -395,7 +395,8 @@ def write_summary(out_dir: Path, files: list, card: dict | None = None) -> Path 
     from .queue import add_review_columns, write_review_page
 
     outputs = {path.name: output_paths(Path(out_dir), path.stem) for path in files}
-    rows = add_review_columns(rows, {name: paths["objects"] for name, paths in outputs.items()}, card)
+    rows = add_review_columns(rows, {name: paths["objects"] for name, paths in outputs.items()}, card,
+                              inputs={path.name: path for path in files})
     summary = write_csv(Path(out_dir) / "summary.csv", rows)
     write_review_page(Path(out_dir), rows, {path.name: path for path in files}, outputs, card)
     return summary

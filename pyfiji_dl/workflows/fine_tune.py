@@ -125,7 +125,7 @@ def _place(pairs: dict, stems, folder: Path) -> None:
 
 
 def prepare_fine_tune_data(parent: str | os.PathLike, corrections: str | os.PathLike, child: str | os.PathLike,
-                           *, original_data: str | os.PathLike | None = None) -> FineTuneData:
+                           *, original_data: str | os.PathLike | None = None, check_only: bool = False) -> FineTuneData:
     """Training and validation folders for the child model, in ``CHILD_training_data`` beside it.
 
     Parameters
@@ -139,6 +139,9 @@ def prepare_fine_tune_data(parent: str | os.PathLike, corrections: str | os.Path
         The new model folder (must not exist yet).
     original_data : path-like, optional
         The parent's training data; default: the ``--data`` of its recorded command line.
+    check_only : bool
+        Check everything and say what would be used, but link nothing (before a
+        fine-tune started in the background).
 
     Returns
     -------
@@ -186,10 +189,12 @@ def prepare_fine_tune_data(parent: str | os.PathLike, corrections: str | os.Path
     data = FineTuneData(train_dir=mixed / "train", val_dir=mixed / "val",
                         original_data=original, corrections_dir=corrections, validation=val_stems)
     data.originals = sorted(s for s in originals if s not in val_stems and s not in corrected)
+    data.corrected = [corrected[s] for s in sorted(corrected)]
+    if check_only:
+        return data
     _place(originals, data.originals, data.train_dir)
     _place(corrected, sorted(corrected), data.train_dir)
     _place(validation_pairs, val_stems, data.val_dir)
-    data.corrected = [corrected[s] for s in sorted(corrected)]
     return data
 
 

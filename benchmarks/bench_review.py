@@ -13,7 +13,9 @@ K predicted objects, chosen least confident first or at random:
 The corrected fields are recorded (``pyfiji-dl corrections``) and the model is
 fine-tuned on them for a fixed small budget (``pyfiji-dl fine-tune``, epochs x steps
 fixed), then scored on two held-out fields (F1 at IoU 0.5, pooled). Both orders start
-from the same model and get the same budget; the printed ratio compares their F1 gains.
+from the same model and get the same budget; the printed ratio compares their F1 gains. A
+control gets the same budget without corrections (``train --from`` on the original data),
+so the gain of more training alone is seen apart from the gain of the corrections.
 Also timed: one loop, correct -> fine-tuned model -> new prediction of the pool.
 
 Usage: python benchmarks/bench_review.py [--rounds 2] [--per-round 10] [--epochs 3] [--steps 10]
@@ -31,8 +33,10 @@ import numpy as np
 
 FIELD = 128
 TRAIN_FIELDS = (0, 1, 2)
-HELD_OUT_FIELDS = (14, 15)
+HELD_OUT_FIELDS = (13, 14, 15)
 ORDERS = ("confidence", "random")
+# the control: the same fine-tuning budget on the original training data alone
+CONTROL = "no corrections"
 
 
 def field_slices(index: int):
@@ -77,7 +81,7 @@ def predict(model: Path, images: Path, out: Path) -> Path:
     return out
 
 
-def f1_held_out(model: Path, root: Path, tag: str) -> float:
+def f1_held_out(model: Path, root: Path, tag: str) -> dict:
     from pyfiji_dl.io.tiff import read_image
     from pyfiji_dl.qc.matching import match_dataset
 
@@ -88,7 +92,7 @@ def f1_held_out(model: Path, root: Path, tag: str) -> float:
         truths.append(read_image(root / "heldout" / "masks" / f"{name}.tif")[0])
         preds.append(read_image(out / "masks" / f"{name}.tif")[0])
     _, pooled = match_dataset(truths, preds, thresholds=(0.5,))
-    return float(pooled[0]["f1"])
+    return pooled[0]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -214,8 +218,16 @@ def main() -> None:
               f"{time.perf_counter() - started:.0f} s")
         base_f1 = f1_held_out(base, root, "base")
         base_pred = predict(base, root / "pool" / "images", root / "pool_pred_base")
-        results = {order: [(0, base_f1)] for order in ORDERS}
+        results = {order: [(0, base_f1)] for order in ORDERS + (CONTROL,)}
         loop_times = []
+        model = base
+        for round_index in range(1, args.rounds + 1):
+            child = root / "models" / f"control_v{round_index + 1}"
+            run("train", "stardist", "--data", root / "train", "--model", child, "--from", model,
+                "--epochs", args.epochs, "--steps", args.steps, "--lr", 1e-3, "--patch", "64,64", "--batch", "4",
+                "--quiet")
+            model = child
+            results[CONTROL].append((0, f1_held_out(child, root, f"control{round_index}")))
         for order in ORDERS:
             reviewer = Reviewer(pool_truth, order)
             model, predictions = base, base_pred
@@ -236,13 +248,21 @@ def main() -> None:
                 results[order].append((reviewer.n_corrected, f1_held_out(child, root, f"{order}{round_index}")))
         print(f"\nF1 @ IoU 0.5 on {len(HELD_OUT_FIELDS)} held-out fields vs objects corrected "
               f"(K = {args.per_round} per round, fine-tune {args.epochs} x {args.steps} steps per round):")
-        print(f"  {'corrected':>9}  " + "  ".join(f"{order:>10}" for order in ORDERS))
+        columns = ORDERS + (CONTROL,)
+        print(f"  {'round':>5} {'corrected':>9}  " + "  ".join(f"{c:>26}" for c in columns))
         for row in range(args.rounds + 1):
-            print(f"  {results[ORDERS[0]][row][0]:>9}  " + "  ".join(f"{results[o][row][1]:>10.3f}" for o in ORDERS))
-        gains = {o: results[o][-1][1] - base_f1 for o in ORDERS}
+            cells = []
+            for c in columns:
+                m = results[c][row][1]
+                cells.append(f"{m['f1']:.3f} (tp {m['tp']:>2} fp {m['fp']:>2} fn {m['fn']:>2})")
+            print(f"  {row:>5} {results[ORDERS[0]][row][0]:>9}  " + "  ".join(f"{c:>26}" for c in cells))
+        print(f"  ({CONTROL}: the same fine-tuning rounds on the {len(TRAIN_FIELDS)} original fields only; "
+              f"{results[ORDERS[0]][0][1]['n_true']} held-out nuclei)")
+        gains = {o: results[o][-1][1]["f1"] - base_f1["f1"] for o in columns}
         ratio = f"{gains['confidence'] / gains['random']:.2f}" if abs(gains["random"]) > 1e-9 else "n/a"
         print(f"  F1 gain after {results['random'][-1][0]} corrections: least confident first "
-              f"{gains['confidence']:+.3f}, random {gains['random']:+.3f} (ratio {ratio})")
+              f"{gains['confidence']:+.3f}, random {gains['random']:+.3f} (ratio {ratio}); "
+              f"same training without corrections {gains[CONTROL]:+.3f}")
         mean = np.mean(loop_times, axis=0)
         print(f"\nOne loop (correct -> fine-tuned model -> new prediction of {len(pool_truth)} fields), mean of "
               f"{len(loop_times)}: {mean.sum():.0f} s = corrections recorded {mean[0]:.1f} s + fine-tune "

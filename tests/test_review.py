@@ -54,6 +54,21 @@ def test_review_rois_orders_3d_slices_together_and_unknown_last():
     assert ordered[0].properties["confidence"] == pytest.approx(0.3)
 
 
+def test_unet_confidence_is_the_mean_foreground_probability_inside_the_object():
+    from pyfiji_dl.models.unet import postprocess
+    from pyfiji_dl.prediction.review import review_rois
+    from pyfiji_dl.annotation.convert import labels_to_rois
+
+    probability = np.zeros((40, 40), np.float32)
+    probability[2:12, 2:12] = 0.9
+    probability[20:30, 20:30] = np.linspace(0.55, 0.75, 10)[None, :]
+    _, labels, confidences = postprocess(probability, {"threshold": 0.5, "split_touching": False})
+    for label, confidence in confidences.items():
+        assert confidence == pytest.approx(probability[labels == label].mean())
+    ordered = review_rois(labels_to_rois(labels, "YX"), confidences)
+    assert [r.properties["confidence"] for r in ordered] == pytest.approx(sorted(confidences.values()), abs=1e-4)
+
+
 @pytest.fixture(scope="module")
 def nuclei():
     from stardist.data import test_image_nuclei_2d

@@ -324,6 +324,16 @@ def test_two_clients_at_once_get_their_own_results(data, env, reference, tmp_pat
         same_outputs(tmp_path / name, tmp_path / f"{name}-ref")
 
 
+def test_idle_worker_exits_and_cleans_up(tmp_path):
+    env = worker_env(tmp_path / "w")
+    server = subprocess.run([sys.executable, "-m", "pyfiji_dl.worker.server", "--idle-minutes", "0.02",
+                             "--no-warm-up"], env=env, capture_output=True, text=True, timeout=60)
+    assert server.returncode == 0, server.stderr
+    assert "idle for 0.02 min: exiting" in server.stderr
+    (install,) = (tmp_path / "w").iterdir()
+    assert not (install / "worker.sock").exists() and not (install / "worker.json").exists()
+
+
 def test_turned_off_runs_in_process(data, tmp_path):
     env = dict(worker_env(tmp_path / "w"), PYFIJI_DL_WORKER="off")
     done = run(["predict", tmp_path / "no model", data / "one", "-o", tmp_path / "out"], env, check=False)

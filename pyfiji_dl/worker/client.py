@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from .paths import WorkerDirError, WorkerPaths
+from .paths import DIR_ENV, WorkerDirError, WorkerPaths
 from .protocol import Channel, ConnectionLost, identity, job_env
 
 SWITCH_ENV = "PYFIJI_DL_WORKER"
@@ -80,6 +80,7 @@ def start(paths: WorkerPaths | None = None, idle_minutes: float | None = None,
         command += ["--idle-minutes", str(idle_minutes)]
     env = dict(os.environ)
     env.pop(SWITCH_ENV, None)
+    env[DIR_ENV] = str(paths.root.parent.absolute())  # the worker runs in '/': no relative folder
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _rotate(paths.log)
     with open(paths.log, "ab") as log:
@@ -227,7 +228,7 @@ def describe_status(status: dict | None, paths: WorkerPaths) -> list[str]:
     minutes = status["uptime"] / 60
     lines = [f"worker: running, process {status['pid']}, pyfiji_dl {status['version']}, up {minutes:.1f} min"
              + ("" if status.get("ready") else " (loading TensorFlow)"),
-             f"  idle exit after {status['idle_minutes']:.0f} min without a command (idle for "
+             f"  idle exit after {status['idle_minutes']:g} min without a command (idle for "
              f"{status['idle_for'] / 60:.1f} min); {status['jobs_done']} command(s) run"]
     for job in status["jobs"]:
         lines.append(f"  job {job['id']} {job['state']}: {' '.join(job['argv'])} [{job['status']}]")
@@ -264,7 +265,7 @@ def worker_command(action: str, *, idle_minutes: float | None = None, ids=None, 
         channel.close()
         status = request("status", paths)
         say(f"worker started (process {status['pid']}); it loads TensorFlow now and exits after "
-            f"{status['idle_minutes']:.0f} idle min. Log: {status['log']}")
+            f"{status['idle_minutes']:g} idle min. Log: {status['log']}")
         return 0
     if action == "stop":
         reply = request("stop", paths)
@@ -317,7 +318,7 @@ def status_summary() -> tuple[bool, str]:
         jobs = len(status["jobs"])
         return True, (f"running (process {status['pid']}, pyfiji_dl {status['version']}, "
                       f"{len(status['models'])} model(s) loaded, {jobs} job(s) active, "
-                      f"idle exit after {status['idle_minutes']:.0f} min); log: {status['log']}")
+                      f"idle exit after {status['idle_minutes']:g} min); log: {status['log']}")
     text = "not running; 'pyfiji-dl predict' starts it"
     if reason:
         text = f"turned off ({reason})"

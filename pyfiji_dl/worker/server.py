@@ -154,7 +154,8 @@ class Worker:
         threading.Thread(target=self._monitor_loop, name="monitor", daemon=True).start()
         self.warm_up()
         self.ready = True
-        log.info("ready (pid %d, pyfiji_dl %s, idle exit after %.0f min)", os.getpid(), __version__,
+        self.last_activity = time.monotonic()  # idle time counts from ready
+        log.info("ready (pid %d, pyfiji_dl %s, idle exit after %g min)", os.getpid(), __version__,
                  self.idle_seconds / 60)
         while True:
             try:
@@ -163,7 +164,7 @@ class Worker:
                 if self.stopping.is_set() or (self.retired and not self.current):
                     break
                 if time.monotonic() - self.last_activity > self.idle_seconds:
-                    log.info("idle for %.0f min: exiting", self.idle_seconds / 60)
+                    log.info("idle for %g min: exiting", self.idle_seconds / 60)
                     break
                 continue
             self._execute(job)
@@ -260,9 +261,9 @@ class Worker:
                 channel.send({"event": "refused", "message": "this worker serves its own user only"})
                 return
             request = channel.receive()
-            self.last_activity = time.monotonic()
             op = request.get("op")
             if op in ("run", "submit"):
+                self.last_activity = time.monotonic()  # status requests do not keep it alive
                 self._handle_command(channel, request)
             elif op == "status":
                 channel.send({"event": "status", **self.status()})

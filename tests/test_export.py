@@ -175,6 +175,8 @@ def test_package_content(packages, models):
         assert macro in names
         assert "## Validation" in readme and "doi:10.1007/978-3-319-24574-4_28" in readme  # U-Net cited
         assert arrays["test_input.npy"].dtype == np.float32
+        minimum = [axis["size"]["min"] for axis in rdf["inputs"][0]["axes"] if axis["type"] == "space"]
+        assert all(s >= m for s, m in zip(arrays["test_input.npy"].shape[1:-1], minimum)), (family, minimum)
         # the test image is a real training image, not a synthetic one
         assert "training image" in readme and "synthetic" not in readme
 
@@ -193,6 +195,20 @@ def test_package_content(packages, models):
     rdf, *_ = read_package(packages["n2v"].path)
     assert rdf["inputs"][0]["preprocessing"][-2]["id"] == "fixed_zero_mean_unit_variance"
     assert rdf["outputs"][0]["postprocessing"][0]["id"] == "scale_linear"
+
+
+def test_test_tensors_are_at_least_the_minimum_input_size():
+    """bioimageio.core refuses test tensors below the rdf's minimum size (which includes the halo),
+    even where the network runs on them: a small image is padded up to it."""
+    from types import SimpleNamespace
+
+    from pyfiji_dl.export.bioimageio import _crop_to_valid
+
+    stardist_like = SimpleNamespace(output_channel_names=["prob"] + [f"dist_{i}" for i in range(32)], n_channels=1,
+                                    ndim=2, step=(16, 16), min_shape=(208, 208))
+    image = np.random.default_rng(0).random((160, 300, 1), dtype=np.float32)
+    # 33 output channels hold the test output to about 174 px per axis; the minimum wins
+    assert _crop_to_valid(stardist_like, image).shape == (208, 208, 1)
 
 
 def test_test_tensors_are_what_the_trained_networks_compute(packages, models):

@@ -1,21 +1,59 @@
 // ---- pyfiji-dl: shared part, joined in front of every command by 'pyfiji-dl fiji install' ----
 // The commands call the 'pyfiji-dl' program with each argument passed separately
 // (exec with several arguments runs no shell, so paths with spaces or quotes are safe).
-// A command run from a menu asks with a dialog; run with an argument (runMacro(file, arg))
-// it reads "key=value" options instead, written as for run(): model=[/a folder/with spaces].
+// A command run from a menu asks with a dialog; run with options it reads "key=value"
+// options instead, written as for run(): model=[/a folder/with spaces]. The options come
+// from runMacro(file, options) or from run("Predict StarDist", options); each key is the
+// first word of the matching dialog field, as ImageJ records dialogs.
+// The commands work on the current image as it is in memory (unsaved, edited, opened
+// from any format): it is handed to pyfiji-dl as a temporary ImageJ TIFF.
 
-var pyfijiArguments = getArgument();
+var pyfijiArguments = pyfijiOptions();
+var pyfijiTemporary = "";  // the temporary TIFF of the image on screen, removed on failure too
 
-// The value of 'key' from the macro's argument, or 'fallback'.
+// The options this command was run with ('' from the menu).
+function pyfijiOptions() {
+    options = getArgument();
+    if (options == "") {
+        // run("Command", options) hands them over as the thread's macro options
+        options = call("ij.Macro.getOptions");
+        if (options == "null")
+            options = "";
+    }
+    return String.trim(options);
+}
+
+// True when the command was given options (no dialog then). (A boolean expression is
+// returned in parentheses: without them the macro language returns a number.)
+function pyfijiHasOptions() {
+    return (lengthOf(pyfijiArguments) > 0);
+}
+
+// The value of 'key' from the options, or 'fallback'.
 function pyfijiArg(key, fallback) {
     return call("ij.Macro.getValue", pyfijiArguments, key, fallback);
+}
+
+// A check box given as an option: the bare word ('split'), as ImageJ records it, or key=true.
+function pyfijiFlag(key, fallback) {
+    if (!pyfijiHasOptions())
+        return fallback;
+    value = pyfijiArg(key, "");
+    if (value != "")
+        return (value == "true" || value == "1");
+    return (indexOf(" " + pyfijiArguments + " ", " " + key + " ") >= 0);
+}
+
+// The model families, as 'pyfiji-dl train' names them (the one list the dialogs use).
+function pyfijiFamilies() {
+    return newArray("stardist", "unet", "care", "n2v");
 }
 
 // A setting written by 'pyfiji-dl fiji install' next to this macro.
 function pyfijiConfig(key) {
     config = pyfijiArg("config", File.getParent(getInfo("macro.filepath")) + File.separator + "pyfiji-dl.config.txt");
     if (!File.exists(config))
-        exit("pyfiji-dl is not set up for this Fiji.\nIn a terminal, run:\n  pyfiji-dl fiji install --fiji <your Fiji.app>");
+        exit("pyfiji-dl is not set up for this Fiji.\nIn a terminal, run:\n  pyfiji-dl fiji install --fiji <your Fiji folder>");
     lines = split(File.openAsString(config), "\n");
     for (i = 0; i < lines.length; i++) {
         if (startsWith(lines[i], key + "="))
@@ -32,37 +70,157 @@ function pyfijiCommand() {
     return command;
 }
 
-// Check what the program printed: stop with its error message, or return the output.
+// 'text' as a macro string literal.
+function pyfijiQuote(text) {
+    quoted = "\"";
+    for (i = 0; i < lengthOf(text); i++) {
+        c = substring(text, i, i + 1);
+        if (c == "\\")
+            c = "\\\\";
+        else if (c == "\"")
+            c = "\\\"";
+        else if (c == "\n")
+            c = "\\n";
+        quoted = quoted + c;
+    }
+    return quoted + "\"";
+}
+
+// Run 'pyfiji-dl --for-imagej ARGUMENTS...' (an array, one item per argument) and return
+// what it printed; stop with its error message when it fails. Every command calls
+// pyfiji-dl through here.
+function pyfijiRun(arguments) {
+    // exec() takes each argument separately (no shell) but not an array: build the call
+    code = "return exec(" + pyfijiQuote(pyfijiCommand()) + ", \"--for-imagej\"";
+    for (i = 0; i < arguments.length; i++)
+        code = code + ", " + pyfijiQuote("" + arguments[i]);
+    output = eval(code + ");");
+    // (a user function's value is returned through a variable: 'return f()' expects a number)
+    checked = pyfijiCheck(output);
+    return checked;
+}
+
+// Check what the program printed (standard output only: from ImageJ 1.54n6 exec()
+// discards standard error, so '--for-imagej' writes everything there): stop with its
+// error message, or log the output and return it.
 function pyfijiCheck(output) {
     if (indexOf(output, "PYFIJI-DL STATUS ok") >= 0) {
-        print(replace(output, "PYFIJI-DL STATUS ok\n", ""));
+        output = replace(output, "PYFIJI-DL STATUS ok\n", "");
+        print(output);
         return output;
     }
-    // the command's error lines, as one line: the message box wraps it
+    output = replace(output, "PYFIJI-DL STATUS error\n", "");
     lines = split(output, "\n");
     message = "";
-    for (i = 0; i < lines.length; i++) {
-        if (startsWith(lines[i], "PYFIJI-DL STATUS"))
-            continue;
-        if (indexOf(lines[i], "error") >= 0 || startsWith(lines[i], "  ") || startsWith(lines[i], "/"))
-            message = message + String.trim(lines[i]) + " ";
+    if (indexOf(output, "Traceback (most recent call last)") >= 0) {
+        // a bug: its last line says what went wrong; the whole report goes to the Log
+        print(output);
+        message = lines[lines.length - 1] + "\n(a bug in pyfiji-dl: the full report is in the Log window)";
+    } else {
+        // from the first error line to the end: the message and the lines it lists
+        first = -1;
+        for (i = 0; i < lines.length && first < 0; i++) {
+            if (indexOf(toLowerCase(lines[i]), "error") >= 0)
+                first = i;
+        }
+        if (first < 0)
+            first = maxOf(0, lines.length - 10);
+        for (i = first; i < lines.length; i++)
+            message = message + lines[i] + "\n";
     }
-    if (message == "")
-        message = replace(output, "\n", " ");
+    if (String.trim(message) == "")
+        message = "it printed nothing. Run it in a terminal to see why:\n" + pyfijiCommand() + " --help";
+    pyfijiDeleteTemporary(pyfijiTemporary);
     exit("pyfiji-dl failed:\n" + String.trim(message));
 }
 
-// The saved file of the current image ('' when it was never saved).
-function pyfijiImagePath() {
+// The current image's name for output files: its title without the file extension,
+// without characters that file names cannot hold.
+function pyfijiImageName() {
     if (nImages == 0)
         exit("Open an image first.");
-    dir = getDirectory("image");
-    if (dir == "")
-        exit("Save the image first (File > Save As > Tiff...): pyfiji-dl works on files.");
-    return dir + getInfo("image.filename");
+    name = getTitle();
+    name = replace(name, "\\.[A-Za-z0-9]{1,5}$", "");
+    name = replace(name, "[/\\\\:*?\"<>|]", "_");
+    name = String.trim(name);
+    if (name == "")
+        name = "image";
+    return name;
 }
 
-// A remembered folder (ImageJ preferences), or 'fallback'.
+// Write the current image as it is in memory (unsaved edits, a hyperstack, any format it
+// was opened from) to 'path' as an ImageJ TIFF with its calibration. A duplicate is
+// written, so the user's window keeps its title, selection and unsaved state.
+function pyfijiWriteImage(path) {
+    if (nImages == 0)
+        exit("Open an image first.");
+    id = getImageID();
+    batch = is("Batch Mode");
+    if (!batch)
+        setBatchMode(true);
+    // 'ignore': the whole image even when a selection is drawn on it
+    run("Duplicate...", "title=pyfiji-dl-copy duplicate ignore");
+    saveAs("Tiff", path);
+    close();
+    selectImage(id);
+    if (!batch)
+        setBatchMode(false);
+    return path;
+}
+
+// A new, empty temporary folder.
+function pyfijiTemporaryFolder() {
+    folder = getDirectory("temp") + "pyfiji-dl-" + d2s(getTime(), 0) + "-" + d2s(random * 1e6, 0);
+    File.makeDirectory(folder);
+    if (!File.isDirectory(folder))
+        exit("pyfiji-dl: could not create a temporary folder in " + getDirectory("temp"));
+    return folder;
+}
+
+// The current image as a temporary ImageJ TIFF named after it (FOLDER/NAME.tif).
+function pyfijiImageToTiff() {
+    command = pyfijiCommand();  // stops here, before anything is written, when pyfiji-dl is not set up
+    folder = pyfijiTemporaryFolder();
+    name = pyfijiImageName();
+    path = pyfijiWriteImage(folder + File.separator + name + ".tif");
+    pyfijiTemporary = path;
+    return path;
+}
+
+// Remove a file written by pyfijiImageToTiff and its temporary folder.
+function pyfijiDeleteTemporary(path) {
+    if (path == "")
+        return;
+    if (File.exists(path))
+        deleted = File.delete(path);
+    folder = File.getParent(path);
+    if (startsWith(File.getName(folder), "pyfiji-dl-"))
+        deleted = File.delete(folder);
+    if (path == pyfijiTemporary)
+        pyfijiTemporary = "";
+}
+
+// The folder of the current image's file, or '' when it was never saved.
+function pyfijiImageFolder() {
+    if (nImages == 0)
+        return "";
+    folder = getDirectory("image");
+    if (folder == "")
+        return "";
+    if (endsWith(folder, File.separator) || endsWith(folder, "/"))
+        folder = substring(folder, 0, lengthOf(folder) - 1);
+    return folder;
+}
+
+// Where outputs go by default: next to the image's file, else in a pyfiji-dl folder at home.
+function pyfijiDefaultFolder(sub) {
+    folder = pyfijiImageFolder();
+    if (folder == "")
+        folder = getDirectory("home") + "pyfiji-dl";
+    return folder + File.separator + sub;
+}
+
+// A remembered setting (ImageJ preferences), or 'fallback'.
 function pyfijiRemembered(key, fallback) {
     return call("ij.Prefs.get", "pyfiji-dl." + key, fallback);
 }
@@ -71,20 +229,124 @@ function pyfijiRemember(key, value) {
     call("ij.Prefs.set", "pyfiji-dl." + key, value);
 }
 
-// Save the ROI Manager of the current image as root/masks/NAME.zip and the label map
-// root/masks/NAME.tif (exact: the pixels ImageJ fills for each ROI).
-function pyfijiSaveLabels(imagePath, root) {
+// Put the ROI set 'zip' on the image 'id' (ROI Manager, each ROI on its own plane).
+function pyfijiShowRois(id, zip) {
+    selectImage(id);
+    roiManager("reset");
+    if (File.exists(zip)) {
+        roiManager("Open", zip);
+        roiManager("Show All without labels");
+    }
+    return roiManager("count");
+}
+
+// Open a CSV table as a table window (like Results); returns its title.
+function pyfijiOpenTable(csv) {
+    if (!File.exists(csv))
+        return "";
+    id = 0;
+    if (nImages > 0)
+        id = getImageID();
+    title = File.getName(csv);
+    if (isOpen(title)) {
+        selectWindow(title);
+        run("Close");
+    }
+    open(csv);
+    if (id != 0)
+        selectImage(id);
+    return title;
+}
+
+// Save the ROI Manager of the image in 'imagePath' (an ImageJ TIFF of the image on screen)
+// as root/masks/NAME.zip and the label map root/masks/NAME.tif (exact: the pixels ImageJ
+// fills for each ROI).
+function pyfijiSaveLabels(imagePath, root, name) {
     if (roiManager("count") == 0)
         exit("The ROI Manager is empty: outline each object and press 't' to add it.");
-    name = File.getNameWithoutExtension(imagePath);
     masks = root + File.separator + "masks";
     File.makeDirectory(root);
     File.makeDirectory(masks);
     roiZip = masks + File.separator + name + ".zip";
+    roiManager("deselect");  // "Save" writes only the selected ROIs when some are selected
     roiManager("Save", roiZip);
     labels = masks + File.separator + name + ".tif";
     // fill as the ImageJ this macro runs in fills (its version picks the rules)
-    pyfijiCheck(exec(pyfijiCommand(), "--for-imagej", "rois-to-labels", roiZip, "--image", imagePath, "-o", labels, "--imagej", getVersion()));
+    pyfijiRun(newArray("rois-to-labels", roiZip, "--image", imagePath, "-o", labels, "--imagej", getVersion()));
     return labels;
+}
+// Restore the current image, as it is on screen, with a CARE or Noise2Void model and open
+// the 32-bit result (Restore CARE, Denoise N2V).
+function pyfijiRestore(family, title) {
+    model = pyfijiArg("model", "");
+    output = pyfijiArg("output", "");
+    imagePath = pyfijiArg("image", "");
+    if (imagePath != "")
+        open(imagePath);
+    if (output == "")
+        output = pyfijiDefaultFolder("restored");
+    if (!pyfijiHasOptions()) {
+        Dialog.create("pyfiji-dl: " + title);
+        Dialog.addDirectory("Model folder", pyfijiRemembered(family, ""));
+        Dialog.addDirectory("Output folder", output);
+        Dialog.show();
+        model = Dialog.getString();
+        output = Dialog.getString();
+    }
+    if (model == "")
+        exit("Choose a model folder (one written by 'pyfiji-dl train " + family + "').");
+    pyfijiRemember(family, model);
+    name = pyfijiImageName();
+    source = pyfijiImageToTiff();
+    pyfijiRun(newArray("predict", model, source, "-o", output, "--overwrite"));
+    pyfijiDeleteTemporary(source);
+    restored = output + File.separator + "restored" + File.separator + name + ".tif";
+    open(restored);
+    rename(name + " restored");
+    print("pyfiji-dl: restored image " + restored);
+}
+
+// Train a new model, or fine-tune one ('from' model), in the background (Train Model,
+// Fine-tune Model). Options: family=stardist|unet|care|n2v data=FOLDER model=FOLDER
+// epochs=N steps=N, and from=MODEL when fine-tuning.
+function pyfijiTrain(fineTune) {
+    families = pyfijiFamilies();
+    family = pyfijiArg("family", families[0]);
+    data = pyfijiArg("data", pyfijiRemembered("data", ""));
+    model = pyfijiArg("model", "");
+    source = pyfijiArg("from", "");
+    epochs = pyfijiArg("epochs", "100");
+    steps = pyfijiArg("steps", "100");
+    if (!pyfijiHasOptions()) {
+        if (fineTune)
+            Dialog.create("pyfiji-dl: Fine-tune");
+        else
+            Dialog.create("pyfiji-dl: Train");
+        Dialog.addChoice("Family (model type)", families, family);
+        Dialog.addDirectory("Data folder (training data)", data);
+        if (fineTune)
+            Dialog.addDirectory("From model (start from)", source);
+        Dialog.addDirectory("Model folder (new)", model);
+        Dialog.addNumber("Epochs", parseInt(epochs));
+        Dialog.addNumber("Steps per epoch", parseInt(steps));
+        Dialog.addMessage("Data: stardist and unet: images/ + masks/ (or rois/); care: low/ + GT/;\n"
+                          + "n2v: images/ (noisy images only). Training runs in the background.");
+        Dialog.show();
+        family = Dialog.getChoice();
+        data = Dialog.getString();
+        if (fineTune)
+            source = Dialog.getString();
+        model = Dialog.getString();
+        epochs = "" + Dialog.getNumber();
+        steps = "" + Dialog.getNumber();
+    }
+    if (data == "" || model == "" || (fineTune && source == ""))
+        exit("Choose the training data folder, a new model folder and, to fine-tune, the model to start from.");
+    pyfijiRemember("data", data);
+    arguments = newArray("train", family, "--data", data, "--model", model, "--epochs", epochs, "--steps", steps);
+    if (fineTune)
+        arguments = Array.concat(arguments, newArray("--from", source));
+    pyfijiRun(Array.concat(arguments, newArray("--background")));
+    print("pyfiji-dl: training runs in the background; open the model folder's qc/index.html when it is done.");
 }
 // ---- end of the shared part ----

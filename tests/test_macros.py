@@ -66,14 +66,26 @@ def close_all(session):
 
 def test_install_writes_commands_toolset_and_config(fiji):
     names = sorted(p.stem for p in (fiji["root"] / "plugins" / "pyfiji-dl").glob("*.ijm"))
-    assert names == ["Denoise_N2V", "Fine_tune_Model", "Labels_from_ROI_Manager", "Predict_StarDist",
-                     "Restore_CARE", "Review_Predictions", "Save_Corrections", "Train_Model"]
+    assert names == ["Automatic_Labels", "Bootstrap_ROIs", "Denoise_N2V", "Export_Model", "Fine_tune_Model",
+                     "Labels_from_ROI_Manager", "Predict_StarDist", "Restore_CARE", "Review_Predictions",
+                     "Save_Corrections", "Train_Model"]
     assert all("_" in n for n in names)  # ImageJ lists plugins-folder macros with an underscore
     assert fiji["config"].read_text().startswith(f"command={PYFIJI_DL}\n")
     toolset = fiji["toolset"].read_text()
     assert '"Labels from ROI Manager"' in toolset and 'macro "pyfiji-dl Menu Tool' in toolset
     text = macro(fiji, "Predict_StarDist").read_text()
-    assert text.index("function pyfijiCommand") < text.index('exec(pyfijiCommand(), "--for-imagej", "predict"')
+    assert text.index("function pyfijiRun") < text.index('pyfijiRun(newArray("predict"')
+    # one place calls the program; every command goes through it
+    calls = [line for line in text.splitlines() if "exec(" in line and not line.strip().startswith("//")]
+    assert len(calls) == 1 and "return exec(" in calls[0]
+
+
+def test_nothing_under_plugins_is_a_broken_command(fiji):
+    """ImageJ lists every script under plugins/ as a command (Jython runs the .py files):
+    only the command macros may be there."""
+    scripts = [p for p in (fiji["root"] / "plugins").rglob("*")
+               if p.suffix in (".py", ".ijm", ".js", ".bsh", ".groovy", ".txt") and p.name != "pyfiji-dl.config.txt"]
+    assert sorted(scripts) == sorted(fiji["commands"])
 
 
 def test_labels_from_roi_manager_matches_the_command(session, fiji, tmp_path):
@@ -163,7 +175,9 @@ def test_predict_review_and_save_corrections(session, fiji, stardist_model, nucl
     corrected = tifffile.imread(data / "masks" / f"{ODD_NAME}.tif")
     assert corrected.shape == movie.shape
     assert sum(len(np.unique(f)) - 1 for f in corrected) == n - 1
-    assert (data / "images" / f"{ODD_NAME}.tif").read_bytes() == movie_path.read_bytes()
+    with tifffile.TiffFile(data / "images" / f"{ODD_NAME}.tif") as tif:  # written by ImageJ from memory
+        assert tif.imagej_metadata["frames"] == 3 and "ImageJ=1." in tif.pages[0].description
+        np.testing.assert_array_equal(tif.asarray(), movie)
     close_all(session)
 
 
@@ -205,3 +219,105 @@ def test_train_macro_starts_background_training_and_says_where(session, fiji, tm
     bad = session.run_macro(macro(fiji, "Fine_tune_Model"),
                             {"family": "stardist", "data": data, "model": tmp_path / "m2", "from": tmp_path / "nothing"})
     assert "pyfiji-dl failed" in (bad.error or "")
+
+
+def table_rows(session, title):
+    """Rows of the table window 'title' (a Results-like table)."""
+    frame = session.jimport("ij.WindowManager").getFrame(title)
+    assert frame is not None, f"no table window {title!r}"
+    return int(frame.getResultsTable().size())
+
+
+def test_predict_an_image_never_saved_keeps_the_window_and_puts_the_rois_on_it(session, fiji, stardist_model,
+                                                                                 nuclei, tmp_path):
+    """An image made in ImageJ (no file), edited and with a selection on it: predicted as it
+    is in memory; the outputs are named after its title and the user's window is unchanged."""
+    image, _ = nuclei
+    pixels = image[256:352, 256:368]
+    imp = session.to_imageplus(pixels, "YX", Calibration(pixel_width=0.25, pixel_height=0.25, unit="micron"),
+                               title="nuclei crop")
+    session.show(imp)
+    imp.changes = True  # unsaved edits
+    imp.setRoi(session.jimport("ij.gui.Roi")(10, 10, 20, 20))  # a selection: not a crop for pyfiji-dl
+    session.roi_manager(create=True)  # as in Fiji; without an ImageJ window macros get a hidden one
+    out = tmp_path / "unsaved out"
+    temporary = Path(str(session.jimport("ij.IJ").getDirectory("temp")))
+    before = set(temporary.glob("pyfiji-dl-*"))
+    result = session.run_macro(macro(fiji, "Predict_StarDist"), {"model": stardist_model, "output": out})
+    assert result.error is None, result.error
+    labels = tifffile.imread(out / "masks" / "nuclei crop.tif")
+    assert labels.shape == pixels.shape
+    with tifffile.TiffFile(out / "masks" / "nuclei crop.tif") as tif:
+        assert tif.imagej_metadata["unit"] == "micron"  # the calibration reached Python
+    n = len(np.unique(labels)) - 1
+    assert n > 0 and session.roi_manager().getCount() == n
+    assert session.jimport("ij.WindowManager").getCurrentImage() == imp  # the ROIs are shown on it
+    assert str(imp.getTitle()) == "nuclei crop" and imp.changes  # still the user's unsaved window
+    assert table_rows(session, "nuclei crop.csv") == n
+    assert set(temporary.glob("pyfiji-dl-*")) == before  # the temporary TIFF is gone
+    close_all(session)
+
+
+def test_predict_and_save_corrections_of_an_image_opened_from_png(session, fiji, stardist_model, nuclei, tmp_path):
+    """A non-TIFF file: the image on screen goes to Python, and Save Corrections writes a
+    real ImageJ TIFF (never the PNG's bytes under a .tif name)."""
+    image, _ = nuclei
+    pixels = image[:80, :96]
+    IJ = session.jimport("ij.IJ")
+    png = tmp_path / "field 7.png"
+    IJ.saveAs(session.to_imageplus(pixels, "YX"), "PNG", str(png))
+    imp = open_image(session, png)
+    assert str(imp.getTitle()) == "field 7.png"
+    session.roi_manager(create=True)
+    out = tmp_path / "png out"
+    result = session.run_macro(macro(fiji, "Predict_StarDist"), {"model": stardist_model, "output": out})
+    assert result.error is None, result.error
+    labels = tifffile.imread(out / "masks" / "field 7.tif")
+    n = len(np.unique(labels)) - 1
+    assert labels.shape == pixels.shape and session.roi_manager().getCount() == n > 0
+    manager = session.roi_manager()
+    manager.select(0)
+    manager.runCommand("Delete")
+    data = tmp_path / "training"
+    saved = session.run_macro(macro(fiji, "Save_Corrections"), {"data": data})
+    assert saved.error is None, saved.error
+    with tifffile.TiffFile(data / "images" / "field 7.tif") as tif:
+        assert tif.imagej_metadata is not None
+        np.testing.assert_array_equal(tif.asarray(), pixels)
+    assert len(np.unique(tifffile.imread(data / "masks" / "field 7.tif"))) - 1 == n - 1
+    assert str(imp.getTitle()) == "field 7.png"
+    close_all(session)
+
+
+def test_bootstrap_rois_on_the_image_on_screen(session, fiji, nuclei, tmp_path):
+    from pyfiji_dl.annotation.bootstrap import bootstrap_rois_file
+
+    pixels = nuclei[0][256:384, 256:384]
+    imp = session.to_imageplus(pixels, "YX", title="to annotate")
+    session.show(imp)
+    session.roi_manager(create=True)
+    result = session.run_macro(macro(fiji, "Bootstrap_ROIs"), "method=Otsu minimum=20 split")
+    assert result.error is None, result.error
+    n = session.roi_manager().getCount()
+    expected = bootstrap_rois_file(write_imagej_tiff(tmp_path / "to annotate.tif", pixels, "YX"), tmp_path / "rois",
+                                   method="Otsu", min_area=20, split_touching=True)
+    assert n == expected["n_rois"] > 5 and f"{n} ROIs (Otsu threshold)" in result.log
+    assert session.jimport("ij.WindowManager").getCurrentImage() == imp
+    close_all(session)
+
+
+def test_options_of_every_command_are_checked_by_pyfiji_dl(session, fiji, tmp_path):
+    """Train / Fine-tune for every family, Automatic labels and Export: the options reach
+    the program (its own error comes back as the macro's message)."""
+    for family in ("stardist", "unet", "care", "n2v"):
+        failed = session.run_macro(macro(fiji, "Train_Model"),
+                                   {"family": family, "data": tmp_path / "no data", "model": tmp_path / family})
+        assert "pyfiji-dl failed" in (failed.error or "") and "no data" in failed.error, (family, failed.error)
+    tuned = session.run_macro(macro(fiji, "Fine_tune_Model"),
+                              {"family": "unet", "data": tmp_path / "no data", "from": tmp_path / "old",
+                               "model": tmp_path / "new"})
+    assert "pyfiji-dl failed" in (tuned.error or "")
+    labels = session.run_macro(macro(fiji, "Automatic_Labels"), {"fluorescence": tmp_path / "no fluo"})
+    assert "pyfiji-dl failed" in (labels.error or "") and "no fluo" in labels.error
+    export = session.run_macro(macro(fiji, "Export_Model"), {"model": tmp_path / "no model", "format": "bioimageio"})
+    assert "pyfiji-dl failed" in (export.error or "") and "no model" in export.error

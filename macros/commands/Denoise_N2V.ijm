@@ -1,24 +1,4 @@
-// Denoise (Noise2Void): apply a trained model to the current image; opens the restored 32-bit image.
-// Arguments (optional): model=FOLDER, output=FOLDER, image=PATH.
-model = pyfijiArg("model", "");
-output = pyfijiArg("output", "");
-imagePath = pyfijiArg("image", "");
-if (imagePath == "")
-    imagePath = pyfijiImagePath();
-if (output == "")
-    output = File.getParent(imagePath) + File.separator + "restored";
-if (lengthOf(pyfijiArguments) == 0) {  // run from the menu: ask
-    Dialog.create("pyfiji-dl: Denoise (Noise2Void)");
-    Dialog.addDirectory("Model folder", pyfijiRemembered("n2v", ""));
-    Dialog.addDirectory("Output folder", output);
-    Dialog.show();
-    model = Dialog.getString();
-    output = Dialog.getString();
-}
-if (model == "")
-    exit("Choose a model folder (one written by 'pyfiji-dl train n2v').");
-pyfijiRemember("n2v", model);
-pyfijiCheck(exec(pyfijiCommand(), "--for-imagej", "predict", model, imagePath, "-o", output, "--overwrite"));
-restored = output + File.separator + "restored" + File.separator + File.getNameWithoutExtension(imagePath) + ".tif";
-open(restored);
-print("pyfiji-dl: restored image " + restored);
+// Denoise (Noise2Void): apply a trained model to the current image, as it is on screen;
+// opens the restored 32-bit image. Options: model=FOLDER output=FOLDER (default:
+// 'restored' next to the image's file), image=PATH (a file instead of the current image).
+pyfijiRestore("n2v", "Denoise (Noise2Void)");

@@ -1,15 +1,17 @@
-// Predict (StarDist): segment the current image with a trained model; opens the label
-// map and loads one ROI per object into the ROI Manager for review.
-// Arguments (optional): model=FOLDER, output=FOLDER, image=PATH.
+// Predict (StarDist or U-Net): segment the current image, as it is on screen, with a
+// trained model; opens the label map, puts one ROI per object on the image (ROI Manager,
+// each on its frame or slice) and opens the per-object table.
+// Options: model=FOLDER output=FOLDER (default: 'predictions' next to the image's file),
+// image=PATH (a file instead of the current image).
 model = pyfijiArg("model", "");
 output = pyfijiArg("output", "");
 imagePath = pyfijiArg("image", "");
-if (imagePath == "")
-    imagePath = pyfijiImagePath();
+if (imagePath != "")
+    open(imagePath);
 if (output == "")
-    output = File.getParent(imagePath) + File.separator + "predictions";
-if (lengthOf(pyfijiArguments) == 0) {  // run from the menu: ask
-    Dialog.create("pyfiji-dl: Predict (StarDist)");
+    output = pyfijiDefaultFolder("predictions");
+if (!pyfijiHasOptions()) {
+    Dialog.create("pyfiji-dl: Predict (StarDist, U-Net)");
     Dialog.addDirectory("Model folder", pyfijiRemembered("stardist", ""));
     Dialog.addDirectory("Output folder", output);
     Dialog.show();
@@ -17,15 +19,17 @@ if (lengthOf(pyfijiArguments) == 0) {  // run from the menu: ask
     output = Dialog.getString();
 }
 if (model == "")
-    exit("Choose a StarDist model folder (one written by 'pyfiji-dl train stardist').");
+    exit("Choose a model folder (one written by 'pyfiji-dl train stardist' or 'train unet').");
 pyfijiRemember("stardist", model);
-pyfijiCheck(exec(pyfijiCommand(), "--for-imagej", "predict", model, imagePath, "-o", output, "--overwrite"));
-name = File.getNameWithoutExtension(imagePath);
+pyfijiRemember("predictions", output);
+id = getImageID();
+name = pyfijiImageName();
+source = pyfijiImageToTiff();
+pyfijiRun(newArray("predict", model, source, "-o", output, "--overwrite"));
+pyfijiDeleteTemporary(source);
 open(output + File.separator + "masks" + File.separator + name + ".tif");
-roiManager("reset");
-roiZip = output + File.separator + "rois" + File.separator + name + ".zip";
-if (File.exists(roiZip)) {
-    roiManager("Open", roiZip);
-    roiManager("Show All without labels");
-}
-print("pyfiji-dl: " + roiManager("count") + " objects; ROIs in the ROI Manager, outputs in " + output);
+rename(name + " labels");
+n = pyfijiShowRois(id, output + File.separator + "rois" + File.separator + name + ".zip");
+pyfijiOpenTable(output + File.separator + "objects" + File.separator + name + ".csv");
+selectImage(id);
+print("pyfiji-dl: " + n + " objects; ROIs in the ROI Manager, outputs in " + output);

@@ -1,20 +1,24 @@
-// Review Predictions: open an image with its ROI set (and label map when there is one)
-// side by side, ROIs in the ROI Manager ready to edit; then use Save Corrections.
-// Looks for the ROI set in predictions/rois/NAME.zip next to the image, then
-// ../masks/NAME.zip. Arguments (optional): image=PATH, rois=ZIP.
+// Review Predictions: the current image (or one you choose) with its ROI set in the ROI
+// Manager, ready to edit, and its label map when there is one; then use Save Corrections.
+// The ROI set NAME.zip (NAME: the image's title) is looked for in the last prediction
+// folder's rois/, in predictions/rois/ next to the image's file, then in ../masks/ and
+// ../rois/. Options: image=PATH (open this file), rois=ZIP (this ROI set).
 imagePath = pyfijiArg("image", "");
-if (imagePath == "") {
-    if (nImages > 0 && getDirectory("image") != "")
-        imagePath = getDirectory("image") + getInfo("image.filename");
-    else
-        imagePath = File.openDialog("Image to review");
-}
-name = File.getNameWithoutExtension(imagePath);
-folder = File.getParent(imagePath);
+if (imagePath == "" && nImages == 0)
+    imagePath = File.openDialog("Image to review");
+if (imagePath != "")
+    open(imagePath);
+id = getImageID();
+name = pyfijiImageName();
+folder = pyfijiImageFolder();
 roiZip = pyfijiArg("rois", "");
-candidates = newArray(folder + File.separator + "predictions" + File.separator + "rois" + File.separator + name + ".zip",
-                      File.getParent(folder) + File.separator + "masks" + File.separator + name + ".zip",
-                      File.getParent(folder) + File.separator + "rois" + File.separator + name + ".zip");
+lastPredictions = pyfijiRemembered("predictions", "");
+candidates = newArray(lastPredictions + File.separator + "rois" + File.separator + name + ".zip");
+if (folder != "")
+    candidates = Array.concat(candidates, newArray(
+        folder + File.separator + "predictions" + File.separator + "rois" + File.separator + name + ".zip",
+        File.getParent(folder) + File.separator + "masks" + File.separator + name + ".zip",
+        File.getParent(folder) + File.separator + "rois" + File.separator + name + ".zip"));
 for (i = 0; i < candidates.length && roiZip == ""; i++) {
     if (File.exists(candidates[i]))
         roiZip = candidates[i];
@@ -22,10 +26,9 @@ for (i = 0; i < candidates.length && roiZip == ""; i++) {
 if (roiZip == "")
     exit("No ROI set found for " + name + ". Looked for:\n" + String.join(candidates, "\n"));
 labelMap = File.getParent(File.getParent(roiZip)) + File.separator + "masks" + File.separator + name + ".tif";
-if (File.exists(labelMap) && labelMap != imagePath)
+if (File.exists(labelMap) && !isOpen(name + " labels")) {
     open(labelMap);
-open(imagePath);
-roiManager("reset");
-roiManager("Open", roiZip);
-roiManager("Show All without labels");
-print("pyfiji-dl: reviewing " + name + ": " + roiManager("count") + " ROIs from " + roiZip);
+    rename(name + " labels");
+}
+n = pyfijiShowRois(id, roiZip);
+print("pyfiji-dl: reviewing " + name + ": " + n + " ROIs from " + roiZip);

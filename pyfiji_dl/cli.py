@@ -386,7 +386,8 @@ def cmd_fiji_install(args) -> int:
         _say(f"  {path}")
     _say(f"Toolbar menu: {done['toolset']} (choose it with the '>>' button of the toolbar)")
     _say(f"The macros call: {done['config'].read_text().splitlines()[0].split('=', 1)[1]}")
-    _say(f"Scripts for the script editor (Fiji's Python mode): {done['commands'][0].parent / 'scripts'}")
+    _say(f"Scripts for the script editor (File > Open...): Jython, Fiji's default Python: "
+         f"{done['jython'][0].parent}; Python mode (CPython 3.11 with pyfiji_dl): {done['scripts'][0].parent}")
     _say("Restart Fiji (or Help > Refresh Menus) to see them.")
     return 0
 

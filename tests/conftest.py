@@ -88,3 +88,22 @@ def imagej_version(ij):
     from pyfiji_dl.fiji.imagej_version import running_version
 
     return running_version()
+
+
+@pytest.fixture(scope="session")
+def stardist_model(tmp_path_factory):
+    """A tiny StarDist model (seconds to train) for the tests of the Fiji commands and scripts."""
+    from stardist.data import test_image_nuclei_2d
+
+    from pyfiji_dl.cli import main
+    from pyfiji_dl.io.tiff import write_imagej_tiff, write_label_image
+
+    image, labels = test_image_nuclei_2d(return_mask=True)
+    data = tmp_path_factory.mktemp("sd_data")
+    for i, (y, x) in enumerate([(0, 0), (0, 256), (256, 0)]):
+        write_imagej_tiff(data / "images" / f"f{i}.tif", image[y:y + 128, x:x + 128], "YX")
+        write_label_image(data / "masks" / f"f{i}.tif", labels[y:y + 128, x:x + 128], "YX")
+    model = tmp_path_factory.mktemp("sd_models") / "tiny"
+    assert main(["train", "stardist", "--data", str(data), "--model", str(model), "--epochs", "1", "--steps", "2",
+                 "--patch", "64", "--batch", "2", "--rays", "8", "--depth", "1", "--filters", "8", "--quiet"]) == 0
+    return model

@@ -37,7 +37,7 @@ def run_script(name, ij, **values):
     File = ij("java.io.File")
     for line in text.splitlines():
         match = PARAMETER.match(line)
-        if not match or line.startswith("#@output"):
+        if not match or line.startswith(("#@output", "#@script")):
             continue
         kind, _, var = match.groups()
         if kind == "ImageJ":
@@ -54,9 +54,16 @@ def run_script(name, ij, **values):
 def test_every_parameter_line_is_well_formed():
     for script in SCRIPTS.glob("*.py"):
         lines = [line for line in script.read_text().splitlines() if line.startswith("#@")]
-        assert lines, script.name
+        # Jython and Python mode both register "Python": without this line a .py opens as Jython
+        assert lines[0] == '#@script(language="python")', script.name
         assert all(OUTPUT.match(line) if line.startswith("#@output") else PARAMETER.match(line)
-                   for line in lines), script.name
+                   for line in lines[1:]), script.name
+
+
+def test_errors_are_exceptions_fiji_shows():
+    """scyjava's script runner catches Exception: SystemExit would lose the message."""
+    for script in SCRIPTS.glob("*.py"):
+        assert not re.search(r"raise SystemExit|sys\.exit\(|^\s*exit\(", script.read_text(), re.M), script.name
 
 
 def test_labels_from_roi_manager_script(session, tmp_path):

@@ -1,3 +1,4 @@
+#@script(language="python")
 #@ File (label="Training data (images/ + masks/ or rois/)", style="directory") data
 #@ File (label="New model folder", style="directory") model
 #@ Integer (label="Epochs", value=100, min=1) epochs

@@ -10,7 +10,17 @@ Installed:
 * ``plugins/pyfiji-dl/<Command>.ijm``: one entry each under *Plugins > pyfiji-dl*;
 * ``macros/toolsets/pyfiji-dl.ijm``: a toolbar menu (">>" > pyfiji-dl) with the same commands;
 * ``plugins/pyfiji-dl/pyfiji-dl.config.txt``: which ``pyfiji-dl`` command to run;
-* ``plugins/pyfiji-dl/scripts/*.py``: scripts for the script editor in Fiji's Python mode.
+* ``macros/pyfiji-dl/jython/*.py``: scripts for Fiji's default Python (Jython 2.7) with
+  ``#@`` parameters, calling the ``pyfiji-dl`` program as the macros do
+  (``macros/jython/common.py`` joined in after their parameter lines);
+* ``macros/pyfiji-dl/python-mode/*.py``: scripts for the script editor in Fiji's Python
+  mode (CPython with pyfiji_dl; they declare ``#@script(language="python")``).
+
+Scripts live under ``macros/``, not ``plugins/``: ImageJ lists every ``.py`` under
+``plugins/`` as a menu command and runs it with Jython, where the Python-mode scripts
+fail (and the Jython ones would duplicate the menu commands). Nothing but the command
+macros and their config is written under ``plugins/``; script files that older versions
+put in ``plugins/pyfiji-dl/scripts/`` are removed.
 """
 
 from __future__ import annotations
@@ -25,6 +35,9 @@ from .locate import FIJI_FOLDER_NAMES, fiji_root
 
 CONFIG_NAME = "pyfiji-dl.config.txt"
 FOLDER = "pyfiji-dl"
+# script-editor scripts that older versions installed under plugins/, where they became
+# broken menu commands
+_OLD_PLUGIN_SCRIPTS = ("labels-from-roi-manager.py", "predict.py", "train-stardist.py")
 
 
 def macro_sources() -> Path:
@@ -57,6 +70,23 @@ def build_macro(name: str) -> str:
     """The text of one installed command macro (common part + the command)."""
     sources = macro_sources()
     return (sources / "common.ijm").read_text() + "\n" + (sources / "commands" / f"{name}.ijm").read_text()
+
+
+def build_jython_script(name: str) -> str:
+    """One installed Jython script: its ``#@`` parameter lines, the shared part, the rest.
+
+    SciJava reads the parameters from the script's first lines, so they stay on top.
+    """
+    sources = macro_sources() / "jython"
+    lines = (sources / name).read_text().splitlines(keepends=True)
+    head = 0
+    while head < len(lines) and lines[head].startswith("#@"):
+        head += 1
+    return "".join(lines[:head]) + (sources / "common.py").read_text() + "\n" + "".join(lines[head:])
+
+
+def jython_script_names() -> list[str]:
+    return sorted(p.name for p in (macro_sources() / "jython").glob("*.py") if p.name != "common.py")
 
 
 def imagej_folder(path: str | os.PathLike) -> Path:
@@ -115,7 +145,8 @@ def install(target: str | os.PathLike, *, command: str | os.PathLike | None = No
     Returns
     -------
     dict
-        ``{"commands": [paths], "toolset": path, "config": path}``.
+        ``{"commands": [paths], "toolset": path, "config": path, "jython": [paths],
+        "scripts": [paths]}`` (``scripts``: the Python-mode scripts).
     """
     root = imagej_folder(target)
     command = Path(command) if command else command_path()
@@ -130,9 +161,17 @@ def install(target: str | os.PathLike, *, command: str | os.PathLike | None = No
     _write(config, f"command={command}\npython={sys.executable}\n")
     toolset = root / "macros" / "toolsets" / f"{FOLDER}.ijm"
     _write(toolset, toolset_text(names))
+    scripts_folder = root / "macros" / FOLDER
+    jython = []
+    for name in jython_script_names():
+        jython.append(scripts_folder / "jython" / name)
+        _write(jython[-1], build_jython_script(name))
     scripts = []
     for script in sorted((macro_sources() / "scripts").glob("*.py")):
-        # hyphenated names: Fiji does not list them as (Jython) menu commands
-        scripts.append(folder / "scripts" / script.name)
+        scripts.append(scripts_folder / "python-mode" / script.name)
         _write(scripts[-1], script.read_text())
-    return {"commands": written, "toolset": toolset, "config": config, "scripts": scripts}
+    for old in _OLD_PLUGIN_SCRIPTS:
+        (folder / "scripts" / old).unlink(missing_ok=True)
+    if (folder / "scripts").is_dir() and not any((folder / "scripts").iterdir()):
+        (folder / "scripts").rmdir()
+    return {"commands": written, "toolset": toolset, "config": config, "jython": jython, "scripts": scripts}

@@ -17,7 +17,8 @@ manager.runCommand("Save", roi_zip)
 labels_path = os.path.join(masks, name + ".tif")
 source = pyfiji_image_to_tiff(imp)
 try:
-    pyfiji_run(["rois-to-labels", roi_zip, "--image", source, "-o", labels_path])
+    # fill as the ImageJ this script runs in fills (its version picks the rules)
+    pyfiji_run(["rois-to-labels", roi_zip, "--image", source, "-o", labels_path, "--imagej", IJ.getVersion()])
 finally:
     pyfiji_delete_temporary(source)
 IJ.log("pyfiji-dl: label map " + labels_path)

@@ -540,6 +540,7 @@ def test_attach_wraps_a_gateway_without_starting_anything(session, monkeypatch):
     # as in Fiji's script editor: pyfiji_dl did not start this JVM
     monkeypatch.setattr(jvm, "_started", None)
     monkeypatch.setattr(jvm, "_gateway", None)
+    monkeypatch.setattr(jvm, "_adopted", False)  # restored after the test
     gateway = Gateway(True)
     attached = FijiSession.attach(gateway)
     assert attached.kind == "attached" and attached.ij is gateway and attached.has_roi_manager

@@ -96,6 +96,8 @@ def _component_texts(component, out: list) -> list:
 class DialogGuard:
     """Record and cancel dialogs that open after :meth:`arm` was called.
 
+    With ``cancel=False`` the dialogs are only recorded (a user answers them).
+
     A dialog is cancelled the way a user would cancel it: ``waitForUser`` dialogs get
     an Escape key press (the macro then stops), every other dialog a window-closing
     event (``GenericDialog`` treats it as Cancel); a dialog still open a second later is
@@ -103,7 +105,8 @@ class DialogGuard:
     ``GenericDialog`` (also the non-blocking kind) and ``WaitForUserDialog``.
     """
 
-    def __init__(self):
+    def __init__(self, cancel: bool = True):
+        self.cancel = cancel  # False: only record the dialogs (a user answers them)
         self.seen: set = set()
         self.dialogs: list[str] = []
         self._closing: dict = {}
@@ -144,8 +147,9 @@ class DialogGuard:
             title = str(window.getTitle() or "")
             text = " ".join(t.strip() for t in _component_texts(window, []) if t and t.strip())
             self.dialogs.append(f"{title}: {text}" if text else title)
-            self._closing[key] = now
-            self._cancel(window)
+            if self.cancel:
+                self._closing[key] = now
+                self._cancel(window)
 
     @staticmethod
     def _is_wait_for_user(window) -> bool:

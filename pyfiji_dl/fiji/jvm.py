@@ -17,6 +17,7 @@ from .locate import ImageJInstallation, locate_imagej
 _lock = threading.Lock()
 _started: ImageJInstallation | None = None
 _gateway = None
+_adopted = False  # ImageJ was started by someone else (Fiji's script editor, a notebook)
 
 
 class JVMError(PyfijiDLError, RuntimeError):
@@ -167,12 +168,18 @@ def adopt(installation: ImageJInstallation, gateway=None) -> ImageJInstallation:
     afterwards :func:`jimport` and :func:`gateway` use it without locating or starting
     anything. Does nothing if pyfiji_dl already knows a running ImageJ.
     """
-    global _started, _gateway
+    global _started, _gateway, _adopted
     with _lock:
         if _started is None:
             _started = installation
             _gateway = gateway
+            _adopted = True
         return _started
+
+
+def adopted() -> bool:
+    """Whether the running ImageJ was started by someone else and handed to pyfiji_dl."""
+    return _adopted
 
 
 def jimport(class_name: str):

@@ -6,6 +6,12 @@ ImageJ's own :class:`ij.macro.Interpreter` on a worker thread and, while it runs
 watches for dialogs (:class:`~pyfiji_dl.fiji.guard.DialogGuard`): it records their text
 and cancels them, so the macro stops and the error comes back as a string.
 
+In a live Fiji (an ImageJ window a user works in, e.g. a script-editor session) the
+user is there to answer, and other dialogs and output in the JVM are theirs: then
+:func:`run_macro` touches only what it started. Dialogs are shown as ImageJ shows them
+(recorded, never cancelled), ``System.out`` is left alone (the log is read from the Log
+window) and the error still comes back in the result.
+
 Where the text the macro logs ends up depends on ImageJ: with an ImageJ window
 (Fiji's GUI) ``print`` and ``IJ.log`` write to the Log window, which is read before and
 after the run; without one (plain ImageJ driven from Python, headless Fiji) ImageJ
@@ -49,7 +55,8 @@ class MacroResult:
         message of ``exit("...")``, a Java exception, or a time-out; ``None`` if the
         macro ran to its end (or called ``exit`` without a message).
     dialogs : list of str
-        Dialogs the macro opened and pyfiji_dl cancelled (``"title: text"``).
+        Dialogs the macro opened and pyfiji_dl cancelled (``"title: text"``); in a live
+        ImageJ the dialogs that opened during the run, left for the user to answer.
     images : list
         ``ij.ImagePlus`` objects the macro left open in batch mode (without an ImageJ
         window, ImageJ runs every macro in batch mode).
@@ -209,8 +216,19 @@ def _java_class(exc) -> str:
         return type(exc).__name__
 
 
+def live_imagej() -> bool:
+    """Whether a user works in this ImageJ: pyfiji_dl did not start it (it was handed a
+    running Fiji, e.g. in the script editor) and ImageJ's main window is open.
+
+    An ImageJ that pyfiji_dl started, even with its window (``mode="gui"`` under a
+    virtual display), has nobody to answer its dialogs.
+    """
+    jvm.start_imagej()
+    return jvm.adopted() and jvm.jimport("ij.IJ").getInstance() is not None
+
+
 def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None,
-              poll_interval: float = 0.02) -> MacroResult:
+              poll_interval: float = 0.02, live: bool | None = None) -> MacroResult:
     """Run an ImageJ macro and return its value, log and error (never a dialog).
 
     Parameters
@@ -224,6 +242,10 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
     timeout : float, optional
         Abort the macro after this many seconds (``None``: no limit; dialogs are
         cancelled either way, so only a macro that computes forever needs one).
+    live : bool, optional
+        A user works in this ImageJ (default: a Fiji handed to pyfiji_dl with its main
+        window open, see :func:`live_imagej`): the macro's dialogs are left for the user to answer and
+        nothing JVM-wide is swapped; the result still carries the error.
     """
     code, macro_path = load_macro(code_or_path)
     argument = macro_argument(args)
@@ -235,6 +257,8 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
     ByteArrayOutputStream = jvm.jimport("java.io.ByteArrayOutputStream")
     PrintStream = jvm.jimport("java.io.PrintStream")
 
+    if live is None:
+        live = live_imagej()
     with _lock:
         start = time.monotonic()
         log_window = IJ.getInstance() is not None
@@ -242,11 +266,16 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
         batch_before = bool(Interpreter.batchMode)
         state_before = _macro_state()
         interp = Interpreter()
-        guard = DialogGuard().arm()
+        # live: record the dialogs (read only), the user answers them
+        guard = DialogGuard(cancel=not live).arm()
         IJ.getErrorMessage()  # forget errors from before this run
         captured = ByteArrayOutputStream()
         original_out = System.out
-        System.setOut(PrintStream(captured, True, "UTF-8"))
+        # without a Log window ImageJ prints the log to System.out; in a live ImageJ the
+        # stream is everybody's and is left alone
+        swap_out = not log_window and not live
+        if swap_out:
+            System.setOut(PrintStream(captured, True, "UTF-8"))
         outcome: dict = {}
 
         def work():
@@ -283,7 +312,8 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
                     worker.join(5.0)
                     break
         finally:
-            System.setOut(original_out)
+            if swap_out:
+                System.setOut(original_out)
             Interpreter.batchMode = batch_before
             if not worker.is_alive():
                 _restore_macro_state(state_before)
@@ -302,6 +332,8 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
             if log and not log.endswith("\n"):
                 log += "\n"
             exit_message = None
+        elif not swap_out:
+            log, exit_message = "", None  # printed to System.out, which is not ours
         else:
             log, exit_message = (printed, None)
             if canceled:
@@ -329,11 +361,14 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
             error = str(ij_error)
             if log.endswith(error + "\n"):
                 log = log[: -len(error) - 1]
-        elif guard.dialogs:
+        elif guard.dialogs and (canceled or not live):
+            # live: the dialogs may be the user's own, so only the macro's exit message counts
             last = guard.dialogs[-1]
             title, _, text = last.partition(": ")
             if title == "Macro" and text:  # exit("...") shown as a message (Fiji GUI)
                 error = text
+            elif live:
+                error = None
             else:
                 error = ("the macro opened a dialog that nobody can answer here, and it was closed: "
                          + "; ".join(guard.dialogs))

@@ -513,10 +513,13 @@ class FijiSession:
         return True
 
     # ------------------------------------------------------------------ macros
-    def run_macro(self, code_or_path, args=None, *, imp=None, timeout: float | None = None) -> MacroResult:
+    def run_macro(self, code_or_path, args=None, *, imp=None, timeout: float | None = None,
+                  live: bool | None = None) -> MacroResult:
         """Run a macro (code or ``.ijm`` path) with ``getArgument()`` = ``args``.
 
         Returns :class:`~pyfiji_dl.fiji.macro.MacroResult` (``value``, ``log``,
         ``error``); errors and dialogs come back as text, never as a modal dialog.
+        In a live Fiji (an attached Fiji with its main window, or ``live=True``) only
+        what the macro started is touched: its dialogs are left for the user to answer.
         """
-        return _run_macro(code_or_path, args, imp=imp, timeout=timeout)
+        return _run_macro(code_or_path, args, imp=imp, timeout=timeout, live=live)

@@ -43,8 +43,7 @@ def ensure_model(model_dir: Path) -> Path:
     from stardist.data import test_image_nuclei_2d
 
     from pyfiji_dl.io.tiff import write_imagej_tiff, write_label_image
-    from pyfiji_dl.models.run import train_stardist
-    from pyfiji_dl.models.stardist import StarDistOptions
+    from pyfiji_dl.families.stardist import FAMILY, StarDistOptions
 
     if model_dir.exists():
         shutil.rmtree(model_dir)  # an interrupted earlier training
@@ -59,7 +58,7 @@ def ensure_model(model_dir: Path) -> Path:
     # throughput depends on the network and on the number of objects found, not on
     # accuracy: the default network, trained just enough to find nuclei
     options = StarDistOptions(epochs=8, steps=25, patch=(128, 128), batch=4)
-    train_stardist(data, model_dir, options, progress=False)
+    FAMILY.train(data, model_dir, options, progress=False)
     print(f"model: trained in {time.perf_counter() - started:.0f} s")
     return model_dir
 

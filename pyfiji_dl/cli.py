@@ -12,8 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from . import __version__, families
 from .errors import PyfijiDLError
-from . import __version__
 
 
 class CommandError(PyfijiDLError):
@@ -179,42 +179,23 @@ def cmd_autolabel(args) -> int:
 
 # --- train / predict ----------------------------------------------------------------
 
-def _tuple_of_ints(text: str) -> tuple:
-    try:
-        values = tuple(int(v) for v in text.replace("x", ",").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 256 or 256,256") from None
-    if min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
-    return values
-
-
-def _train_in_background(args) -> int:
+def _train_in_background(args, family) -> int:
     """Check the data now, then train in a detached process that logs into the model folder."""
     import subprocess
 
-    from .models.training import LOG_FILE, check_new_model_dir
-
-    if args.family in ("stardist", "unet"):
-        from .data.instances import load_instance_dataset as load
-    elif args.family == "care":
-        from .data.restoration import load_care_pairs as load
-    else:
-        from .data.restoration import load_noisy_images as load
-    from .models.card import read_card
-    from .models.training import resume_state
+    from .models.training import LOG_FILE, check_new_model_dir, resume_state
 
     # problems with the data or the folders are reported here, not only in a log
-    load(args.data, val_dir=args.val, channel=args.channel)
+    family.load_data(args.data, val=args.val, channel=args.channel)
     model_dir = Path(args.model).resolve()
     if args.resume:
         resume_state(model_dir)
     else:
         check_new_model_dir(model_dir)
     if args.from_model:
-        family = read_card(args.from_model).get("family")
-        if family != args.family:
-            raise CommandError(f"--from {args.from_model} is a {family} model, not {args.family}")
+        source = families.of_model(args.from_model)
+        if source is not family:
+            raise CommandError(f"--from {args.from_model} is a {source.name} model, not {family.name}")
     model_dir.mkdir(parents=True, exist_ok=True)
     log_path = model_dir / LOG_FILE
     child = [a for a in args.argv if a not in ("--background", "--for-imagej")]
@@ -230,12 +211,6 @@ def _train_in_background(args) -> int:
     return 0
 
 
-def _check_training_args(args) -> None:
-    if args.resume and args.from_model:
-        raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
-                           "Use one of them.")
-
-
 def _report_training(outcome) -> None:
     _say(f"\nModel: {outcome.model_dir}")
     if outcome.thresholds and "nms" in outcome.thresholds:
@@ -247,72 +222,16 @@ def _report_training(outcome) -> None:
     _say(f"Provenance: {outcome.provenance}")
 
 
-def cmd_train_stardist(args) -> int:
-    from .models.run import train_stardist
-
-    _check_training_args(args)
+def cmd_train(args) -> int:
+    family = families.get(args.family)
+    if args.resume and args.from_model:
+        raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
+                           "Use one of them.")
     if args.background:
-        return _train_in_background(args)
-    from .models.stardist import StarDistOptions
-
-    grid = args.grid[0] if args.grid and len(args.grid) == 1 else args.grid
-    options = StarDistOptions(
-        epochs=args.epochs, steps=args.steps, patch=args.patch, batch=args.batch, rays=args.rays,
-        grid=grid if grid is not None else 2, lr=args.lr, depth=args.depth, filters=args.filters,
-        seed=args.seed, augment=not args.no_augment, max_minutes=args.max_minutes,
-    )
-    outcome = train_stardist(args.data, args.model, options, val=args.val, channel=args.channel,
-                             resume=args.resume, from_model=args.from_model, progress=not args.quiet,
-                             command_line=["pyfiji-dl"] + args.argv)
-    _report_training(outcome)
-    return 0
-
-
-def cmd_train_unet(args) -> int:
-    from .models.run import train_unet
-
-    _check_training_args(args)
-    if args.background:
-        return _train_in_background(args)
-    from .models.unet import UnetOptions
-
-    options = UnetOptions(
-        epochs=args.epochs, steps=args.steps, patch=args.patch, batch=args.batch, lr=args.lr,
-        filters=args.filters, depth=args.depth, dropout=args.dropout, loss=args.loss,
-        focal_gamma=args.focal_gamma, focal_alpha=args.focal_alpha, w0=args.w0, sigma=args.sigma,
-        contrast=args.contrast, patience=None if args.patience == 0 else args.patience,
-        threshold=args.threshold, min_area=args.min_area, max_area=args.max_area,
-        split_touching=args.split_touching, seed=args.seed, augment=not args.no_augment,
-        max_minutes=args.max_minutes,
-    )
-    outcome = train_unet(args.data, args.model, options, val=args.val, channel=args.channel,
-                         resume=args.resume, from_model=args.from_model, progress=not args.quiet,
-                         command_line=["pyfiji-dl"] + args.argv)
-    _report_training(outcome)
-    return 0
-
-
-def cmd_train_restoration(args) -> int:
-    from .models.run import train_restoration
-
-    _check_training_args(args)
-    if args.background:
-        return _train_in_background(args)
-
-    common = dict(epochs=args.epochs, steps=args.steps, patch=args.patch, lr=args.lr, depth=args.depth,
-                  filters=args.filters, seed=args.seed, augment=not args.no_augment, max_minutes=args.max_minutes)
-    if args.family == "care":
-        from .models.care import CareOptions
-
-        options = CareOptions(batch=args.batch or 16, kernel=args.kernel, probabilistic=args.probabilistic,
-                              patches_per_image=args.patches_per_image, **common)
-    else:
-        from .models.n2v import N2VOptions
-
-        options = N2VOptions(batch=args.batch, **common)
-    outcome = train_restoration(args.family, args.data, args.model, options, val=args.val, channel=args.channel,
-                                resume=args.resume, from_model=args.from_model, progress=not args.quiet,
-                                command_line=["pyfiji-dl"] + args.argv)
+        return _train_in_background(args, family)
+    outcome = family.train(args.data, args.model, family.options_from_args(args), val=args.val,
+                           channel=args.channel, resume=args.resume, from_model=args.from_model,
+                           progress=not args.quiet, command_line=["pyfiji-dl"] + args.argv)
     _report_training(outcome)
     return 0
 
@@ -363,16 +282,16 @@ def cmd_export(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .qc.evaluate import evaluate_model, evaluate_predictions
-
     if args.pred or args.gt:
+        from .qc.evaluate import evaluate_predictions
+
         if not (args.pred and args.gt) or args.model:
             raise CommandError("give MODEL --data DATA, or --pred DIR --gt DIR (not both)")
         report = evaluate_predictions(args.pred, args.gt, args.output, input_dir=args.input)
     else:
         if not (args.model and args.data):
             raise CommandError("give MODEL --data DATA, or --pred DIR --gt DIR")
-        report = evaluate_model(args.model, args.data, args.output, channel=args.channel)
+        report = families.of_model(args.model).evaluate(args.model, args.data, args.output, channel=args.channel)
     _say(f"QC report: {Path(report).resolve()}")
     return 0
 
@@ -389,6 +308,12 @@ def cmd_fiji_install(args) -> int:
     _say(f"Scripts for the script editor (File > Open...): Jython, Fiji's default Python: "
          f"{done['jython'][0].parent}; Python mode (CPython 3.11 with pyfiji_dl): {done['scripts'][0].parent}")
     _say("Restart Fiji (or Help > Refresh Menus) to see them.")
+    return 0
+
+
+def cmd_families(args) -> int:
+    for family in families.REGISTRY.values():
+        _say(f"{family.name}\t{family.menu_label}")
     return 0
 
 
@@ -435,8 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_review import add_corrections, add_fine_tune, add_review_next
 
     for add_command in (_add_rois_to_labels, _add_labels_to_rois, _add_bootstrap_rois, _add_autolabel,
-                        _add_train, _add_predict, _add_evaluate, _add_export, _add_fiji, _add_doctor,
-                        _add_demo, _add_worker, add_review_next, add_corrections, add_fine_tune):
+                        _add_train, _add_predict, _add_evaluate, _add_export, _add_families, _add_fiji,
+                        _add_doctor, _add_demo, _add_worker, add_review_next, add_corrections, add_fine_tune):
         add_command(sub)
     return parser
 
@@ -573,33 +498,28 @@ def _add_autolabel(sub) -> None:
     p.set_defaults(func=cmd_autolabel)
 
 
-# --- train: shared options as argparse parents, one function per family --------------------
+# --- train: shared options as argparse parents, one sub-parser per registered family --------
 
-_INSTANCE_DATA_HELP = "folder with images/ and masks/ or rois/"
-_INSTANCE_VAL_HELP = "separate validation folder (default: 10%% of the files, at least one)"
-
-
-def _training_data_parent(*, data_help: str, val_help: str) -> argparse.ArgumentParser:
-    """Parent parser: where the training data is and which model folder to write."""
+def _training_data_parent(family) -> argparse.ArgumentParser:
+    """Parent parser: where the training data is, which model folder to write, how long to train."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--data", required=True, help=data_help)
+    parent.add_argument("--data", required=True, help=family.data_help)
     parent.add_argument("--model", required=True, help="model folder to create (or to --resume)")
-    parent.add_argument("--val", help=val_help)
-    parent.add_argument("--epochs", type=int, default=100, help="epochs in total (default 100)")
-    parent.add_argument("--steps", type=int, default=100, help="steps per epoch (default 100)")
+    parent.add_argument("--val", help=family.val_help)
+    parent.add_argument("--epochs", type=int, help=f"epochs in total (default {family.default('epochs')})")
+    parent.add_argument("--steps", type=int, help=f"steps per epoch (default {family.default('steps')})")
     return parent
 
 
-def _training_run_parent(*, channel_help: str, seed_help: str, augment_help: str, max_minutes_help: str,
-                         from_help: str) -> argparse.ArgumentParser:
+def _training_run_parent(family) -> argparse.ArgumentParser:
     """Parent parser: channel, seed and augmentation, time limit, resume/fine-tune and output."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--channel", type=int, help=channel_help)
-    parent.add_argument("--seed", type=int, default=42, help=seed_help)
-    parent.add_argument("--no-augment", action="store_true", help=augment_help)
-    parent.add_argument("--max-minutes", type=float, help=max_minutes_help)
+    parent.add_argument("--channel", type=int, help=family.channel_help)
+    parent.add_argument("--seed", type=int, help=family.seed_help)
+    parent.add_argument("--no-augment", action="store_true", help=family.augment_help)
+    parent.add_argument("--max-minutes", type=float, help=family.max_minutes_help)
     parent.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
-    parent.add_argument("--from", dest="from_model", help=from_help)
+    parent.add_argument("--from", dest="from_model", help=family.from_help)
     parent.add_argument("--quiet", action="store_true", help="no progress output")
     parent.add_argument("--background", action="store_true",
                         help="check the data, then train in a separate process logging to MODEL/training.log")
@@ -607,150 +527,17 @@ def _training_run_parent(*, channel_help: str, seed_help: str, augment_help: str
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a model: stardist, care, n2v or unet",
-                       description="Train a model. Families: stardist (instance segmentation), care "
-                                   "(supervised restoration), n2v (self-supervised denoising), unet "
-                                   "(semantic segmentation of transmitted-light images).")
-    families = p.add_subparsers(dest="family", metavar="FAMILY")
-    _add_train_stardist(families)
-    _add_train_unet(families)
-    _add_train_care(families)
-    _add_train_n2v(families)
-
-
-def _add_train_stardist(families) -> None:
-    t = families.add_parser(
-        "stardist",
-        help="StarDist instance segmentation (nuclei, cells) from label maps or ROI sets",
-        description=(
-            "Train StarDist on DATA/images/NAME.tif with DATA/masks/NAME.tif (label maps) or "
-            "DATA/rois/NAME.zip (ROI Manager sets). Checks the data first (pairs, shapes, whether "
-            "the objects fit the model), shows a progress bar per epoch, then optimises the "
-            "thresholds on the validation images and writes the QC report and provenance into "
-            "MODEL. Defaults follow the ZeroCostDL4Mic StarDist notebooks."
-        ),
-        parents=[
-            _training_data_parent(data_help=_INSTANCE_DATA_HELP, val_help=_INSTANCE_VAL_HELP),
-            _training_run_parent(
-                channel_help="1-based channel of multichannel images (default: all)",
-                seed_help="seed of the validation split and augmentation",
-                augment_help="no flips/rotations/intensity augmentation",
-                max_minutes_help="stop after the epoch that reaches this time; "
-                                 "the model, thresholds and QC are written, and --resume continues later",
-                from_help="fine-tune: start from this model folder's weights"),
-        ],
-    )
-    t.add_argument("--patch", type=_tuple_of_ints, help="training patch, e.g. 256 or 48,96,96 "
-                   "(default 256 in 2D, 48,96,96 in 3D, shrunk to fit the images)")
-    t.add_argument("--batch", type=int, help="batch size (default 4 in 2D, 2 in 3D)")
-    t.add_argument("--rays", type=int, help="number of rays (default 32 in 2D, 96 in 3D)")
-    t.add_argument("--grid", type=_tuple_of_ints, help="subsampling grid (default 2)")
-    t.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
-    t.add_argument("--depth", type=int, default=3, help="U-Net depth (default 3)")
-    t.add_argument("--filters", type=int, default=32, help="U-Net base filters (default 32)")
-    t.set_defaults(func=cmd_train_stardist)
-
-
-def _add_train_unet(families) -> None:
-    t = families.add_parser(
-        "unet",
-        help="U-Net semantic segmentation: transmitted light (brightfield, phase contrast) -> nuclei mask",
-        description=(
-            "Train a U-Net on DATA/images/NAME.tif with DATA/masks/NAME.tif (label maps or binary masks "
-            "0/1 or 0/255: foreground is every non-zero pixel) or DATA/rois/NAME.zip (ROI Manager sets). "
-            "Defaults (seeds of workflow 6): 3x3 convolutions with batch normalisation, dropout 0.05, "
-            "He-normal initialisation, sigmoid output, binary focal loss (gamma 2, alpha 0.5), Adam 2e-4, "
-            "batch 4, early stopping, percentile normalisation 1-99.8. After training the probability "
-            "threshold is optimised on the validation images (best pixel IoU) and the QC report scores "
-            "pixels, objects with any overlap and objects matched at IoU side by side."
-        ),
-        parents=[
-            _training_data_parent(data_help=_INSTANCE_DATA_HELP, val_help=_INSTANCE_VAL_HELP),
-            _training_run_parent(
-                channel_help="1-based channel of multichannel images (default: all)",
-                seed_help="seed of the validation split, weights and patches",
-                augment_help="no flips/rotations/intensity augmentation",
-                max_minutes_help="stop after the epoch that reaches this time; "
-                                 "the model, threshold and QC are written, and --resume continues later",
-                from_help="fine-tune: start from this U-Net folder's weights"),
-        ],
-    )
-    t.add_argument("--patch", type=_tuple_of_ints, help="training patch, a multiple of 2**depth, e.g. 256 "
-                   "(default 256, shrunk to fit the images)")
-    t.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
-    t.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
-    t.add_argument("--filters", type=int, default=16,
-                   help="base filters (default 16: a 1080x1080 image in about a second on a CPU; the seeds "
-                        "used 64, which is ~16x slower)")
-    t.add_argument("--depth", type=int, default=4, choices=(2, 3, 4), help="poolings (default 4)")
-    t.add_argument("--dropout", type=float, default=0.05, help="dropout after every convolution (default 0.05)")
-    t.add_argument("--loss", choices=("focal", "weighted-bce"), default="focal",
-                   help="binary focal loss (default), or cross-entropy weighted by the U-Net border weight "
-                        "map, which teaches the gaps between touching nuclei")
-    t.add_argument("--focal-gamma", type=float, default=2.0, help="focal loss gamma (default 2)")
-    t.add_argument("--focal-alpha", type=float, default=0.5, help="focal loss alpha (default 0.5)")
-    t.add_argument("--w0", type=float, default=10.0, help="border weight height for weighted-bce (default 10)")
-    t.add_argument("--sigma", type=float, default=5.0, help="border weight width in pixels (default 5)")
-    t.add_argument("--contrast", choices=("none", "percentile", "clahe"), default="percentile",
-                   help="contrast before the network: percentile (1-99.8 to 0-1, default), clahe (Fiji's "
-                        "CLAHE: block 127, 256 bins, slope 3, then percentiles) or none (min-max scaling)")
-    t.add_argument("--patience", type=int, default=20,
-                   help="stop when the validation loss has not improved for this many epochs, keeping the "
-                        "best weights (default 20; 0: never)")
-    t.add_argument("--threshold", type=float, help="probability threshold (default: optimised on the validation images)")
-    t.add_argument("--min-area", type=int, help="smallest object in pixels (default: a quarter of the median "
-                   "annotated object)")
-    t.add_argument("--max-area", type=int, help="largest object in pixels (default: no limit)")
-    t.add_argument("--split-touching", action="store_true",
-                   help="split touching objects with a watershed (as Fiji's Process > Binary > Watershed)")
-    t.set_defaults(func=cmd_train_unet)
-
-
-def _restoration_family_parser(families, family: str, title: str, layout: str, defaults: str):
-    """The sub-parser of a restoration family (CARE, Noise2Void) with the options both share."""
-    t = families.add_parser(
-        family, help=title,
-        description=(
-            f"Train {title}. Data: {layout}. Defaults (ZeroCostDL4Mic notebooks): {defaults}; 100 epochs x 100 "
-            "steps; 10 %% of the files for validation. Writes the QC report (mSSIM, NRMSE, PSNR of input and "
-            "prediction against GT, SSIM/RSE maps) and provenance into MODEL."),
-        parents=[
-            _training_data_parent(data_help="training data folder",
-                                  val_help="separate validation folder of the same layout"),
-            _training_run_parent(
-                channel_help="1-based channel of multichannel images",
-                seed_help="seed of the validation split and patches",
-                augment_help="no flips/rotations",
-                max_minutes_help="stop after the epoch that reaches this time",
-                from_help="fine-tune: start from this model folder's weights"),
-        ],
-    )
-    t.add_argument("--patch", type=_tuple_of_ints, help="patch size, e.g. 64 or 16,64,64")
-    t.add_argument("--batch", type=int, help="batch size")
-    t.add_argument("--lr", type=float, default=4e-4, help="learning rate (default 4e-4)")
-    t.add_argument("--depth", type=int, default=2, help="U-Net depth (default 2)")
-    t.add_argument("--filters", type=int, default=32, help="U-Net base filters (default 32)")
-    t.set_defaults(func=cmd_train_restoration)
-    return t
-
-
-def _add_train_care(families) -> None:
-    t = _restoration_family_parser(
-        families, "care", "CARE supervised restoration (low SNR -> high SNR)",
-        "DATA/low/NAME.tif (low SNR) with DATA/GT/NAME.tif (high SNR), same names and shapes",
-        "patch 64 (16,64,64 in 3D) from non-background regions, 100 patches per image, batch 16, "
-        "learning rate 4e-4, U-Net depth 2, kernel 5 (3 in 3D)")
-    t.add_argument("--kernel", type=int, help="U-Net kernel size (default 5 in 2D, 3 in 3D)")
-    t.add_argument("--patches-per-image", type=int, default=100, help="patches per image (default 100)")
-    t.add_argument("--probabilistic", action="store_true", help="predict a distribution (Laplace loss)")
-
-
-def _add_train_n2v(families) -> None:
-    _restoration_family_parser(
-        families, "n2v", "Noise2Void self-supervised denoising (noisy images only)",
-        "DATA/images/*.tif noisy images (time-lapse frames become samples); optional DATA/GT/NAME.tif for QC",
-        "patch 64 (32,64,64 in 3D), batch 64 (4 in 3D), learning rate 4e-4, 19.8 %% masked pixels, "
-        "uniform_withCP, radius 5")
+    names = list(families.names())
+    p = sub.add_parser("train", help=f"train a model: {', '.join(names[:-1])} or {names[-1]}",
+                       description="Train a model. Families: " + ", ".join(
+                           f"{f.name} ({f.task})" for f in families.REGISTRY.values())
+                       + ".")
+    family_parsers = p.add_subparsers(dest="family", metavar="FAMILY")
+    for family in families.REGISTRY.values():
+        t = family_parsers.add_parser(family.name, help=family.help, description=family.description,
+                                      parents=[_training_data_parent(family), _training_run_parent(family)])
+        family.add_options(t)
+        t.set_defaults(func=cmd_train)
 
 
 def _add_predict(sub) -> None:
@@ -833,6 +620,13 @@ def _add_export(sub) -> None:
     p.add_argument("--license", default="CC-BY-4.0", help="bioimageio: SPDX licence of the weights")
     p.add_argument("--overwrite", action="store_true", help="replace an existing zip")
     p.set_defaults(func=cmd_export)
+
+
+def _add_families(sub) -> None:
+    p = sub.add_parser("families", help="list the model families: name and label, one per line",
+                       description="The model families this version trains, one per line: the name 'train' "
+                                   "takes, a tab, and the label Fiji's dialogs show.")
+    p.set_defaults(func=cmd_families)
 
 
 def _add_fiji(sub) -> None:

@@ -49,12 +49,12 @@ _PASSED_ON = ("epochs", "steps", "lr", "patch", "batch", "max_minutes", "seed")
 
 def cmd_fine_tune(args) -> int:
     from .cli import CommandError, _say, main
-    from .models.card import read_card
+    from . import families
     from .workflows.fine_tune import (compare_parent_and_child, next_version, parent_training,
                                       prepare_fine_tune_data, write_lineage)
 
     parent = Path(args.model).resolve()
-    family = read_card(parent)["family"]
+    family = families.of_model(parent).name
     child = Path(args.output).resolve() if args.output else next_version(parent)
     if args.background:
         return _fine_tune_in_background(args, parent, child)

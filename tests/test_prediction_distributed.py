@@ -36,8 +36,7 @@ def nuclei():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, nuclei):
     """A tiny StarDist model trained for seconds on four fields of the DSB2018 image."""
-    from pyfiji_dl.models.run import train_stardist
-    from pyfiji_dl.models.stardist import StarDistOptions
+    from pyfiji_dl.families.stardist import FAMILY, StarDistOptions
 
     image, labels = nuclei
     data = tmp_path_factory.mktemp("data")
@@ -46,7 +45,7 @@ def trained(tmp_path_factory, nuclei):
         write_label_image(data / "masks" / f"field{i}.tif", labels[y:y + 128, x:x + 128], "YX")
     model = tmp_path_factory.mktemp("models") / "tiny"
     options = StarDistOptions(epochs=3, steps=4, patch=(64, 64), batch=2, rays=8, depth=1, filters=8)
-    train_stardist(data, model, options, progress=False)
+    FAMILY.train(data, model, options, progress=False)
     return model
 
 

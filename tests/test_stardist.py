@@ -111,8 +111,7 @@ def test_predict_time_lapse_outputs_and_skip_on_rerun(trained, nuclei, tmp_path,
 def test_resume_continues_to_the_same_total(data_dir, tmp_path):
     import tensorflow as tf
 
-    from pyfiji_dl.models.run import train_stardist
-    from pyfiji_dl.models.stardist import StarDistOptions
+    from pyfiji_dl.families.stardist import FAMILY, StarDistOptions
     from pyfiji_dl.models.training import TrainingState
 
     class Interrupt(tf.keras.callbacks.Callback):
@@ -123,7 +122,7 @@ def test_resume_continues_to_the_same_total(data_dir, tmp_path):
     options = StarDistOptions(epochs=3, steps=2, patch=(64, 64), batch=2, rays=8, depth=1, filters=8)
     model = tmp_path / "m"
     with pytest.raises(KeyboardInterrupt):
-        train_stardist(data_dir, model, options, progress=False, extra_callbacks=[Interrupt()])
+        FAMILY.train(data_dir, model, options, progress=False, extra_callbacks=[Interrupt()])
     state = TrainingState.load(model)
     assert (state.epochs_done, state.epochs_total, state.finished) == (2, 3, False)
     assert (model / "checkpoint" / "weights_last.h5").exists()

@@ -219,9 +219,8 @@ def test_instances_from_probability_split_touching_and_area_filter():
 def test_resume_continues_to_the_same_total(data_dir, tmp_path):
     import tensorflow as tf
 
-    from pyfiji_dl.models.run import train_unet
+    from pyfiji_dl.families.unet import FAMILY, UnetOptions
     from pyfiji_dl.models.training import TrainingState
-    from pyfiji_dl.models.unet import UnetOptions
 
     class Interrupt(tf.keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -231,7 +230,7 @@ def test_resume_continues_to_the_same_total(data_dir, tmp_path):
     options = UnetOptions(epochs=3, steps=2, patch=(64, 64), batch=2, filters=8, depth=2)
     model = tmp_path / "m"
     with pytest.raises(KeyboardInterrupt):
-        train_unet(data_dir, model, options, progress=False, extra_callbacks=[Interrupt()])
+        FAMILY.train(data_dir, model, options, progress=False, extra_callbacks=[Interrupt()])
     state = TrainingState.load(model)
     assert (state.epochs_done, state.epochs_total, state.finished) == (2, 3, False)
     assert (model / "checkpoint" / "weights_last.h5").exists() and (model / "weights_best.h5").exists()
@@ -368,7 +367,8 @@ def test_focal_loss_equals_hand_computed_value_and_keras():
 # --- bad input: named, nothing trained --------------------------------------------------------
 
 def test_wrong_inputs_give_clear_errors(data_dir, trained, tmp_path, capsys, monkeypatch):
-    from pyfiji_dl.models.unet import UnetOptions, preprocess
+    from pyfiji_dl.families.unet import UnetOptions
+    from pyfiji_dl.models.unet import preprocess
 
     assert run_cli("train", "unet", "--data", data_dir, "--model", tmp_path / "a", "--quiet", *TINY[:4],
                    "--patch", "50", "--depth", "2") == 1

@@ -9,7 +9,9 @@ Installed:
 
 * ``plugins/pyfiji-dl/<Command>.ijm``: one entry each under *Plugins > pyfiji-dl*;
 * ``macros/toolsets/pyfiji-dl.ijm``: a toolbar menu (">>" > pyfiji-dl) with the same commands;
-* ``plugins/pyfiji-dl/pyfiji-dl.config.txt``: which ``pyfiji-dl`` command to run;
+* ``plugins/pyfiji-dl/pyfiji-dl.config.txt``: which ``pyfiji-dl`` command to run, and the
+  model families it trains (``families=stardist|unet|...`` and their dialog labels,
+  ``family_labels=...``, from :mod:`pyfiji_dl.families`), for the macros' choices;
 * ``macros/pyfiji-dl/jython/*.py``: scripts for Fiji's default Python (Jython 2.7) with
   ``#@`` parameters, calling the ``pyfiji-dl`` program as the macros do
   (``macros/jython/common.py`` joined in after their parameter lines);
@@ -30,6 +32,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .. import families
 from ..io.atomic import atomic_path
 from .locate import FIJI_FOLDER_NAMES, fiji_root
 
@@ -131,6 +134,18 @@ macro "pyfiji-dl Menu Tool - C037F0077C0a5F8877C037T1e10d" {{
 '''
 
 
+def config_text(command: Path) -> str:
+    """``pyfiji-dl.config.txt``: the program the macros call and the families they offer.
+
+    The macros read it with ``pyfijiConfig(key)``; the family lists are ``|``-separated
+    (``split(pyfijiConfig("families"), "|")``), in the registry's order.
+    """
+    registered = families.REGISTRY.values()
+    return (f"command={command}\npython={sys.executable}\n"
+            f"families={'|'.join(f.name for f in registered)}\n"
+            f"family_labels={'|'.join(f.menu_label for f in registered)}\n")
+
+
 def install(target: str | os.PathLike, *, command: str | os.PathLike | None = None) -> dict:
     """Install the command macros, the toolset and the config into a Fiji/ImageJ folder.
 
@@ -158,7 +173,7 @@ def install(target: str | os.PathLike, *, command: str | os.PathLike | None = No
         _write(path, build_macro(name))
         written.append(path)
     config = folder / CONFIG_NAME
-    _write(config, f"command={command}\npython={sys.executable}\n")
+    _write(config, config_text(command))
     toolset = root / "macros" / "toolsets" / f"{FOLDER}.ijm"
     _write(toolset, toolset_text(names))
     scripts_folder = root / "macros" / FOLDER

@@ -7,8 +7,8 @@ percentile normaliser and maps the result back to the input's intensity range.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,30 +17,12 @@ from ..data.restoration import RestorationDataset
 from . import training
 from .card import ModelFolderError, read_card, write_card
 
+if TYPE_CHECKING:
+    from ..families.care import CareOptions
+
 FAMILY = "care"
+OUTPUTS = "restored"  # prediction writes restored images
 PREDICT_PERCENTILES = (2.0, 99.8)  # CSBDeep's PercentileNormalizer defaults
-
-
-@dataclass
-class CareOptions:
-    """Defaults from the ZeroCostDL4Mic / CSBDeep CARE notebooks.
-
-    ``patch`` None means 64x64 (2D) or 16x64x64 (3D), shrunk to fit the images.
-    """
-
-    epochs: int = 100
-    steps: int = 100
-    patch: tuple | None = None
-    batch: int = 16
-    lr: float = 4e-4
-    depth: int = 2
-    kernel: int | None = None
-    filters: int = 32
-    patches_per_image: int = 100
-    probabilistic: bool = False
-    seed: int = 42
-    augment: bool = True
-    max_minutes: float | None = None
 
 
 def _patch_size(ndim: int, shapes: list, patch) -> tuple:

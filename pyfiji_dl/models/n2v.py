@@ -8,8 +8,8 @@ mean and standard deviation of the training patches, stored in its config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,25 +17,11 @@ from ..data.restoration import RestorationDataset
 from . import training
 from .card import ModelFolderError, read_card, write_card
 
+if TYPE_CHECKING:
+    from ..families.n2v import N2VOptions
+
 FAMILY = "n2v"
-
-
-@dataclass
-class N2VOptions:
-    """``patch`` None means 64x64 (2D) or 32x64x64 (3D), shrunk to fit the images."""
-
-    epochs: int = 100
-    steps: int = 100
-    patch: tuple | None = None
-    batch: int | None = None
-    lr: float = 4e-4
-    depth: int = 2
-    filters: int = 32
-    perc_pix: float = 0.198
-    radius: int = 5
-    seed: int = 42
-    augment: bool = True
-    max_minutes: float | None = None
+OUTPUTS = "restored"  # prediction writes restored images
 
 
 def _patch_size(ndim: int, shapes: list, patch) -> tuple:

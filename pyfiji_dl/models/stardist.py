@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,29 +20,12 @@ from ..data.normalize import normalize_percentile
 from . import training
 from .card import ModelFolderError, read_card, write_card
 
+if TYPE_CHECKING:
+    from ..families.stardist import StarDistOptions
+
+FAMILY = "stardist"
+OUTPUTS = "labels"  # prediction writes label maps, ROI sets and object tables
 NORMALIZATION = {"method": "percentile", "low": 1.0, "high": 99.8}
-
-
-@dataclass
-class StarDistOptions:
-    """Training options; defaults follow the ZeroCostDL4Mic StarDist notebooks.
-
-    ``patch`` None means 256 (2D) or 48x96x96 (3D), shrunk to the smallest image.
-    """
-
-    epochs: int = 100
-    steps: int = 100
-    patch: tuple | None = None
-    batch: int | None = None
-    rays: int | None = None
-    grid: int | tuple = 2
-    lr: float = 3e-4
-    depth: int = 3
-    filters: int = 32
-    seed: int = 42
-    augment: bool = True
-    max_minutes: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _default_patch(ndim: int, shapes: list) -> tuple:

@@ -30,6 +30,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
@@ -42,16 +43,17 @@ from ..io.atomic import atomic_path
 from . import training
 from .card import ModelFolderError, read_card, write_card
 
+if TYPE_CHECKING:
+    from ..families.unet import UnetOptions
+
 FAMILY = "unet"
+OUTPUTS = "semantic"  # prediction writes probability, binary mask, label maps, ROI sets, object tables
 CONFIG_FILE = "config.json"
 WEIGHTS_BEST = "weights_best.h5"
 WEIGHTS_LAST = "weights_last.h5"
-LOSSES = ("focal", "weighted-bce")
-CONTRAST_METHODS = ("none", "percentile", "clahe")
-# Fiji's CLAHE defaults (Process > Enhance Local Contrast), as seed 002 uses them
+# Fiji's CLAHE defaults (Process > Enhance Local Contrast; Zuiderveld, Graphics Gems IV, 1994)
 CLAHE_PARAMETERS = {"block_size": 127, "bins": 256, "max_slope": 3.0}
 PERCENTILES = (1.0, 99.8)
-DEPTHS = (2, 3, 4)
 DEFAULT_PATCH = 256
 # Validation patches scored after every epoch: enough for a stable val_loss,
 # few enough that validating stays a small part of an epoch on a CPU.
@@ -67,123 +69,6 @@ FULL_CONNECTIVITY = np.ones((3, 3), bool)
 
 class UNetDataError(PyfijiDLError, ValueError):
     """The data cannot train a U-Net; the message says why and what to do."""
-
-
-@dataclass
-class UnetOptions:
-    """Training options; defaults from DOMAIN.md workflow 6 (seeds 002 and 004).
-
-    Attributes
-    ----------
-    epochs, steps : int
-        Epochs in total and steps (batches) per epoch.
-    patch : tuple of int, optional
-        Square training patch (Y, X), a multiple of ``2**depth``. Default 256,
-        shrunk to the smallest image.
-    batch : int
-        Batch size (seed 002: 4).
-    lr : float
-        Adam learning rate (seed 002: 2e-4).
-    filters : int
-        Filters of the first level, doubled at each level down. Default 16, for
-        ~1 s per 1080 x 1080 image on a CPU (see the module notes); the seeds used 64.
-    depth : int
-        Pooling steps, 2 to 4 (default 4; inputs must be multiples of ``2**depth``,
-        which prediction handles by padding).
-    dropout : float
-        After every convolution (seed 002: 0.05).
-    loss : str
-        ``"focal"`` (binary focal loss, seed 002) or ``"weighted-bce"`` (cross-entropy
-        weighted by the U-Net paper's border weight map, which teaches the network the
-        gaps between touching nuclei).
-    focal_gamma, focal_alpha : float
-        Focal loss parameters (seed 002: 2 and 0.5).
-    w0, sigma : float
-        Border weight map parameters (U-Net paper: 10 and 5 px).
-    contrast : str
-        ``"percentile"`` (stretch percentiles 1-99.8 to 0-1, default), ``"clahe"``
-        (Fiji's CLAHE, block 127, 256 bins, slope 3, then the same percentiles) or
-        ``"none"`` (linear min-max scaling to 0-1, the image's contrast unchanged).
-    patience : int, optional
-        Stop when the validation loss has not improved for this many epochs; the
-        best weights are kept. None: never stop early. Default 20, for our default
-        100 epochs (seed 002 used 250 with up to 3,000 epochs).
-    threshold : float, optional
-        Probability threshold of the mask; None optimises it on the validation
-        images for the best pixel IoU.
-    min_area, max_area : int, optional
-        Object area limits in pixels. ``min_area`` None: a quarter of the median
-        annotated object; ``max_area`` None: no limit.
-    split_touching : bool
-        Split touching objects with a watershed on the distance map.
-    seed : int
-        Validation split, initial weights, patches and augmentation.
-    augment : bool
-        Flips, 90-degree rotations and intensity changes.
-    max_minutes : float, optional
-        Stop after the epoch that reaches this time (``--resume`` continues).
-    """
-
-    epochs: int = 100
-    steps: int = 100
-    patch: tuple | None = None
-    batch: int = 4
-    lr: float = 2e-4
-    filters: int = 16
-    depth: int = 4
-    dropout: float = 0.05
-    loss: str = "focal"
-    focal_gamma: float = 2.0
-    focal_alpha: float = 0.5
-    w0: float = 10.0
-    sigma: float = 5.0
-    contrast: str = "percentile"
-    patience: int | None = 20
-    threshold: float | None = None
-    min_area: int | None = None
-    max_area: int | None = None
-    split_touching: bool = False
-    seed: int = 42
-    augment: bool = True
-    max_minutes: float | None = None
-
-    def check(self, *, network: bool = True) -> None:
-        """Raise ``ValueError`` naming every option out of range.
-
-        ``network`` False skips depth, filters and patch, which a fine-tuned model
-        takes from its source.
-        """
-        problems = []
-        if network and self.depth not in DEPTHS:
-            problems.append(f"depth must be 2, 3 or 4, not {self.depth}")
-        if network and self.filters < 1:
-            problems.append(f"filters must be positive, not {self.filters}")
-        if self.loss not in LOSSES:
-            problems.append(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
-        if self.contrast not in CONTRAST_METHODS:
-            problems.append(f"contrast must be one of {', '.join(CONTRAST_METHODS)}, not {self.contrast!r}")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1), not {self.dropout}")
-        if not 0 <= self.focal_alpha <= 1 or self.focal_gamma < 0:
-            problems.append(f"focal alpha must be in [0, 1] and gamma >= 0, not {self.focal_alpha}, {self.focal_gamma}")
-        if self.w0 < 0 or self.sigma <= 0:
-            problems.append(f"w0 must be >= 0 and sigma > 0, not {self.w0}, {self.sigma}")
-        if self.threshold is not None and not 0 < self.threshold < 1:
-            problems.append(f"threshold must be between 0 and 1, not {self.threshold}")
-        if self.patience is not None and self.patience < 1:
-            problems.append(f"patience must be at least 1 epoch, not {self.patience}")
-        for name in ("epochs", "steps", "batch"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.min_area is not None and self.max_area is not None and self.min_area > self.max_area:
-            problems.append(f"min_area {self.min_area} is larger than max_area {self.max_area}")
-        if network and self.patch:
-            div = 2 ** self.depth
-            if any(p % div or p < div for p in self.patch):
-                problems.append(f"patch {tuple(self.patch)} must be made of multiples of {div} (2**depth), e.g. "
-                                f"{max(div, (self.patch[0] // div) * div)}")
-        if problems:
-            raise ValueError("U-Net options: " + "; ".join(problems))
 
 
 @dataclass
@@ -397,7 +282,7 @@ def loss_for(config: UNetConfig):
         return binary_focal_loss(config.focal_gamma, config.focal_alpha)
     if config.loss == "weighted-bce":
         return weighted_binary_crossentropy()
-    raise ValueError(f"unknown U-Net loss {config.loss!r} (known: {', '.join(LOSSES)})")
+    raise ValueError(f"unknown U-Net loss {config.loss!r} (known: focal, weighted-bce)")
 
 
 # --- the model object -----------------------------------------------------------------
@@ -575,7 +460,7 @@ def preprocess(image: np.ndarray, contrast: dict, normalization: dict) -> np.nda
         enhanced = [np.asarray(enhance(plane, **parameters), dtype=np.float32) for plane in planes]
         image = enhanced[0] if image.ndim == 2 else np.stack(enhanced, axis=-1)
     elif method not in ("none", "percentile"):
-        raise ValueError(f"unknown contrast method {method!r} (known: {', '.join(CONTRAST_METHODS)})")
+        raise ValueError(f"unknown contrast method {method!r} (known: none, percentile, clahe)")
     return normalize_percentile(image, normalization["low"], normalization["high"],
                                 channel_axis=-1 if image.ndim == 3 else None)
 
@@ -834,9 +719,10 @@ def _retrain_config(config: UNetConfig, options: UnetOptions, dataset: InstanceD
 
     from ..data.weights import balanced_class_weights
 
+    defaults = {f.name: f.default for f in fields(options)}
     kept = [f"--{name} {getattr(options, name)}" for name, saved in
             (("contrast", config.contrast), ("filters", config.filters), ("depth", config.depth))
-            if getattr(options, name) != saved and getattr(options, name) != getattr(UnetOptions, name)]
+            if getattr(options, name) != saved and getattr(options, name) != defaults[name]]
     if kept:
         print(f"pyfiji-dl: warning: {', '.join(kept)} ignored: fine-tuning keeps the source model's network and "
               f"contrast ({config.filters} filters, depth {config.depth}, contrast {config.contrast}), which its "

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ..errors import PyfijiDLError
 from ..models.card import CARD_FILE, read_card
-from .run import PredictionResult, expand_inputs, is_finished, predict_paths, summarize_run
+from .run import PredictionResult, expand_inputs, is_finished, outputs_of, predict_paths, summarize_run
 
 # How long to try reaching a scheduler before telling the user it is not there.
 CONNECT_TIMEOUT_SECONDS = 10
@@ -129,12 +129,12 @@ def predict_paths_distributed(
 
     model_dir, out_dir = open_model_source(model_dir), Path(out_dir)
     card = read_card(model_dir)
-    family = card["family"]
+    outputs = outputs_of(card)
     files = expand_inputs(inputs)
     result = PredictionResult()
     pending = []
     for path in files:
-        if not overwrite and is_finished(out_dir, path, family):
+        if not overwrite and is_finished(out_dir, path, outputs):
             result.skipped.append(path)
         else:
             pending.append(path)
@@ -159,7 +159,7 @@ def predict_paths_distributed(
     result.done.sort(key=order.__getitem__)
     result.skipped.sort(key=order.__getitem__)
     result.failed.sort(key=lambda item: order[item[0]])
-    result.summary = summarize_run(out_dir, files, family, card=card)  # the tasks write none of their own
+    result.summary = summarize_run(out_dir, files, outputs, card=card)  # the tasks write none of their own
     return result
 
 

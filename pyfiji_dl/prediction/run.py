@@ -29,6 +29,7 @@ from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
 from ..io.tables import write_csv
 from ..io.tiff import ImageInfo, read_image, select_channel, write_imagej_tiff, write_label_image
+from ..models import adapter_for
 from ..models.card import read_card
 
 
@@ -66,15 +67,19 @@ def expand_inputs(inputs: list) -> list[Path]:
     return files
 
 
-RESTORATION_FAMILIES = ("care", "n2v")
-SEMANTIC_FAMILIES = ("unet",)
 # Post-processing a user may override at prediction time (semantic models only).
 SEMANTIC_OVERRIDES = ("threshold", "min_area", "max_area", "split_touching")
 
 
-def output_paths(out_dir: Path, stem: str, family: str = "stardist") -> dict:
-    """Where the outputs of input ``stem`` go; ``done`` is written last."""
-    if family in RESTORATION_FAMILIES:
+def outputs_of(card: dict) -> str:
+    """What a model's predictions are: ``"labels"``, ``"semantic"`` or ``"restored"`` (its adapter says)."""
+    return _adapter(card["family"]).OUTPUTS
+
+
+def output_paths(out_dir: Path, stem: str, outputs: str = "labels") -> dict:
+    """Where the outputs of input ``stem`` go, for a model whose predictions are ``outputs``;
+    ``done`` is written last."""
+    if outputs == "restored":
         restored = out_dir / "restored" / f"{stem}.tif"
         return {"restored": restored, "done": restored}
     objects = out_dir / "objects" / f"{stem}.csv"
@@ -84,7 +89,7 @@ def output_paths(out_dir: Path, stem: str, family: str = "stardist") -> dict:
         "objects": objects,
         "done": objects,
     }
-    if family in SEMANTIC_FAMILIES:
+    if outputs == "semantic":
         paths["probability"] = out_dir / "probability" / f"{stem}.tif"
         paths["binary"] = out_dir / "binary" / f"{stem}.tif"
     return paths
@@ -273,14 +278,14 @@ def predict_paths(
 
     model_dir, out_dir = open_model_source(model_dir), Path(out_dir)
     card = read_card(model_dir)
-    family = card["family"]
-    card = _with_overrides(card, overrides, model_dir)
-    adapter = _adapter(family)
+    adapter = _adapter(card["family"])
+    kind = adapter.OUTPUTS
+    card = _with_overrides(card, overrides, model_dir, kind)
     files = expand_inputs(inputs)
     result = PredictionResult()
     for path in tqdm(files, desc="predict", unit="image", disable=not progress or len(files) < 2, file=sys.stderr):
-        outputs = output_paths(out_dir, path.stem, family)
-        if not overwrite and is_finished(out_dir, path, family):
+        outputs = output_paths(out_dir, path.stem, kind)
+        if not overwrite and is_finished(out_dir, path, kind):
             result.skipped.append(path)
             continue
         try:
@@ -288,12 +293,12 @@ def predict_paths(
             data, axes = _model_layout(image, info, card, channel, path)
             if model is None:
                 model = _load_model(adapter, model_dir)
-            if family in RESTORATION_FAMILIES:
+            if kind == "restored":
                 restored = restore_image(model, adapter, card, data, axes)
                 write_imagej_tiff(outputs["restored"], restored, axes, calibration=info.calibration)
                 result.done.append(path)
                 continue
-            if family in SEMANTIC_FAMILIES:
+            if kind == "semantic":
                 probability, mask, labels, probabilities = segment_image(model, adapter, card, data, axes)
                 write_imagej_tiff(outputs["probability"], probability, axes, calibration=info.calibration,
                                   display_range=(0.0, 1.0))
@@ -306,25 +311,25 @@ def predict_paths(
         except (ValueError, OSError, RuntimeError) as exc:
             result.failed.append((path, str(exc)))
     if summary:
-        result.summary = summarize_run(out_dir, files, family, card=card)
+        result.summary = summarize_run(out_dir, files, kind, card=card)
     return result
 
 
-def is_finished(out_dir: Path, path: Path, family: str) -> bool:
-    """Whether input ``path`` has all its outputs (the ROI set is optional: no objects, no set)."""
-    outputs = output_paths(Path(out_dir), Path(path).stem, family)
-    return all(p.exists() for key, p in outputs.items() if key != "rois")
+def is_finished(out_dir: Path, path: Path, outputs: str) -> bool:
+    """Whether input ``path`` has all its ``outputs`` (the ROI set is optional: no objects, no set)."""
+    paths = output_paths(Path(out_dir), Path(path).stem, outputs)
+    return all(p.exists() for key, p in paths.items() if key != "rois")
 
 
-def summarize_run(out_dir: Path, files: list, family: str, card: dict | None = None) -> Path | None:
+def summarize_run(out_dir: Path, files: list, outputs: str, card: dict | None = None) -> Path | None:
     """``summary.csv`` over every finished input of a run (skipped ones too); None for restoration.
 
     With the model's ``card`` the summary gains the review queue (ranking and
     ``review.html``, :mod:`pyfiji_dl.prediction.queue`).
     """
-    if family in RESTORATION_FAMILIES:
+    if outputs == "restored":
         return None
-    finished = [p for p in files if output_paths(Path(out_dir), Path(p).stem, family)["done"].exists()]
+    finished = [p for p in files if output_paths(Path(out_dir), Path(p).stem, outputs)["done"].exists()]
     return write_summary(Path(out_dir), finished, card=card)
 
 
@@ -356,7 +361,7 @@ def _write_objects(outputs: dict, labels: np.ndarray, probabilities: dict, data:
     write_csv(outputs["objects"], rows, object_columns(measure_axes, n_channels) + ["confidence"])
 
 
-def _with_overrides(card: dict, overrides: dict | None, model_dir: Path) -> dict:
+def _with_overrides(card: dict, overrides: dict | None, model_dir: Path, outputs: str) -> dict:
     """The card with the user's post-processing; an error for a model that has none."""
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     if not given:
@@ -364,7 +369,7 @@ def _with_overrides(card: dict, overrides: dict | None, model_dir: Path) -> dict
     unknown = sorted(set(given) - set(SEMANTIC_OVERRIDES))
     if unknown:
         raise ValueError(f"unknown prediction override(s): {', '.join(unknown)}")
-    if card["family"] not in SEMANTIC_FAMILIES:
+    if outputs != "semantic":
         raise PredictionInputError(
             f"{model_dir}: {', '.join(sorted(given))} can only be changed for U-Net models; this is a "
             f"{card['family']} model (its own thresholds are in its folder)."
@@ -414,7 +419,5 @@ def _load_model(adapter, model_dir: Path):
 
 
 def _adapter(family: str):
-    from ..models import adapter_for
-
     return adapter_for(family)
 

@@ -1,9 +1,8 @@
-"""``pyfiji-dl evaluate``: the QC report on demand.
+"""``pyfiji-dl evaluate --pred DIR --gt DIR``: predictions from any tool against ground truth.
 
-* a model on a data folder with ground truth (StarDist and U-Net: ``images/`` +
-  ``masks/`` or ``rois/``; CARE: ``low/`` + ``GT/``; Noise2Void: ``images/`` + ``GT/``);
-* predictions from any tool against ground truth, paired by file name: label maps
-  are scored by object matching, other images by restoration metrics.
+Paired by file name: label maps are scored by object matching, other images by
+restoration metrics. A model on a data folder with ground truth is evaluated by its
+family (:meth:`pyfiji_dl.families.base.Family.evaluate`).
 """
 
 from __future__ import annotations
@@ -16,51 +15,6 @@ import numpy as np
 from ..data.instances import DatasetError
 from ..data.pairs import IMAGE_SUFFIXES, pair_by_stem
 from ..io.tiff import read_image
-
-
-def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike,
-                   *, channel: int | None = None) -> Path:
-    """Predict ``data`` with the model and write the QC report to ``out_dir``."""
-    from ..models import adapter_for
-    from ..models.card import read_card
-    from ..models.training import read_history
-
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    card = read_card(model_dir)
-    adapter = adapter_for(card["family"])
-    model = adapter.load_model(model_dir)
-    history = read_history(model_dir)
-    if card["family"] == "stardist":
-        from ..data.instances import load_instance_samples
-        from .instance_report import predict_samples, write_matching_report
-
-        samples, _ = load_instance_samples(data, channel=channel)
-        predictions = predict_samples(model, adapter, card, samples)
-        images = [s.image if s.image.ndim == s.labels.ndim else s.image[..., 0] for s in samples]
-        return write_matching_report(out_dir, title=f"Evaluation of {model_dir.name} on {Path(data).name}",
-                                     names=[s.name for s in samples], images=images,
-                                     truths=[s.labels for s in samples], predictions=predictions,
-                                     history=history, card=card)
-    if card["family"] == "unet":
-        from ..data.instances import load_instance_samples
-        from .instance_report import write_semantic_report
-
-        samples, _ = load_instance_samples(data, channel=channel)
-        return write_semantic_report(model, adapter, card, samples, model_dir, out_dir=out_dir,
-                                     title=f"Evaluation of {model_dir.name} (U-Net) on {Path(data).name}")
-    from ..data.restoration import load_care_pairs, load_noisy_images
-    from ..prediction.run import restore_image
-    from .restoration_report import write_restoration_report
-
-    load = load_care_pairs if card["family"] == "care" else load_noisy_images
-    dataset = load(data, val_dir=data, channel=channel)  # every file, no split
-    samples = dataset.val
-    spatial = "ZYX" if card["ndim"] == 3 else "YX"
-    predictions = [restore_image(model, adapter, card, s.source, spatial) for s in samples]
-    return write_restoration_report(out_dir, title=f"Evaluation of {model_dir.name} on {Path(data).name}",
-                                    names=[s.name for s in samples], sources=[s.source for s in samples],
-                                    predictions=predictions, targets=[s.target for s in samples],
-                                    history=history, card=card)
 
 
 def _is_label_map(array: np.ndarray) -> bool:

@@ -33,9 +33,7 @@ from ..annotation.corrections import CORRECTIONS_FILE, file_sha256
 from ..errors import PyfijiDLError
 from ..io.atomic import atomic_path
 from ..io.tables import read_csv
-from ..models.card import read_card
-
-FINE_TUNE_FAMILIES = ("stardist", "unet")
+from .. import families
 DATA_SUFFIX = "_training_data"
 COMPARE_DIR = "parent_vs_child"
 _VERSION_RE = re.compile(r"^(.*)_v(\d+)$")
@@ -151,10 +149,11 @@ def prepare_fine_tune_data(parent: str | os.PathLike, corrections: str | os.Path
     from ..data.instances import load_instance_dataset
 
     parent, corrections, child = Path(parent).resolve(), Path(corrections).resolve(), Path(child).resolve()
-    card = read_card(parent)
-    if card["family"] not in FINE_TUNE_FAMILIES:
-        raise FineTuneError(f"{parent}: a {card['family']} model; fine-tuning from corrected objects works for "
-                            f"{' and '.join(FINE_TUNE_FAMILIES)} models.")
+    family = families.of_model(parent)
+    if not family.learns_from_corrected_objects:
+        able = [f.title for f in families.REGISTRY.values() if f.learns_from_corrected_objects]
+        raise FineTuneError(f"{parent}: a {family.title} model; fine-tuning from corrected objects works for "
+                            f"{' and '.join(able)} models.")
     if child.exists():
         raise FineTuneError(f"{child}: already exists; give another --model or remove it.")
     corrected = _pairs(corrections)
@@ -243,12 +242,10 @@ def compare_parent_and_child(parent: str | os.PathLike, child: str | os.PathLike
         ``CHILD/qc/parent_vs_child/index.html`` (each model's own report in
         ``parent/`` and ``child/`` beside it).
     """
-    from ..qc.evaluate import evaluate_model
-
     parent, child = Path(parent).resolve(), Path(child).resolve()
     out = child / "qc" / COMPARE_DIR
-    evaluate_model(parent, val_dir, out / "parent", channel=channel)
-    evaluate_model(child, val_dir, out / "child", channel=channel)
+    families.of_model(parent).evaluate(parent, val_dir, out / "parent", channel=channel)
+    families.of_model(child).evaluate(child, val_dir, out / "child", channel=channel)
     scores = {role: _pooled_at(out / role) for role in ("parent", "child")}
     metrics = ("f1", "precision", "recall", "mean_matched_score", "panoptic_quality", "tp", "fp", "fn")
     rows = []

@@ -1,0 +1,169 @@
+"""What every model family declares, and the training bookkeeping they share.
+
+A family module (``stardist.py``, ``unet.py``, ``care.py``, ``n2v.py`` in this
+package) subclasses :class:`Family`: its options dataclass (owning the defaults the
+command line shows), its training-data layout and loader, the training run
+(check the data, train with its adapter in :mod:`pyfiji_dl.models`, then QC report
+and provenance), evaluation on data with ground truth, and the label of its Fiji
+menu entry. What it produces when predicting is declared by its adapter
+(``OUTPUTS``), because prediction sits below this package.
+
+This package is the "workflows" layer: it imports models, prediction and qc, and
+is imported by the command line and the Fiji integration only. Family modules
+must stay cheap to import (``pyfiji-dl --help`` builds its parsers from them):
+TensorFlow, NumPy and the layers below are imported inside the methods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import MISSING, asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass
+class TrainingOutcome:
+    """What a training run leaves behind, for the command line to report."""
+
+    model_dir: Path
+    report: Path | None
+    provenance: Path
+    thresholds: dict | None
+    fit_warnings: list
+
+
+def sizes(text: str) -> tuple:
+    """``argparse`` type of patch and grid sizes: ``256``, ``256,256`` or ``48x96x96``."""
+    try:
+        values = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 256 or 256,256") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
+    return values
+
+
+def default_text(value) -> str:
+    """A default as the help texts write it: ``3e-4`` rather than ``0.0003``."""
+    if isinstance(value, float) and 0 < abs(value) < 0.01:
+        mantissa, exponent = f"{value:.0e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    if isinstance(value, float) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+class Family:
+    """One model family: the single place that says what the rest of pyfiji_dl needs to know.
+
+    Attributes
+    ----------
+    name : str
+        Command-line word and the model card's ``family`` (``pyfiji-dl train NAME``).
+    title : str
+        Human name in reports and messages.
+    task : str
+        What its models do, in a few words (``pyfiji-dl train --help``).
+    menu_label : str
+        The family's entry in the Fiji dialogs' model-type choice.
+    help, description : str
+        ``pyfiji-dl train --help`` line and ``train NAME --help`` text.
+    options_class : type
+        Dataclass of the training options; its field defaults are the family's
+        defaults (the command line passes only what the user gave).
+    learns_from_corrected_objects : bool
+        Whether objects corrected in Fiji can fine-tune its models (``pyfiji-dl fine-tune``).
+    data_help, val_help, channel_help, seed_help, augment_help, max_minutes_help, from_help : str
+        Help of the training options every family shares, in this family's words.
+    """
+
+    name: str
+    title: str
+    task: str
+    menu_label: str
+    help: str
+    description: str
+    options_class: type
+    learns_from_corrected_objects = False
+    data_help = "training data folder"
+    val_help = "separate validation folder of the same layout"
+    channel_help = "1-based channel of multichannel images"
+    seed_help = "seed of the validation split and patches"
+    augment_help = "no flips/rotations"
+    max_minutes_help = "stop after the epoch that reaches this time"
+    from_help = "fine-tune: start from this model folder's weights"
+
+    # --- command line -------------------------------------------------------------------
+
+    def default(self, option: str):
+        """The default of one training option (from the options dataclass)."""
+        field = next(f for f in fields(self.options_class) if f.name == option)
+        return field.default if field.default is not MISSING else field.default_factory()
+
+    def add_options(self, parser) -> None:
+        """Add the family's own options to its ``train NAME`` parser (defaults stay None)."""
+
+    def options_from_args(self, args):
+        """The options dataclass from parsed arguments; options not given keep the family's default."""
+        values = {f.name: getattr(args, f.name) for f in fields(self.options_class) if hasattr(args, f.name)}
+        values["augment"] = not args.no_augment
+        given = {k: v for k, v in values.items() if v is not None}
+        return self.options_class(**self._adjust_options(given, args))
+
+    def _adjust_options(self, values: dict, args) -> dict:
+        """Family-specific translation of the values given (e.g. 0 meaning "never")."""
+        return values
+
+    # --- data, training, evaluation ------------------------------------------------------
+
+    def load_data(self, data, *, val=None, seed: int = 42, channel: int | None = None):
+        """Load and check the training data (every problem named); raises before anything trains."""
+        raise NotImplementedError
+
+    def train(self, data, model_dir, options, *, val=None, channel: int | None = None, resume: bool = False,
+              from_model=None, progress: bool = True, command_line: list | None = None,
+              extra_callbacks: list | None = None) -> TrainingOutcome:
+        """Check the data, train, then write the QC report and provenance next to the model."""
+        raise NotImplementedError
+
+    def evaluate(self, model_dir, data, out_dir, *, channel: int | None = None) -> Path:
+        """Predict ``data`` (with ground truth) with the model and write the QC report to ``out_dir``."""
+        raise NotImplementedError
+
+    def adapter(self):
+        """The family's adapter module in :mod:`pyfiji_dl.models` (imports TensorFlow's stack)."""
+        from ..models import adapter_for
+
+        return adapter_for(self.name)
+
+    def __repr__(self) -> str:
+        return f"<model family {self.name}>"
+
+
+def announcer(dataset, progress: bool):
+    """``say(text)`` for progress messages (silent without ``progress``), after the data loader's notes."""
+    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    for message in dataset.messages:
+        say(f"note: {message}")
+    return say
+
+
+def finish_training(model_dir: Path, options, data_files: list, family: str, *, thresholds, resume,
+                    from_model, command_line, extra=None) -> Path:
+    """Provenance next to the model; the resume checkpoint goes once all epochs are done."""
+    from ..models import training
+    from ..qc.provenance import write_provenance
+
+    provenance = write_provenance(
+        model_dir / "provenance.json",
+        config=training.saved_config(model_dir) | {"training_options": asdict(options)},
+        thresholds=thresholds,
+        data_files=data_files,
+        command_line=command_line or sys.argv,
+        extra={"family": family, "resumed": resume,
+               "fine_tuned_from": str(from_model) if from_model else None, **(extra or {})},
+    )
+    if training.TrainingState.load(model_dir).finished:
+        training.remove_checkpoint(model_dir)
+    return provenance

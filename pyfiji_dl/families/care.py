@@ -1,0 +1,60 @@
+"""CARE: supervised restoration, low SNR -> high SNR (Weigert et al., Nature Methods 2018).
+
+Data: ``DATA/low/NAME.tif`` with ``DATA/GT/NAME.tif`` of the same name and shape.
+The adapter is :mod:`pyfiji_dl.models.care` (CSBDeep).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .restoration import RestorationFamily
+
+
+@dataclass
+class CareOptions:
+    """Defaults from the ZeroCostDL4Mic / CSBDeep CARE notebooks.
+
+    ``patch`` None means 64x64 (2D) or 16x64x64 (3D), shrunk to fit the images.
+    """
+
+    epochs: int = 100
+    steps: int = 100
+    patch: tuple | None = None
+    batch: int = 16
+    lr: float = 4e-4
+    depth: int = 2
+    kernel: int | None = None
+    filters: int = 32
+    patches_per_image: int = 100
+    probabilistic: bool = False
+    seed: int = 42
+    augment: bool = True
+    max_minutes: float | None = None
+
+
+class Care(RestorationFamily):
+    name = "care"
+    title = "CARE"
+    task = "supervised restoration"
+    menu_label = "CARE (restoration from low/ + GT/ pairs)"
+    help = "CARE supervised restoration (low SNR -> high SNR)"
+    layout = "DATA/low/NAME.tif (low SNR) with DATA/GT/NAME.tif (high SNR), same names and shapes"
+    defaults = ("patch 64 (16,64,64 in 3D) from non-background regions, 100 patches per image, batch 16, "
+                "learning rate 4e-4, U-Net depth 2, kernel 5 (3 in 3D)")
+    options_class = CareOptions
+
+    def add_options(self, parser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--kernel", type=int, help="U-Net kernel size (default 5 in 2D, 3 in 3D)")
+        parser.add_argument("--patches-per-image", type=int,
+                            help=f"patches per image (default {self.default('patches_per_image')})")
+        parser.add_argument("--probabilistic", action="store_true", help="predict a distribution (Laplace loss)")
+
+    def load_data(self, data, *, val=None, seed: int = 42, channel: int | None = None):
+        from ..data.restoration import load_care_pairs
+
+        return load_care_pairs(data, val_dir=val, seed=seed, channel=channel)
+
+
+FAMILY = Care()

@@ -1,0 +1,50 @@
+"""Noise2Void: self-supervised denoising from noisy images alone (Krull et al., CVPR 2019).
+
+Data: ``DATA/images/*.tif`` (time-lapse frames become samples), optionally
+``DATA/GT/NAME.tif`` for the QC report. The adapter is :mod:`pyfiji_dl.models.n2v`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .restoration import RestorationFamily
+
+
+@dataclass
+class N2VOptions:
+    """``patch`` None means 64x64 (2D) or 32x64x64 (3D), shrunk to fit the images."""
+
+    epochs: int = 100
+    steps: int = 100
+    patch: tuple | None = None
+    batch: int | None = None
+    lr: float = 4e-4
+    depth: int = 2
+    filters: int = 32
+    perc_pix: float = 0.198
+    radius: int = 5
+    seed: int = 42
+    augment: bool = True
+    max_minutes: float | None = None
+
+
+class Noise2Void(RestorationFamily):
+    name = "n2v"
+    title = "Noise2Void"
+    task = "self-supervised denoising"
+    menu_label = "Noise2Void (denoising from noisy images alone)"
+    help = "Noise2Void self-supervised denoising (noisy images only)"
+    layout = ("DATA/images/*.tif noisy images (time-lapse frames become samples); optional DATA/GT/NAME.tif "
+              "for QC")
+    defaults = ("patch 64 (32,64,64 in 3D), batch 64 (4 in 3D), learning rate 4e-4, 19.8 %% masked pixels, "
+                "uniform_withCP, radius 5")
+    options_class = N2VOptions
+
+    def load_data(self, data, *, val=None, seed: int = 42, channel: int | None = None):
+        from ..data.restoration import load_noisy_images
+
+        return load_noisy_images(data, val_dir=val, seed=seed, channel=channel)
+
+
+FAMILY = Noise2Void()

@@ -1,0 +1,89 @@
+"""What the restoration families (CARE, Noise2Void) share: options, training run and evaluation.
+
+Both restore images (``restored/NAME.tif`` when predicting) and are scored by the
+same QC report: mSSIM, NRMSE and PSNR of input and prediction against ground truth,
+with SSIM and RSE maps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Family, TrainingOutcome, announcer, default_text, finish_training, sizes
+
+
+class RestorationFamily(Family):
+    """A family whose model maps an image to a restored image of the same shape."""
+
+    layout: str     # the data layout, for the help text
+    defaults: str   # the defaults worth knowing, for the help text
+
+    @property
+    def description(self) -> str:
+        return (f"Train {self.help}. Data: {self.layout}. Defaults (ZeroCostDL4Mic notebooks): {self.defaults}; "
+                f"{self.default('epochs')} epochs x {self.default('steps')} steps; 10 %% of the files for "
+                "validation. Writes the QC report (mSSIM, NRMSE, PSNR of input and prediction against GT, "
+                "SSIM/RSE maps) and provenance into MODEL.")
+
+    def add_options(self, parser) -> None:
+        default = self.default
+        parser.add_argument("--patch", type=sizes, help="patch size, e.g. 64 or 16,64,64")
+        parser.add_argument("--batch", type=int, help="batch size")
+        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(default('lr'))})")
+        parser.add_argument("--depth", type=int, help=f"U-Net depth (default {default('depth')})")
+        parser.add_argument("--filters", type=int, help=f"U-Net base filters (default {default('filters')})")
+
+    def train(self, data, model_dir, options, *, val=None, channel=None, resume=False, from_model=None,
+              progress=True, command_line=None, extra_callbacks=None) -> TrainingOutcome:
+        """Train, then QC and provenance.
+
+        The QC report scores the validation images against their ground truth (for
+        Noise2Void only when ``DATA/GT`` has images of the same names).
+        """
+        from ..models.card import read_card
+        from ..models.training import read_history
+        from ..prediction.run import restore_image
+        from ..qc.restoration_report import write_restoration_report
+
+        adapter = self.adapter()
+        model_dir = Path(model_dir).resolve()
+        dataset = self.load_data(data, val=val, seed=options.seed, channel=channel)
+        say = announcer(dataset, progress)
+        say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), {dataset.ndim}D")
+        model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
+                              progress=progress, extra_callbacks=extra_callbacks)
+
+        say("Writing the quality-control report...")
+        card = read_card(model_dir)
+        qc_samples = dataset.val or dataset.train[:1]
+        spatial = "ZYX" if dataset.ndim == 3 else "YX"
+        predictions = [restore_image(model, adapter, card, s.source, spatial) for s in qc_samples]
+        notes = [] if dataset.val else ["no separate validation image: the QC uses the training image"]
+        report = write_restoration_report(
+            model_dir / "qc", title=f"QC report: {model_dir.name} ({self.title})",
+            names=[s.name for s in qc_samples], sources=[s.source for s in qc_samples], predictions=predictions,
+            targets=[s.target for s in qc_samples], history=read_history(model_dir), card=card,
+            extra_warnings=notes,
+        )
+        provenance = finish_training(model_dir, options, dataset.files, self.name, thresholds=None, resume=resume,
+                                     from_model=from_model, command_line=command_line)
+        return TrainingOutcome(model_dir, report, provenance, None, [])
+
+    def evaluate(self, model_dir, data, out_dir, *, channel=None) -> Path:
+        from ..models.card import read_card
+        from ..models.training import read_history
+        from ..prediction.run import restore_image
+        from ..qc.restoration_report import write_restoration_report
+
+        model_dir, out_dir = Path(model_dir), Path(out_dir)
+        card = read_card(model_dir)
+        adapter = self.adapter()
+        model = adapter.load_model(model_dir)
+        dataset = self.load_data(data, val=data, channel=channel)  # every file, no split
+        samples = dataset.val
+        spatial = "ZYX" if card["ndim"] == 3 else "YX"
+        predictions = [restore_image(model, adapter, card, s.source, spatial) for s in samples]
+        return write_restoration_report(out_dir, title=f"Evaluation of {model_dir.name} on {Path(data).name}",
+                                        names=[s.name for s in samples], sources=[s.source for s in samples],
+                                        predictions=predictions, targets=[s.target for s in samples],
+                                        history=read_history(model_dir), card=card)

@@ -1,0 +1,175 @@
+"""StarDist: star-convex instance segmentation (Schmidt et al., MICCAI 2018; Weigert et al., WACV 2020).
+
+Data: ``DATA/images/NAME.tif`` with ``DATA/masks/NAME.tif`` (label maps) or
+``DATA/rois/NAME.zip`` (ROI Manager sets). Training checks that the objects fit
+the model, then optimises the probability and overlap thresholds on the validation
+images; the adapter is :mod:`pyfiji_dl.models.stardist`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .base import Family, TrainingOutcome, announcer, default_text, finish_training, sizes
+
+INSTANCE_DATA_HELP = "folder with images/ and masks/ or rois/"
+INSTANCE_VAL_HELP = "separate validation folder (default: 10%% of the files, at least one)"
+
+
+@dataclass
+class StarDistOptions:
+    """Training options; defaults follow the ZeroCostDL4Mic StarDist notebooks.
+
+    ``patch`` None means 256 (2D) or 48x96x96 (3D), shrunk to the smallest image;
+    ``batch`` None 4 (2D) or 2 (3D); ``rays`` None 32 (2D) or 96 (3D).
+    """
+
+    epochs: int = 100
+    steps: int = 100
+    patch: tuple | None = None
+    batch: int | None = None
+    rays: int | None = None
+    grid: int | tuple = 2
+    lr: float = 3e-4
+    depth: int = 3
+    filters: int = 32
+    seed: int = 42
+    augment: bool = True
+    max_minutes: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class StarDist(Family):
+    name = "stardist"
+    title = "StarDist"
+    task = "instance segmentation"
+    menu_label = "StarDist (nuclei, cells: label maps, ROIs)"
+    help = "StarDist instance segmentation (nuclei, cells) from label maps or ROI sets"
+    description = (
+        "Train StarDist on DATA/images/NAME.tif with DATA/masks/NAME.tif (label maps) or "
+        "DATA/rois/NAME.zip (ROI Manager sets). Checks the data first (pairs, shapes, whether "
+        "the objects fit the model), shows a progress bar per epoch, then optimises the "
+        "thresholds on the validation images and writes the QC report and provenance into "
+        "MODEL. Defaults follow the ZeroCostDL4Mic StarDist notebooks."
+    )
+    options_class = StarDistOptions
+    learns_from_corrected_objects = True
+    data_help = INSTANCE_DATA_HELP
+    val_help = INSTANCE_VAL_HELP
+    channel_help = "1-based channel of multichannel images (default: all)"
+    seed_help = "seed of the validation split and augmentation"
+    augment_help = "no flips/rotations/intensity augmentation"
+    max_minutes_help = ("stop after the epoch that reaches this time; "
+                        "the model, thresholds and QC are written, and --resume continues later")
+
+    def add_options(self, parser) -> None:
+        parser.add_argument("--patch", type=sizes, help="training patch, e.g. 256 or 48,96,96 "
+                            "(default 256 in 2D, 48,96,96 in 3D, shrunk to fit the images)")
+        parser.add_argument("--batch", type=int, help="batch size (default 4 in 2D, 2 in 3D)")
+        parser.add_argument("--rays", type=int, help="number of rays (default 32 in 2D, 96 in 3D)")
+        parser.add_argument("--grid", type=sizes, help=f"subsampling grid (default {self.default('grid')})")
+        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(self.default('lr'))})")
+        parser.add_argument("--depth", type=int, help=f"U-Net depth (default {self.default('depth')})")
+        parser.add_argument("--filters", type=int, help=f"U-Net base filters (default {self.default('filters')})")
+
+    def _adjust_options(self, values: dict, args) -> dict:
+        grid = values.get("grid")
+        if grid is not None and len(grid) == 1:
+            values["grid"] = grid[0]
+        return values
+
+    def load_data(self, data, *, val=None, seed: int = 42, channel: int | None = None):
+        from ..data.instances import load_instance_dataset
+
+        return load_instance_dataset(data, val_dir=val, seed=seed, channel=channel)
+
+    def train(self, data, model_dir, options, *, val=None, channel=None, resume=False, from_model=None,
+              progress=True, command_line=None, extra_callbacks=None) -> TrainingOutcome:
+        """Check the data, train StarDist, optimise thresholds, write QC and provenance.
+
+        Raises
+        ------
+        pyfiji_dl.data.instances.DatasetError
+            Unpaired, unreadable, empty or mis-shaped files (all listed).
+        pyfiji_dl.data.checks.ObjectsDoNotFitError
+            Objects larger than the patch, or images smaller than it.
+        """
+        import sys
+
+        from ..data.checks import ObjectsDoNotFitError, check_objects_fit
+        from ..models import training
+        from ..models.card import read_card, write_card
+        from ..qc.instance_report import write_instance_report
+
+        adapter = self.adapter()
+        model_dir = Path(model_dir).resolve()
+        dataset = self.load_data(data, val=val, seed=options.seed, channel=channel)
+        say = announcer(dataset, progress)
+        say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), "
+            f"{dataset.ndim}D, {dataset.n_channels} channel(s)")
+
+        if resume:
+            saved = training.saved_config(model_dir)
+            if not saved:
+                raise training.ResumeError(f"{model_dir}: no config.json, so there is no StarDist training to resume.")
+            config_patch, n_rays = saved["train_patch_size"], saved["n_rays"]
+        else:
+            config = adapter.make_config(dataset, options) if from_model is None else adapter.load_model(from_model).config
+            config_patch, n_rays = list(config.train_patch_size), config.n_rays
+            if options.patch and from_model is not None:
+                config_patch = list(options.patch)
+        labels = [s.labels for s in dataset.all_samples]
+        fit = check_objects_fit(labels, n_rays=n_rays, patch_size=tuple(config_patch),
+                                anisotropy=adapter.anisotropy_of(dataset),
+                                names=[s.name for s in dataset.all_samples])
+        say(f"objects: {fit.n_objects} annotated, median size {fit.median_object}, largest {fit.largest_object}, "
+            f"star-convex reconstruction IoU with {n_rays} rays: "
+            + (f"{fit.star_convex_iou:.3f}" if fit.star_convex_iou is not None else "n/a"))
+        for warning in fit.warnings:
+            print(f"pyfiji-dl: warning: {warning}", file=sys.stderr, flush=True)
+        if fit.errors:
+            raise ObjectsDoNotFitError("the objects do not fit the model; nothing was trained:\n  "
+                                       + "\n  ".join(fit.errors))
+
+        model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
+                              progress=progress, extra_callbacks=extra_callbacks)
+        thresholds = adapter.thresholds(model)
+        card = read_card(model_dir)
+        card.update({
+            "thresholds": thresholds,
+            "patch": list(model.config.train_patch_size),
+            "n_rays": int(model.config.n_rays),
+            "grid": list(model.config.grid),
+            "largest_object_px": int(max(fit.largest_object)) if fit.largest_object else None,
+            "data_check": fit.as_dict(),
+        })
+        write_card(model_dir, card)
+
+        say("Writing the quality-control report on the validation images...")
+        report = write_instance_report(model, adapter, card, dataset.val, model_dir, fit_warnings=fit.warnings)
+        provenance = finish_training(model_dir, options, dataset.files, self.name, thresholds=thresholds,
+                                     resume=resume, from_model=from_model, command_line=command_line,
+                                     extra={"data_check": fit.as_dict()})
+        return TrainingOutcome(model_dir, report, provenance, thresholds, fit.warnings)
+
+    def evaluate(self, model_dir, data, out_dir, *, channel=None) -> Path:
+        from ..data.instances import load_instance_samples
+        from ..models.card import read_card
+        from ..models.training import read_history
+        from ..qc.instance_report import predict_samples, write_matching_report
+
+        model_dir, out_dir = Path(model_dir), Path(out_dir)
+        card = read_card(model_dir)
+        adapter = self.adapter()
+        model = adapter.load_model(model_dir)
+        samples, _ = load_instance_samples(data, channel=channel)
+        predictions = predict_samples(model, adapter, card, samples)
+        images = [s.image if s.image.ndim == s.labels.ndim else s.image[..., 0] for s in samples]
+        return write_matching_report(out_dir, title=f"Evaluation of {model_dir.name} on {Path(data).name}",
+                                     names=[s.name for s in samples], images=images,
+                                     truths=[s.labels for s in samples], predictions=predictions,
+                                     history=read_history(model_dir), card=card)
+
+
+FAMILY = StarDist()

@@ -157,7 +157,7 @@ def add_review_next(sub) -> None:
 
 
 def add_fine_tune(sub) -> None:
-    from .cli import _tuple_of_ints
+    from .families.base import sizes
 
     p = sub.add_parser(
         "fine-tune",
@@ -180,7 +180,7 @@ def add_fine_tune(sub) -> None:
     p.add_argument("--epochs", type=int, help="epochs (default: the family's training default)")
     p.add_argument("--steps", type=int, help="steps per epoch")
     p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--patch", type=_tuple_of_ints, help="training patch")
+    p.add_argument("--patch", type=sizes, help="training patch")
     p.add_argument("--batch", type=int, help="batch size")
     p.add_argument("--max-minutes", type=float, help="stop after the epoch that reaches this time")
     p.add_argument("--seed", type=int, help="seed of augmentation and patches")

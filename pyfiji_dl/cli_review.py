@@ -48,8 +48,9 @@ _PASSED_ON = ("epochs", "steps", "lr", "patch", "batch", "max_minutes", "seed")
 
 
 def cmd_fine_tune(args) -> int:
-    from .cli import CommandError, _say, main
     from . import families
+    from .cli import CommandError, _say, main
+    from .models.card import read_card
     from .workflows.fine_tune import (compare_parent_and_child, next_version, parent_training,
                                       prepare_fine_tune_data, write_lineage)
 

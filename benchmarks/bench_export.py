@@ -288,6 +288,10 @@ def run_bioimageio_core(jobs: list, folder: Path, venv: Path | None) -> list:
             row.update(load_s=f"{record['load_seconds']:.3f}", load_ratio=f"{record['load_seconds'] / python_load:.2f}",
                        difference=cells["difference"], share=cells["share"])
             row["note"] += cells.get("note", "") and f"; {cells['note']}"
+            if output.shape == job["test_output"].shape:
+                # bioimageio's reproducibility rule: |difference| > 1e-3 + 1e-3 |expected| counts as mismatched
+                mismatched = np.abs(output - job["test_output"]) > 1e-3 + 1e-3 * np.abs(job["test_output"])
+                row["note"] += f"; {1e6 * mismatched.mean():.0f} mismatched per million"
         else:
             row["note"] += f"; {record.get('error', '')}"
         rows.append(row)

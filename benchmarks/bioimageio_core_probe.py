@@ -37,9 +37,15 @@ def probe(package: str, test_input: str, output: str) -> dict:
         description = load_description(package)
         pipeline = create_prediction_pipeline(description, weight_format="tensorflow_saved_model_bundle")
         record["load_seconds"] = time.perf_counter() - started
-        # the whole image in one piece, as test_model runs it (bioimageio.core's predict() may tile it)
+        # as test_model runs it: the whole image in one piece, neither padded to a block size nor
+        # cropped by the halo afterwards (the defaults of predict() change the border pixels)
         sample = create_sample_for_model(description, inputs={"input": np.load(test_input)}, sample_id="test")
-        result = pipeline.predict_sample_without_blocking(sample).members["output"].data
+        pipeline.apply_preprocessing(sample)
+        result_sample = pipeline.predict_sample_without_blocking(sample, skip_preprocessing=True,
+                                                                 skip_postprocessing=True, skip_input_padding=True,
+                                                                 skip_output_cropping=True)
+        pipeline.apply_postprocessing(result_sample)
+        result = result_sample.members["output"].data
         np.save(output, np.asarray(result.transpose(*result.dims).values, np.float32))
         record["ok"] = True
     except Exception as exc:  # noqa: BLE001 - the failure is the finding to report

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages pyfiji_dl needs, only when they are missing:
 # a Java runtime, ImageJ 1.x (libij-java), a virtual display (xvfb, xauth) and python3.X-venv;
-# with --test also chromium (the QC report is rendered in the tests).
+# with --test also chromium (the QC report is rendered in the tests) and a JDK (the tests compile
+# their TensorFlow for Java consumer harness, tests/java, with javac).
 set -euo pipefail
 
 missing=()
@@ -20,6 +21,7 @@ fi
 # the tests render the QC report in a headless browser
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

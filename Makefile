@@ -17,7 +17,7 @@ MAVEN_REPO   ?= $(HOME)/.m2/repository
 IJ_JAR_FIJI  ?= $(MAVEN_REPO)/net/imagej/ij/1.54p/ij-1.54p.jar
 IJ_JAR_DEBIAN ?= /usr/share/java/ij.jar
 
-.PHONY: all install find-python system-deps lock demo test benchmark doctor clean
+.PHONY: all install find-python system-deps lock demo test lint benchmark doctor clean
 
 all: test
 
@@ -55,6 +55,10 @@ test: install
 	@bash scripts/fetch-test-artifacts.sh
 	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider --imagej-jar=$(IJ_JAR_FIJI)
 	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider --imagej-jar=$(IJ_JAR_DEBIAN) -m "imagej and not display"
+
+# pyflakes checks (configured in pyproject.toml) on the package, the tests and the benchmarks
+lint: install
+	$(VENV)/bin/ruff check pyfiji_dl tests benchmarks
 
 benchmark: install
 	$(XVFB) $(PY) benchmarks/bench_rois_labels.py

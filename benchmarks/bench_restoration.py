@@ -110,7 +110,7 @@ def speed(model_dir: Path, root: Path, repeat: int) -> None:
     from pyfiji_dl.io.tiff import write_imagej_tiff
     from pyfiji_dl.models import care
     from pyfiji_dl.prediction.run import predict_paths
-    from pyfiji_dl.prediction.tiling import choose_n_tiles
+    from pyfiji_dl.models.tiling import choose_n_tiles
 
     image = add_noise(np.tile(test_image_nuclei_2d(), (4, 4)).astype(np.float32), 99)
     path = write_imagej_tiff(root / "big" / "img2048.tif", image, "YX")

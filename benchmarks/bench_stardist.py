@@ -90,7 +90,7 @@ write_imagej_tiff(path, image, "YX")
 from pyfiji_dl.models import stardist as adapter
 from pyfiji_dl.data.normalize import normalize_percentile
 from pyfiji_dl.prediction.run import predict_paths
-from pyfiji_dl.prediction.tiling import choose_n_tiles
+from pyfiji_dl.models.tiling import choose_n_tiles
 model = adapter.load_model(model_dir)
 # Warm-up in both modes, so per-image costs are compared: TensorFlow's graph tracing
 # (direct) and loading our compiled tracer from numba's cache (ours) happen once per process.

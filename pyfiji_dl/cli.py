@@ -154,7 +154,7 @@ def cmd_bootstrap_rois(args) -> int:
 
 
 def cmd_autolabel(args) -> int:
-    from .annotation.autolabel import autolabel_folder
+    from .workflows.autolabel import autolabel_folder
 
     options = {
         "clahe": not args.no_clahe, "block_size": args.block_size, "bins": args.bins,
@@ -328,7 +328,7 @@ def cmd_doctor(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(args.output), minutes=args.minutes)
+    return run_demo(Path(args.output), command_line=main, minutes=args.minutes)
 
 
 def _progress(items, desc):

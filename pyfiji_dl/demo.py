@@ -64,9 +64,8 @@ def _conversions(out_dir: Path, image: np.ndarray, truth: np.ndarray) -> bool:
     return same and movie_same and len(view.rois) == n_rois and frames_seen == [1, 2, 3, 4]
 
 
-def _stardist(out_dir: Path, image: np.ndarray, truth: np.ndarray, minutes: float) -> bool:
+def _stardist(out_dir: Path, image: np.ndarray, truth: np.ndarray, minutes: float, cli) -> bool:
     from .annotation.convert import labels_to_rois
-    from .cli import main as cli
     from .fiji.imagej1 import imagej_view
     from .io.rois import write_rois
     from .io.tiff import read_image, write_imagej_tiff
@@ -110,14 +109,16 @@ def _stardist(out_dir: Path, image: np.ndarray, truth: np.ndarray, minutes: floa
     return masks_exact and len(view.rois) == score["n_pred"]
 
 
-def run_demo(out_dir: Path, *, minutes: float = 4.0) -> int:
+def run_demo(out_dir: Path, *, command_line, minutes: float = 4.0) -> int:
+    """Run the demo; ``command_line`` is ``pyfiji_dl.cli.main``, which runs the commands as a user types
+    them (handed in by the ``demo`` command, as the command line sits above this module)."""
     out_dir = Path(out_dir)
     started = time.perf_counter()
     image, truth = bundled_nuclei()
     print(f"Bundled data: DSB2018 nuclei image {image.shape} {image.dtype}, {len(np.unique(truth)) - 1} "
           f"annotated nuclei (label ids up to {truth.max()}).")
     ok = _conversions(out_dir, image, truth)
-    ok = _stardist(out_dir, image, truth, minutes) and ok
+    ok = _stardist(out_dir, image, truth, minutes, command_line) and ok
     print(f"\nEverything is in {out_dir.resolve()} ({(time.perf_counter() - started) / 60:.1f} min):")
     for folder in ("conversions", "annotations", "data", "model", "model/qc", "predictions", "heldout"):
         path = out_dir / folder

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from pyfiji_dl.annotation.autolabel import (
-    QC_COLUMNS,
     _filter_diameter,
     adaptive_otsu_threshold,
-    autolabel_folder,
     autolabel_image,
     select_label_images,
 )
+from pyfiji_dl.workflows.autolabel import QC_COLUMNS, autolabel_folder
 
 LOWEST = "lowest 25 % of foreground pixels"
 TOO_MUCH = "more foreground than background"

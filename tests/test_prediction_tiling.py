@@ -1,4 +1,4 @@
-"""Tiles and blocks for prediction (pyfiji_dl.prediction.tiling).
+"""Tiles and blocks for prediction (pyfiji_dl.models.tiling).
 
 Shapes only for the arithmetic (huge shapes never allocate anything); a tiny
 untrained StarDist2D checks that the numbers are accepted by StarDist itself and
@@ -13,8 +13,8 @@ import os
 import numpy as np
 import pytest
 
-from pyfiji_dl.prediction import tiling
-from pyfiji_dl.prediction.tiling import (
+from pyfiji_dl.models import tiling
+from pyfiji_dl.models.tiling import (
     BYTES_PER_PIXEL_ESTIMATE,
     available_memory_bytes,
     block_parameters,

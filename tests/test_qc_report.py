@@ -153,7 +153,6 @@ class _Links(HTMLParser):
 
 
 def _build_report(out_dir, *, missing_picture=True):
-    rng = np.random.default_rng(1)
     y = np.zeros((64, 64), np.uint16)
     y[5:20, 5:20], y[30:50, 30:45] = 1, 2
     per_image, pooled = match_dataset([y, y], [np.roll(y, 2, axis=0), y], names=["a b.tif", "c.tif"])

@@ -245,7 +245,7 @@ def test_predict_and_evaluate_channel_rule(trained, data_dir, tmp_path, capsys):
 
 
 def test_channel_option_and_block_wise_prediction_match_plain_prediction(trained, nuclei, tmp_path, monkeypatch):
-    from pyfiji_dl.prediction import tiling
+    from pyfiji_dl.models import tiling
     from pyfiji_dl.qc.matching import match_instances
 
     image, _ = nuclei

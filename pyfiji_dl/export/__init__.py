@@ -5,7 +5,8 @@
 * :func:`export_fiji` - the TensorFlow SavedModel zip the StarDist and CSBDeep Fiji
   plugins load;
 * :func:`open_model_source` - a model folder, or a package exported by pyfiji_dl,
-  as a model folder ``pyfiji-dl predict`` can load;
+  as a model folder ``pyfiji-dl predict`` can load (it lives in
+  :mod:`pyfiji_dl.models.source`, below prediction, which uses it);
 * :func:`validate_bioimageio_package` - offline validation of a package (format checks
   and both TensorFlow weights formats run on the test input).
 
@@ -23,8 +24,8 @@ _LAZY = {
     "PackageValidationError": "validation",
     "export_fiji": "fiji",
     "ExportError": "network",
-    "open_model_source": "package",
-    "ModelSourceError": "package",
+    "open_model_source": "..models.source",
+    "ModelSourceError": "..models.source",
 }
 
 __all__ = sorted(_LAZY)
@@ -33,6 +34,8 @@ __all__ = sorted(_LAZY)
 def __getattr__(name: str):
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    module = _LAZY[name]
+    value = getattr(import_module(module, __package__) if module.startswith(".") else
+                    import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value

@@ -16,7 +16,7 @@ read:
   with ImageJ macros for the pre/postprocessing, ``config.pyfiji_dl`` (the card);
 * the model folder's own files as attachments (``pyfiji_dl.json``,
   ``config.json``, ``thresholds.json``, ``weights_best.h5``), so that
-  :func:`pyfiji_dl.export.package.open_model_source` turns the zip back into a
+  :func:`pyfiji_dl.models.source.open_model_source` turns the zip back into a
   model folder that predicts exactly as the original.
 
 The package is validated offline before it is moved into place
@@ -46,7 +46,7 @@ from .. import __version__
 from ..io.atomic import atomic_path
 from .network import (OLDEST_PROVEN_TENSORFLOW, PROVEN_RUNTIMES, ExportError, ExportableModel, load_exportable,
                       unet_threshold, write_saved_model_zip)
-from .package import FORMAT_MARKER
+from ..models.source import FORMAT_MARKER
 from .validation import (PackageValidationError, ValidationReport, _entry_text, _import_spec, _quiet_bioimageio,
                          apply_processing, validate_bioimageio_package)
 

@@ -204,7 +204,7 @@ def build_unet(n_channels: int = 1, *, filters: int = 16, depth: int = 4, kernel
 
 def receptive_radius(depth: int, kernel_size: int = 3) -> int:
     """Pixels of context per side that reach an output pixel (an upper bound)."""
-    from ..prediction.tiling import unet_receptive_radius
+    from .tiling import unet_receptive_radius
 
     return unet_receptive_radius(n_depth=depth, kernel_size=kernel_size, conv_after_unet=False)
 
@@ -496,14 +496,14 @@ def predict_normalized(model: UNetModel, image: np.ndarray, *, n_tiles=None) -> 
         ``YX`` or ``YXC``, float.
     n_tiles : int or tuple, optional
         Tiles along Y and X (a third entry for C must be 1). Default: as few as fit
-        in memory (:func:`pyfiji_dl.prediction.tiling.choose_n_tiles`).
+        in memory (:func:`pyfiji_dl.models.tiling.choose_n_tiles`).
 
     Returns
     -------
     ndarray of float32
         ``YX``, values in [0, 1].
     """
-    from ..prediction.tiling import choose_n_tiles
+    from .tiling import choose_n_tiles
 
     x = _input_with_channels(np.asarray(image, dtype=np.float32), model.config.n_channel_in)
     height, width = x.shape[:2]

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from ..errors import PyfijiDLError
 from ..models.card import CARD_FILE, read_card
+from ..models.source import open_model_source
 from .run import PredictionResult, expand_inputs, is_finished, outputs_of, predict_paths, summarize_run
 
 # How long to try reaching a scheduler before telling the user it is not there.
@@ -125,8 +126,6 @@ def predict_paths_distributed(
         raise ValueError(f"threads_per_worker must be positive, not {threads_per_worker!r}")
 
     # Everything that can be checked here is checked before a cluster is started.
-    from ..export.package import open_model_source
-
     model_dir, out_dir = open_model_source(model_dir), Path(out_dir)
     card = read_card(model_dir)
     outputs = outputs_of(card)

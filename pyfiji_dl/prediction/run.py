@@ -29,8 +29,9 @@ from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
 from ..io.tables import write_csv
 from ..io.tiff import ImageInfo, read_image, select_channel, write_imagej_tiff, write_label_image
-from ..models import adapter_for
+from ..models import adapter_for, tiling
 from ..models.card import read_card
+from ..models.source import open_model_source
 
 
 class PredictionInputError(PyfijiDLError, ValueError):
@@ -120,8 +121,6 @@ def _planes(axes: str, model_ndim: int) -> tuple[list, str]:
 
 def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> tuple[np.ndarray, dict]:
     """Labels (axes = ``axes``) and {(frame, label): probability} for one image."""
-    from .tiling import block_parameters, choose_n_tiles, needs_block_processing
-
     loop_axes, spatial = _planes(axes, card["ndim"])
     loop_shape = tuple(image.shape[axes.index(a)] for a in loop_axes)
     spatial_shape = tuple(image.shape[axes.index(a)] for a in spatial)
@@ -134,11 +133,11 @@ def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> t
     div_by = tuple(model._axes_div_by(spatial)) if hasattr(model, "_axes_div_by") else 1
     block = None
     tiled_shape = spatial_shape
-    if card["ndim"] == 2 and needs_block_processing(spatial_shape, spatial):
-        block = block_parameters(spatial_shape, card.get("largest_object_px") or 64, div_by,
+    if card["ndim"] == 2 and tiling.needs_block_processing(spatial_shape, spatial):
+        block = tiling.block_parameters(spatial_shape, card.get("largest_object_px") or 64, div_by,
                                  axes="YXC" if n_channels > 1 else "YX", divisible_by=div_by)
         tiled_shape = tuple(block["block_size"][:2])  # n_tiles applies to each block
-    n_tiles = tuple(choose_n_tiles(tiled_shape, spatial, n_channels=n_channels, grid=div_by))
+    n_tiles = tuple(tiling.choose_n_tiles(tiled_shape, spatial, n_channels=n_channels, grid=div_by))
     if n_channels > 1:
         n_tiles += (1,)
     low, high = card["normalization"]["low"], card["normalization"]["high"]
@@ -197,12 +196,10 @@ def segment_image(model, adapter, card: dict, image: np.ndarray, axes: str):
 
 def restore_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> np.ndarray:
     """Restored float32 image (axes = ``axes``), plane by plane or frame by frame."""
-    from .tiling import choose_n_tiles
-
     loop_axes, spatial = _planes(axes, card["ndim"])
     spatial_shape = tuple(image.shape[axes.index(a)] for a in spatial)
     div_by = tuple(model._axes_div_by(spatial)) if hasattr(model, "_axes_div_by") else 1
-    n_tiles = tuple(choose_n_tiles(spatial_shape, spatial, grid=div_by))
+    n_tiles = tuple(tiling.choose_n_tiles(spatial_shape, spatial, grid=div_by))
     flat = image.reshape((-1,) + spatial_shape)
     restored = []
     for index, plane in enumerate(flat):
@@ -273,8 +270,6 @@ def predict_paths(
         A file that fails is reported in ``failed`` and does not stop the others.
     """
     from tqdm.auto import tqdm
-
-    from ..export.package import open_model_source
 
     model_dir, out_dir = open_model_source(model_dir), Path(out_dir)
     card = read_card(model_dir)

@@ -9,7 +9,7 @@
   reason written under it;
 * ``index.html``: a small page linking the table and the pictures;
 * ``excluded/``: the label maps that did not pass the QC (written by
-  :func:`pyfiji_dl.annotation.autolabel.autolabel_folder`).
+  :func:`pyfiji_dl.workflows.autolabel.autolabel_folder`).
 
 Pictures are drawn with Pillow pixel by pixel (no display needed) and every file is
 written atomically.

@@ -9,7 +9,6 @@ parsing the command line; it returns None when the command should run in this pr
 from __future__ import annotations
 
 import errno
-import json
 import os
 import socket
 import subprocess

@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 import traceback
-from pathlib import Path
 
 from .. import __version__, progress
 from .jobs import Job, JobCancelled, write_atomic

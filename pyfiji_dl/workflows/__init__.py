@@ -1,1 +1,1 @@
-"""Workflows that combine training, prediction and QC (e.g. fine-tuning from corrections)."""
+"""Workflows that combine training, prediction and QC: fine-tuning from corrections, automatic labels for a folder (with its label QC)."""

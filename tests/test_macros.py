@@ -68,7 +68,7 @@ def close_all(session):
 def test_install_writes_commands_toolset_and_config(fiji):
     names = sorted(p.stem for p in (fiji["root"] / "plugins" / "pyfiji-dl").glob("*.ijm"))
     assert names == ["Automatic_Labels", "Bootstrap_ROIs", "Denoise_N2V", "Export_Model", "Fine_tune_Model",
-                     "Labels_from_ROI_Manager", "Predict_StarDist", "Restore_CARE", "Review_Predictions",
+                     "Fine_tune_from_Corrections", "Labels_from_ROI_Manager", "Predict_StarDist", "Restore_CARE", "Review_Predictions",
                      "Save_Corrections", "Train_Model"]
     assert all("_" in n for n in names)  # ImageJ lists plugins-folder macros with an underscore
     assert fiji["config"].read_text().startswith(f"command={PYFIJI_DL}\n")
@@ -163,6 +163,7 @@ def test_predict_review_and_save_corrections(session, fiji, stardist_model, nucl
     data = tmp_path / "training data"
     saved = session.run_macro(macro(fiji, "Save_Corrections"), {"data": data, "image": movie_path})
     assert saved.error is None, saved.error
+    assert "1 removed, 0 added, 0 redrawn" in saved.log  # what the review changed, against the prediction
     corrected = tifffile.imread(data / "masks" / f"{ODD_NAME}.tif")
     assert corrected.shape == movie.shape
     assert sum(len(np.unique(f)) - 1 for f in corrected) == n - 1

@@ -356,3 +356,87 @@ def test_fine_tune_in_the_background_checks_before_it_starts(model_dir, tmp_path
     assert run_cli("fine-tune", model_dir, "--corrections", tmp_path, "--background") == 1
     assert "no corrected images" in capsys.readouterr().err
     assert not (model_dir.parent / f"{model_dir.name}_v2.fine_tune.log").exists()
+
+
+@pytest.mark.imagej
+@pytest.mark.display
+def test_review_loop_from_fiji_menu_commands(ij, model_dir, data_dir, predicted, tmp_path):
+    """Review (next image of the queue, least confident first) -> Save Corrections (what
+    changed) -> Fine-tune from Corrections -> Predict StarDist with the new version, each a
+    menu command run in real ImageJ."""
+    import os
+    import sys
+    import time
+
+    from pyfiji_dl.fiji.install import install
+    from pyfiji_dl.fiji.session import FijiSession
+
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("the ROI Manager needs a display (xvfb-run)")
+    session = FijiSession.start()
+    root = tmp_path / "Fiji.app"
+    (root / "jars").mkdir(parents=True)
+    install(root, command=Path(sys.executable).with_name("pyfiji-dl"))
+
+    def command(name, options=None):
+        result = session.run_macro(root / "plugins" / "pyfiji-dl" / f"{name}.ijm", options)
+        assert result.error is None, f"{name}: {result.error}\n{result.log}"
+        return result
+
+    def prefs(key):
+        return str(session.jimport("ij.Prefs").get(f"pyfiji-dl.{key}", ""))
+
+    data = tmp_path / "corrections data"
+    session.jimport("ij.Prefs").set("pyfiji-dl.data", str(data))
+    session.run_macro("close('*');")
+    session.roi_manager(create=True)  # as in Fiji; without an ImageJ window macros get a hidden one
+    ranked = sorted((r for r in read_table(predicted / "summary.csv") if r["frame"] == "all"),
+                    key=lambda r: int(r["review_rank"]))
+    confidence = {int(r["label"]): float(r["confidence"]) for r in read_table(
+        predicted / "objects" / ranked[0]["image"].replace(".tif", ".csv"))}
+
+    # Review Predictions with no image open: the first image of the queue, least confident ROI first
+    review = command("Review_Predictions", {"queue": predicted})
+    assert str(review.image.getTitle()) == ranked[0]["image"]
+    manager = session.roi_manager()
+    names = [str(manager.getRoi(i).getName()) for i in range(manager.getCount())]
+    assert len(names) == len(confidence)
+    assert [confidence[int(n.split()[0].split("-")[1])] for n in names] == sorted(confidence.values())
+    for _ in range(2):  # the reviewer deletes the two least confident objects
+        manager.select(0)
+        manager.runCommand("Delete")
+
+    saved = session.run_macro(root / "plugins" / "pyfiji-dl" / "Save_Corrections.ijm", {"data": data},
+                              imp=review.image)  # the reviewed image is the current one
+    assert saved.error is None, saved.error
+    assert "2 removed, 0 added, 0 redrawn" in saved.log
+    assert read_table(data / "corrections.csv")[0]["removed"] == "2"
+
+    # the queue moves on to the next image not corrected yet
+    for image in review.images:
+        image.close()
+    second = command("Review_Predictions", {"queue": predicted})
+    assert str(second.image.getTitle()) == ranked[1]["image"]
+    for image in second.images:
+        image.close()
+
+    tuned = command("Fine_tune_from_Corrections", {"model": model_dir, "data": data, "epochs": 1, "steps": 2})
+    version = Path(prefs("stardist"))
+    assert version.name.startswith(f"{model_dir.name}_v") and str(version) in tuned.log
+    report = version / "qc" / "parent_vs_child" / "index.html"
+    deadline = time.time() + 300
+    while not report.exists() and time.time() < deadline:  # fine-tuning runs in the background
+        time.sleep(2)
+    log = version.parent / f"{version.name}.fine_tune.log"
+    assert report.exists(), log.read_text() if log.exists() else "no log"
+
+    out = tmp_path / "predictions v2"
+    image = session.jimport("ij.IJ").openImage(str(data_dir / "inputs" / "new1.tif"))
+    session.show(image)
+    predicted_again = session.run_macro(root / "plugins" / "pyfiji-dl" / "Predict_StarDist.ijm",
+                                        {"model": prefs("stardist"), "output": out}, imp=image)
+    assert predicted_again.error is None, predicted_again.error
+    assert (out / "objects" / "new1.csv").exists()
+    for opened in predicted_again.images + [image]:
+        opened.close()
+    session.roi_manager().reset()

@@ -270,7 +270,7 @@ def corrections_dir(data_dir, predicted):
     redrawn = corrected == ids[2]
     ys, _ = np.nonzero(redrawn)
     corrected[redrawn & (np.arange(labels.shape[0])[:, None] < np.median(ys))] = 0  # top half cut away
-    empty = next((y, x) for y in range(0, 120, 4) for x in range(0, 120, 4) if not corrected[y:y + 8, x:x + 8].any())
+    empty = next((y, x) for y in range(0, 120, 4) for x in range(0, 120, 4) if not labels[y:y + 8, x:x + 8].any())
     corrected[empty[0]:empty[0] + 8, empty[1]:empty[1] + 8] = max(ids) + 1
     root = data_dir / "corrections"
     (root / "images").mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Layers import only downwards (read from the source with ``ast``, so nothing is imported).
 
-io -> annotation -> data -> models -> prediction -> qc -> export -> families ->
+io -> annotation -> data -> models -> prediction -> qc -> families -> export ->
 workflows -> fiji -> worker client -> doctor/demo -> cli -> worker server: a module may
 import modules of its own package and of the layers before it, never one after it,
 including imports inside functions. Imports under ``if TYPE_CHECKING:`` are for type
@@ -23,8 +23,8 @@ LAYERS = (
     ("models",),
     ("prediction",),
     ("qc",),
-    ("export",),
     ("families",),
+    ("export",),             # a family's declaration says how its packages are described
     ("workflows",),
     ("fiji",),
     ("worker",),             # paths, protocol and the client that doctor and the command line use

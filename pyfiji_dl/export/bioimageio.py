@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, families
 from ..io.atomic import atomic_path
 from .network import (OLDEST_PROVEN_TENSORFLOW, PROVEN_RUNTIMES, ExportError, ExportableModel, load_exportable,
                       unet_threshold, write_saved_model_zip)
@@ -62,26 +62,10 @@ STARDIST_MACRO = "stardist_postprocessing.ijm"
 TEST_OUTPUT_BUDGET_BYTES = 4_000_000
 TEST_SIZE_CAP_2D = 256
 
-CITATIONS = {
-    "stardist2d": ("Schmidt, Weigert, Broaddus, Myers. Cell Detection with Star-Convex Polygons. MICCAI 2018.",
-                   "10.1007/978-3-030-00934-2_30"),
-    "stardist3d": ("Weigert, Schmidt, Haase, Sugawara, Myers. Star-convex Polyhedra for 3D Object Detection and "
-                   "Segmentation in Microscopy. WACV 2020.", "10.1109/WACV45572.2020.9093435"),
-    "care": ("Weigert et al. Content-aware image restoration: pushing the limits of fluorescence microscopy. "
-             "Nature Methods 15, 1090-1097 (2018).", "10.1038/s41592-018-0216-7"),
-    "n2v": ("Krull, Buchholz, Jug. Noise2Void - Learning Denoising from Single Noisy Images. CVPR 2019.",
-            "10.1109/CVPR.2019.00223"),
-    "unet": ("Ronneberger, Fischer, Brox. U-Net: Convolutional Networks for Biomedical Image Segmentation. "
-             "MICCAI 2015.", "10.1007/978-3-319-24574-4_28"),
-    "deepimagej": ("Gomez-de-Mariscal et al. DeepImageJ: A user-friendly environment to run deep learning models "
-                   "in ImageJ. Nature Methods 18, 1192-1195 (2021).", "10.1038/s41592-021-01262-9"),
-}
-FAMILY_TEXT = {
-    "stardist": ("StarDist", "instance segmentation of star-convex objects (e.g. nuclei)", "instance-segmentation"),
-    "care": ("CARE", "supervised image restoration (denoising) trained on low/high signal-to-noise pairs", "denoising"),
-    "n2v": ("Noise2Void", "self-supervised denoising trained on noisy images alone", "denoising"),
-    "unet": ("U-Net", "semantic segmentation (foreground probability)", "semantic-segmentation"),
-}
+# The package format's own paper; each family's papers come from its declaration
+# (pyfiji_dl.families).
+DEEPIMAGEJ_PAPER = ("Gomez-de-Mariscal et al. DeepImageJ: A user-friendly environment to run deep learning models "
+                    "in ImageJ. Nature Methods 18, 1192-1195 (2021).", "10.1038/s41592-021-01262-9")
 
 
 @dataclass
@@ -683,13 +667,22 @@ def _authors(authors, notes: list) -> list:
     return result
 
 
+def _family(exportable: ExportableModel):
+    return families.get(exportable.family)
+
+
 def _default_description(exportable: ExportableModel) -> str:
-    title, task, _ = FAMILY_TEXT[exportable.family]
-    return f"{title} {exportable.ndim}D model for {task}, trained with pyfiji_dl."
+    family = _family(exportable)
+    return f"{family.title} {exportable.ndim}D model for {family.export_task}, trained with pyfiji_dl."
+
+
+def _papers(exportable: ExportableModel) -> list:
+    """``[(text, doi)]``: the family's papers, then deepImageJ's."""
+    return _family(exportable).citations(exportable.ndim) + [DEEPIMAGEJ_PAPER]
 
 
 def _citations(exportable: ExportableModel) -> list:
-    return [{"text": CITATIONS[k][0], "doi": CITATIONS[k][1]} for k in _citation_keys(exportable)]
+    return [{"text": text, "doi": doi} for text, doi in _papers(exportable)]
 
 
 def _size_text(shape) -> str:
@@ -708,7 +701,7 @@ def _rdf(exportable: ExportableModel, processing: Processing, *, name, authors, 
     import tensorflow as tf
 
     card, family = exportable.card, exportable.family
-    title, task, task_tag = FAMILY_TEXT[family]
+    title, task, task_tag = _family(exportable).title, _family(exportable).export_task, _family(exportable).task_tag
     spatial = exportable.spatial_axes
     n_in, n_out = exportable.n_channels, len(exportable.output_channel_names)
     input_names = ["raw"] if n_in == 1 else [f"channel{i + 1}" for i in range(n_in)]
@@ -889,7 +882,7 @@ def _training_details(exportable: ExportableModel) -> dict:
 def _readme(exportable: ExportableModel, processing: Processing, name: str, description: str | None,
             image_origin: str, runtime: float, test_shape) -> str:
     card, family = exportable.card, exportable.family
-    title, task, _ = FAMILY_TEXT[family]
+    title, task = _family(exportable).title, _family(exportable).export_task
     spatial = exportable.spatial_axes
     lines = [f"# {name}", "", description or _default_description(exportable), "",
              f"Exported on {_dt.date.today().isoformat()} by pyfiji_dl {__version__} from a model folder "
@@ -932,17 +925,9 @@ def _readme(exportable: ExportableModel, processing: Processing, name: str, desc
               f"TensorFlow {OLDEST_PROVEN_TENSORFLOW} and later: pyfiji_dl's tests run such SavedModels in "
               f"{PROVEN_RUNTIMES}. Older runtimes are not supported.", ""]
     lines += ["## References", ""]
-    lines += [f"- {CITATIONS[k][0]} doi:{CITATIONS[k][1]}" for k in _citation_keys(exportable)]
+    lines += [f"- {text} doi:{doi}" for text, doi in _papers(exportable)]
     lines.append("")
     return "\n".join(lines)
-
-
-def _citation_keys(exportable: ExportableModel) -> list:
-    keys = {"stardist": ["stardist2d", "stardist3d"] if exportable.ndim == 3 else ["stardist2d"],
-            "care": ["care"], "n2v": ["n2v"], "unet": ["unet"]}[exportable.family]
-    if exportable.family != "unet":
-        keys.append("unet")  # every family here is built on a U-Net
-    return keys + ["deepimagej"]
 
 
 def _tf_version() -> str:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import families
 from ..io.atomic import atomic_path
 from ..models.card import read_card
 from .network import (ExportError, call_network, check_saved_model_zip, load_exportable, unet_threshold,
                       write_saved_model_zip)
 
 FLAVOURS = {"stardist": "stardist", "fiji-stardist": "stardist", "csbdeep": "csbdeep", "fiji-csbdeep": "csbdeep"}
-CSBDEEP_FAMILIES = ("care", "n2v", "unet")
 
 TF1_LIMITS = (
     "Limits: the Fiji StarDist and CSBDeep plugins run TensorFlow 1.x (TensorFlow for Java 1.15). This zip was "
@@ -96,24 +96,32 @@ def export_fiji(model_dir: str | os.PathLike, out_zip: str | os.PathLike, flavou
     return out_zip, fiji_note(exportable, out_zip, flavour)
 
 
+PLUGIN_NAMES = {"stardist": "the Fiji StarDist plugin", "csbdeep": "CSBDeep's 'Run your network'"}
+
+
 def check_family_for_flavour(card: dict, flavour: str, model_dir: Path) -> None:
-    """Refuse a model the chosen plugin cannot run, saying which format fits it."""
-    family, ndim = card.get("family"), int(card.get("ndim", 2))
-    if flavour == "stardist":
-        if family != "stardist":
-            raise ExportError(
-                f"{model_dir} is a {family} model; the Fiji StarDist plugin runs StarDist models only. "
-                "Use --format fiji-csbdeep (CSBDeep 'Run your network') or --format bioimageio (deepImageJ)."
-            )
-        if ndim != 2:
-            raise ExportError(
-                f"{model_dir} is a 3D StarDist model; the Fiji StarDist plugin handles 2D models only. "
-                "Use --format bioimageio (deepImageJ, bioimage.io tools) or pyfiji-dl predict."
-            )
-    elif family not in CSBDEEP_FAMILIES:
+    """Refuse a model the chosen plugin cannot run, saying which format fits it.
+
+    Which plugin runs which family is each family's declaration (``fiji_plugin``).
+    """
+    family, ndim = families.get(card.get("family")), int(card.get("ndim", 2))
+    if family.fiji_plugin != flavour:
+        runs = [f.title for f in families.REGISTRY.values() if f.fiji_plugin == flavour]
+        runs = " and ".join(runs) if len(runs) < 3 else ", ".join(runs[:-1]) + " and " + runs[-1]
+        what = (f"{PLUGIN_NAMES[flavour]} runs {runs} models only" if flavour == "stardist" else
+                f"{PLUGIN_NAMES[flavour]} is for {runs} models")
+        if family.fiji_plugin is None:
+            hint = "Use --format bioimageio (deepImageJ, bioimage.io tools) or pyfiji-dl predict."
+        elif [f for f in families.REGISTRY.values() if f.fiji_plugin == family.fiji_plugin] == [family]:
+            hint = f"A {family.title} model needs its own plugin: use --format fiji-{family.fiji_plugin} (or bioimageio)."
+        else:
+            hint = (f"Use --format fiji-{family.fiji_plugin} ({PLUGIN_NAMES[family.fiji_plugin]}) or --format "
+                    "bioimageio (deepImageJ).")
+        raise ExportError(f"{model_dir} is a {family.name} model; {what}. {hint}")
+    if flavour == "stardist" and ndim != 2:
         raise ExportError(
-            f"{model_dir} is a {family} model; CSBDeep's 'Run your network' is for CARE, Noise2Void and U-Net "
-            "models. A StarDist model needs its own plugin: use --format fiji-stardist (or bioimageio)."
+            f"{model_dir} is a 3D StarDist model; the Fiji StarDist plugin handles 2D models only. "
+            "Use --format bioimageio (deepImageJ, bioimage.io tools) or pyfiji-dl predict."
         )
 
 

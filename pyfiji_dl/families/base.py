@@ -22,6 +22,11 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 
+# Papers several families cite (each family is built on the U-Net).
+UNET_PAPER = ("Ronneberger, Fischer, Brox. U-Net: Convolutional Networks for Biomedical Image Segmentation. "
+              "MICCAI 2015.", "10.1007/978-3-319-24574-4_28")
+
+
 @dataclass
 class TrainingOutcome:
     """What a training run leaves behind, for the command line to report."""
@@ -72,6 +77,11 @@ class Family:
     options_class : type
         Dataclass of the training options; its field defaults are the family's
         defaults (the command line passes only what the user gave).
+    export_task, task_tag : str
+        What the model does, in an exported package's description, and its bioimage.io tag.
+    fiji_plugin : str or None
+        The Fiji plugin that runs its exported zip: ``"stardist"`` (StarDist's, 2D) or
+        ``"csbdeep"`` (CSBDeep's "Run your network"); ``pyfiji-dl export --format fiji-...``.
     learns_from_corrected_objects : bool
         Whether objects corrected in Fiji can fine-tune its models (``pyfiji-dl fine-tune``).
     data_help, val_help, channel_help, seed_help, augment_help, max_minutes_help, from_help : str
@@ -85,6 +95,9 @@ class Family:
     help: str
     description: str
     options_class: type
+    export_task: str
+    task_tag: str
+    fiji_plugin: str | None = None
     learns_from_corrected_objects = False
     data_help = "training data folder"
     val_help = "separate validation folder of the same layout"
@@ -130,6 +143,12 @@ class Family:
     def evaluate(self, model_dir, data, out_dir, *, channel: int | None = None) -> Path:
         """Predict ``data`` (with ground truth) with the model and write the QC report to ``out_dir``."""
         raise NotImplementedError
+
+    def citations(self, ndim: int) -> list:
+        """The papers of the method, ``[(text, doi)]``, cited by exported packages."""
+        return list(self.references)
+
+    references: tuple = ()
 
     def adapter(self):
         """The family's adapter module in :mod:`pyfiji_dl.models` (imports TensorFlow's stack)."""

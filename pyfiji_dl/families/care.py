@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .base import UNET_PAPER
 from .restoration import RestorationFamily
 
 
@@ -43,6 +44,9 @@ class Care(RestorationFamily):
     defaults = ("patch 64 (16,64,64 in 3D) from non-background regions, 100 patches per image, batch 16, "
                 "learning rate 4e-4, U-Net depth 2, kernel 5 (3 in 3D)")
     options_class = CareOptions
+    export_task = "supervised image restoration (denoising) trained on low/high signal-to-noise pairs"
+    references = (("Weigert et al. Content-aware image restoration: pushing the limits of fluorescence microscopy. "
+                   "Nature Methods 15, 1090-1097 (2018).", "10.1038/s41592-018-0216-7"), UNET_PAPER)
 
     def add_options(self, parser) -> None:
         super().add_options(parser)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .base import UNET_PAPER
 from .restoration import RestorationFamily
 
 
@@ -40,6 +41,9 @@ class Noise2Void(RestorationFamily):
     defaults = ("patch 64 (32,64,64 in 3D), batch 64 (4 in 3D), learning rate 4e-4, 19.8 %% masked pixels, "
                 "uniform_withCP, radius 5")
     options_class = N2VOptions
+    export_task = "self-supervised denoising trained on noisy images alone"
+    references = (("Krull, Buchholz, Jug. Noise2Void - Learning Denoising from Single Noisy Images. CVPR 2019.",
+                   "10.1109/CVPR.2019.00223"), UNET_PAPER)
 
     def load_data(self, data, *, val=None, seed: int = 42, channel: int | None = None):
         from ..data.restoration import load_noisy_images

@@ -15,6 +15,8 @@ from .base import Family, TrainingOutcome, announcer, default_text, finish_train
 class RestorationFamily(Family):
     """A family whose model maps an image to a restored image of the same shape."""
 
+    task_tag = "denoising"
+    fiji_plugin = "csbdeep"
     layout: str     # the data layout, for the help text
     defaults: str   # the defaults worth knowing, for the help text
 

@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import Family, TrainingOutcome, announcer, default_text, finish_training, sizes
+from .base import UNET_PAPER, Family, TrainingOutcome, announcer, default_text, finish_training, sizes
 
+STARDIST_2D_PAPER = ("Schmidt, Weigert, Broaddus, Myers. Cell Detection with Star-Convex Polygons. MICCAI 2018.",
+                     "10.1007/978-3-030-00934-2_30")
+STARDIST_3D_PAPER = ("Weigert, Schmidt, Haase, Sugawara, Myers. Star-convex Polyhedra for 3D Object Detection and "
+                     "Segmentation in Microscopy. WACV 2020.", "10.1109/WACV45572.2020.9093435")
 INSTANCE_DATA_HELP = "folder with images/ and masks/ or rois/"
 INSTANCE_VAL_HELP = "separate validation folder (default: 10%% of the files, at least one)"
 
@@ -54,6 +58,9 @@ class StarDist(Family):
         "MODEL. Defaults follow the ZeroCostDL4Mic StarDist notebooks."
     )
     options_class = StarDistOptions
+    export_task = "instance segmentation of star-convex objects (e.g. nuclei)"
+    task_tag = "instance-segmentation"
+    fiji_plugin = "stardist"
     learns_from_corrected_objects = True
     data_help = INSTANCE_DATA_HELP
     val_help = INSTANCE_VAL_HELP
@@ -62,6 +69,9 @@ class StarDist(Family):
     augment_help = "no flips/rotations/intensity augmentation"
     max_minutes_help = ("stop after the epoch that reaches this time; "
                         "the model, thresholds and QC are written, and --resume continues later")
+
+    def citations(self, ndim: int) -> list:
+        return [STARDIST_2D_PAPER] + ([STARDIST_3D_PAPER] if ndim == 3 else []) + [UNET_PAPER]
 
     def add_options(self, parser) -> None:
         parser.add_argument("--patch", type=sizes, help="training patch, e.g. 256 or 48,96,96 "

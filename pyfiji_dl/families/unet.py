@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Family, TrainingOutcome, announcer, default_text, finish_training, sizes
+from .base import UNET_PAPER, Family, TrainingOutcome, announcer, default_text, finish_training, sizes
 from .stardist import INSTANCE_DATA_HELP, INSTANCE_VAL_HELP
 
 LOSSES = ("focal", "weighted-bce")
@@ -156,6 +156,10 @@ class UNet(Family):
         "pixels, objects with any overlap and objects matched at IoU side by side."
     )
     options_class = UnetOptions
+    export_task = "semantic segmentation (foreground probability)"
+    task_tag = "semantic-segmentation"
+    fiji_plugin = "csbdeep"
+    references = (UNET_PAPER,)
     learns_from_corrected_objects = True
     data_help = INSTANCE_DATA_HELP
     val_help = INSTANCE_VAL_HELP

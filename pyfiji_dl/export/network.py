@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import families
 from ..errors import PyfijiDLError
 from ..models.card import ModelFolderError, read_card
 
@@ -143,7 +144,7 @@ def load_exportable(model_dir: str | os.PathLike) -> ExportableModel:
     model_dir = Path(model_dir)
     card = read_card(model_dir)
     family = card.get("family")
-    if not (model_dir / "config.json").exists() and family != "unet":
+    if not (model_dir / "config.json").exists():
         raise ModelFolderError(f"{model_dir}: config.json is missing; the model folder is incomplete.")
     configure_tensorflow(quiet=True)
     model = _adapter(family).load_model(model_dir)
@@ -191,19 +192,10 @@ def load_exportable(model_dir: str | os.PathLike) -> ExportableModel:
 
 
 def _adapter(family: str):
-    from ..models import adapter_for
-
     try:
-        return adapter_for(family)
-    except ValueError:
-        if family == "unet":
-            try:
-                from ..models import unet
-            except ImportError as exc:
-                raise ExportError("this installation of pyfiji_dl has no U-Net support (pyfiji_dl.models.unet); "
-                                  "update pyfiji_dl to export U-Net models.") from exc
-            return unet
-        raise ExportError(f"cannot export {family!r} models (known: stardist, care, n2v, unet).") from None
+        return families.get(family).adapter()
+    except families.UnknownFamilyError:
+        raise ExportError(f"cannot export {family!r} models (known: {', '.join(families.names())}).") from None
 
 
 def _stardist_network(model):
@@ -230,11 +222,8 @@ def _stardist_network(model):
 
 
 def unet_threshold(card: dict) -> float:
-    """The probability threshold of a U-Net card (0.5 when none was stored)."""
-    for key in ("threshold", "probability_threshold", "prob_threshold"):
-        if card.get(key) is not None:
-            return float(card[key])
-    return 0.5
+    """The probability threshold of a U-Net card (0.5 when none was stored, as prediction does)."""
+    return float(card.get("threshold", 0.5))
 
 
 def _pooling_factor(keras_model) -> int:

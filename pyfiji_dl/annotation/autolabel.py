@@ -1,6 +1,8 @@
-"""Automatic nucleus labels from a paired fluorescence channel (workflow 2, seed 002).
+"""Automatic nucleus labels from a paired fluorescence channel (Salomon-Sörensen 2023).
 
-Seed 002 made training labels for a transmitted-light U-Net from a nuclear stain
+Salomon-Sörensen ("Cell Identification from Microscopy Images using Deep Learning on
+Automatically Labeled Data", Lund University MSc thesis, 2023) made training labels for a
+transmitted-light U-Net from a nuclear stain
 imaged at the same positions: CLAHE in Fiji (block size 127, 256 bins, maximum
 slope 3.0), then CellProfiler's *IdentifyPrimaryObjects* with an adaptive
 ("local") Otsu threshold (window 20 x 20 px, threshold bounds 0.05-1.0), typical
@@ -168,7 +170,7 @@ def adaptive_otsu_threshold(image, window=20, lower_bound=0.05, upper_bound=1.0,
         Adaptive window size in pixels (CellProfiler's "Size of adaptive
         window"); the image is cut into ``size // window`` blocks per axis.
     lower_bound, upper_bound : float
-        Bounds on the threshold, in 0-1 intensity units (seed 002: 0.05, 1.0).
+        Bounds on the threshold, in 0-1 intensity units (Salomon-Sörensen 2023: 0.05, 1.0).
     global_limits : (float, float)
         The per-pixel threshold stays within these multiples of the global
         threshold (CellProfiler: 0.7, 1.5).
@@ -386,7 +388,7 @@ def autolabel_image(fluorescence, *, clahe=True, block_size=127, bins=256, max_s
                     window=20, bounds=(0.05, 1.0), min_diameter=5, max_diameter=30,
                     split_touching=False, exclude_border=False, smoothing_sigma=1.0,
                     fill_holes=True, split_h=1.0, intensity_range="auto"):
-    """Nucleus label map from one fluorescence image (seed 002's pipeline).
+    """Nucleus label map from one fluorescence image (Salomon-Sörensen 2023's pipeline).
 
     CLAHE (Fiji's, sliding window), CellProfiler-style adaptive Otsu, hole
     filling, optional splitting of touching nuclei, border and size filters,
@@ -400,15 +402,15 @@ def autolabel_image(fluorescence, *, clahe=True, block_size=127, bins=256, max_s
     clahe : bool
         Enhance local contrast first with Fiji's CLAHE.
     block_size, bins, max_slope :
-        CLAHE parameters (Fiji defaults and seed 002: 127, 256, 3.0).
+        CLAHE parameters (Fiji's defaults, as Salomon-Sörensen 2023: 127, 256, 3.0).
     window : int
-        Adaptive threshold window in pixels (seed 002: 20).
+        Adaptive threshold window in pixels (Salomon-Sörensen 2023: 20).
     bounds : (float, float)
         Lower and upper bound on the threshold in 0-1 intensity units
-        (seed 002: 0.05, 1.0); see :func:`adaptive_otsu_threshold` for how
+        (Salomon-Sörensen 2023: 0.05, 1.0); see :func:`adaptive_otsu_threshold` for how
         intensities map to 0-1 (``intensity_range``).
     min_diameter, max_diameter : float
-        Typical nucleus diameter range in pixels (seed 002: 5, 30). Objects whose
+        Typical nucleus diameter range in pixels (Salomon-Sörensen 2023: 5, 30). Objects whose
         equivalent diameter ``sqrt(4 area / pi)`` is outside the range are
         **removed** from the label map (CellProfiler's "Discard objects outside
         the diameter range": Yes). ``min_diameter`` also sets the minimum distance
@@ -743,7 +745,7 @@ def _relabel_sequential(labels):
 
 
 def select_label_images(foreground_fractions, lowest_fraction=0.25, *, max_foreground=0.5):
-    """Seed 002's dataset filter: which automatic label maps to train on.
+    """Salomon-Sörensen 2023's dataset filter: which automatic label maps to train on.
 
     Rules, each giving an exclusion reason (the first that applies is reported):
 

@@ -52,7 +52,7 @@ def balanced_class_weights(masks) -> tuple[float, float]:
     """Background and foreground weights that make both classes count equally.
 
     ``w_k = n_pixels / (2 * n_k)``, so the mean weight over the pixels is 1 and a
-    class covering 12 % of the pixels (seed 004's nuclei) gets about 4.2, the
+    class covering 12 % of the pixels (nuclei in brightfield images) gets about 4.2, the
     background about 0.57.
 
     Parameters

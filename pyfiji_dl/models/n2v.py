@@ -1,7 +1,7 @@
 """Noise2Void adapter (self-supervised denoising): patches, training, prediction.
 
 Patches are cut on a grid with the 8-fold rotation/flip augmentation of n2v's
-examples, and the defaults of DOMAIN.md: patch 64, lr 4e-4, 19.8 % masked pixels,
+examples, and the defaults of the ZeroCostDL4Mic Noise2Void notebook: patch 64, lr 4e-4, 19.8 % masked pixels,
 ``uniform_withCP`` manipulator, neighbourhood radius 5. n2v normalises with the
 mean and standard deviation of the training patches, stored in its config.
 """

@@ -1,11 +1,13 @@
 """U-Net adapter: transmitted-light (brightfield, phase contrast) image -> nuclei mask.
 
-Workflow 6 of DOMAIN.md (seeds 002 and 004): a plain 2D U-Net with 3x3
+As in Salomon-Sörensen (Lund University MSc thesis, 2023) for nuclei in
+transmitted light, after Ronneberger et al. (MICCAI 2015): a plain 2D U-Net with 3x3
 convolutions, batch normalisation after every convolution, dropout 0.05, He-normal
 initialisation and a sigmoid output, trained with the binary focal loss (gamma 2,
-alpha 0.5) or with the original U-Net border-weighted cross-entropy, Adam 2e-4,
-batch 4 and early stopping. Brightfield needs contrast enhancement (seed 004: without
-it the network predicts background everywhere), so every image goes through the
+alpha 0.5; Lin et al., ICCV 2017) or with the original U-Net border-weighted
+cross-entropy, Adam 2e-4, batch 4 and early stopping. Brightfield needs contrast
+enhancement (a University of Tartu thesis on brightfield U-Nets found that without it
+the network predicts background everywhere), so every image goes through the
 same contrast step and percentile normalisation in training and prediction.
 Instances are connected components of the thresholded probability, optionally split
 by a watershed, with an area filter against debris.
@@ -17,11 +19,11 @@ The model folder follows CSBDeep's layout, so the shared bookkeeping
 and post-processing parameter (so the network can be exported, e.g. to the
 BioImage Model Zoo, from ``load_model(folder).keras_model`` and the card alone).
 
-Why 16 base filters by default, not the seeds' 64: on 2 CPU cores a 1080 x 1080 image
-takes ~0.7 s with 16 filters at depth 4 (1.9 M weights, close to seed 004's 1.2 M
-network that met its "one second per image on a desktop computer"), ~3-5 s with 32
-and roughly four times that again with 64 (7.8 M and 31 M weights). ``--filters 64``
-gives the seeds' network for GPU training.
+Why 16 base filters by default, not the 64 of the U-Net paper: on 2 CPU cores a
+1080 x 1080 image takes ~0.7 s with 16 filters at depth 4 (1.9 M weights, close to the
+1.2 M network of the Tartu brightfield thesis that met its "one second per image on a
+desktop computer"), ~3-5 s with 32 and roughly four times that again with 64 (7.8 M
+and 31 M weights). ``--filters 64`` gives the paper's width for GPU training.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ THRESHOLD_CANDIDATES = tuple(round(0.05 * k, 2) for k in range(1, 20))
 # default: half the diameter of a typical nucleus is rarely a whole nucleus, while
 # debris and noise specks are.
 MIN_AREA_FRACTION_OF_MEDIAN = 0.25
-# Connectivity of the objects: 8-connected, as Fiji's particle analyser and seed 002.
+# Connectivity of the objects: 8-connected, as Fiji's particle analyser and Salomon-Sörensen 2023.
 FULL_CONNECTIVITY = np.ones((3, 3), bool)
 
 
@@ -220,15 +222,15 @@ def binary_focal_loss(gamma: float = 2.0, alpha: float = 0.5, epsilon: float = 1
         -alpha * y * (1 - p)**gamma * ln(p) - (1 - alpha) * (1 - y) * p**gamma * ln(1 - p)
 
     averaged over the pixels of each sample (natural logarithm, as Keras'
-    ``BinaryFocalCrossentropy(apply_class_balancing=True)``; seed 002 writes log2,
+    ``BinaryFocalCrossentropy(apply_class_balancing=True)``; Salomon-Sörensen 2023 writes log2,
     which only scales the loss by 1/ln 2).
 
     Parameters
     ----------
     gamma : float
-        Focusing: easy pixels (``p`` close to ``y``) count less (seed 002: 2).
+        Focusing: easy pixels (``p`` close to ``y``) count less (default 2, Lin et al. 2017).
     alpha : float
-        Weight of the foreground class; 0.5 weighs both classes alike (seed 002).
+        Weight of the foreground class; 0.5 weighs both classes alike.
     epsilon : float
 
     Returns

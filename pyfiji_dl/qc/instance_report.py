@@ -213,8 +213,8 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
             "heading": "Pixels and objects side by side",
             "text": "Three ways to score the same predictions, pooled over the images. Pixels: every pixel "
                     "is foreground or background (precision, recall, Dice, IoU of the masks). Objects, any "
-                    "overlap: a predicted object touching any annotated object counts as found (seed 002's "
-                    "rule; detection only, merged neighbours count once). Objects, IoU >= 0.5: one-to-one "
+                    "overlap: a predicted object touching any annotated object counts as found (the rule "
+                    "of Salomon-Sörensen 2023; detection only, merged neighbours count once). Objects, IoU >= 0.5: one-to-one "
                     "matching as StarDist scores it (shape must agree too). jaccard = tp / (tp + fp + fn).",
             "tables": {"scores_side_by_side": compared},
         })

@@ -82,7 +82,7 @@ class AutolabelResult:
 
 def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, overwrite=False,
                      progress=True, report_dir=None, lowest_fraction=0.25, **autolabel_options) -> AutolabelResult:
-    """Automatic nucleus labels for every TIFF of a folder, with seed 002's dataset QC.
+    """Automatic nucleus labels for every TIFF of a folder, with the dataset QC of Salomon-Sörensen 2023.
 
     Each image is labelled with :func:`autolabel_image`; then
     :func:`select_label_images` decides which label maps are good enough to
@@ -132,7 +132,7 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
         tqdm progress bar on stderr.
     report_dir : path-like, optional
     lowest_fraction : float
-        Fraction of images dropped for the least foreground (seed 002: 0.25).
+        Fraction of images dropped for the least foreground (Salomon-Sörensen 2023: 0.25).
     **autolabel_options
         Passed to :func:`autolabel_image` (``window``, ``bounds``,
         ``min_diameter``, ``split_touching``, ...).

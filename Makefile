@@ -69,6 +69,7 @@ benchmark: install
 	$(XVFB) $(PY) benchmarks/bench_unet_autolabel.py
 	$(PY) benchmarks/bench_export.py
 	$(PY) benchmarks/bench_distributed.py
+	$(XVFB) $(PY) benchmarks/bench_review.py
 
 doctor: install
 	$(XVFB) $(VENV)/bin/pyfiji-dl doctor

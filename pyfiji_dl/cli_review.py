@@ -50,7 +50,6 @@ _PASSED_ON = ("epochs", "steps", "lr", "patch", "batch", "max_minutes", "seed")
 def cmd_fine_tune(args) -> int:
     from . import families
     from .cli import CommandError, _say, main
-    from .models.card import read_card
     from .workflows.fine_tune import (compare_parent_and_child, next_version, parent_training,
                                       prepare_fine_tune_data, write_lineage)
 
@@ -69,9 +68,6 @@ def cmd_fine_tune(args) -> int:
     channel = args.channel if args.channel is not None else (int(trained["channel"]) if trained["channel"] else None)
     if channel is not None:
         command += ["--channel", channel]
-    if args.patch is not None and len(args.patch) == 1:
-        # one size for every axis: 'train --from' takes the patch as given, so spell it out
-        args.patch = args.patch * read_card(parent)["ndim"]
     for name in _PASSED_ON:
         value = getattr(args, name)
         if value is not None:

@@ -299,7 +299,7 @@ def test_fine_tune_from_corrections_writes_a_new_version_with_lineage_and_compar
     run_cli("corrections", predicted / "masks" / "new0.tif", corrections_dir / "masks" / "new0.tif")
     weights_before = file_sha256(model_dir / "weights_best.h5")
     assert run_cli("fine-tune", model_dir, "--corrections", corrections_dir, "--epochs", "1", "--steps", "2",
-                   "--quiet") == 0
+                   "--patch", "64", "--quiet") == 0
     child = model_dir.parent / f"{model_dir.name}_v2"
     out = capsys.readouterr().out
     assert str(child) in out and "parent_vs_child" in out
@@ -307,6 +307,8 @@ def test_fine_tune_from_corrections_writes_a_new_version_with_lineage_and_compar
 
     card = json.loads((child / "pyfiji_dl.json").read_text())
     assert card["fine_tuned_from"] == str(model_dir.resolve())
+    # one number is the patch of every axis, also when training starts from another model
+    assert json.loads((child / "config.json").read_text())["train_patch_size"] == [64, 64]
     lineage = json.loads((child / "provenance.json").read_text())["lineage"]
     assert lineage["parent_model"] == str(model_dir.resolve())
     assert lineage["parent_weights_sha256"] == weights_before

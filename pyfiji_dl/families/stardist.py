@@ -128,7 +128,7 @@ class StarDist(Family):
             config = adapter.make_config(dataset, options) if from_model is None else adapter.load_model(from_model).config
             config_patch, n_rays = list(config.train_patch_size), config.n_rays
             if options.patch and from_model is not None:
-                config_patch = list(options.patch)
+                config_patch = list(options.patch) * (len(config_patch) if len(options.patch) == 1 else 1)
         labels = [s.labels for s in dataset.all_samples]
         fit = check_objects_fit(labels, n_rays=n_rays, patch_size=tuple(config_patch),
                                 anisotropy=adapter.anisotropy_of(dataset),

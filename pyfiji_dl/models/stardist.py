@@ -162,7 +162,9 @@ def train(
             config.train_epochs = options.epochs
             config.train_steps_per_epoch = options.steps
             if options.patch:
-                config.train_patch_size = tuple(options.patch)
+                # one number is the size of every axis, as for a new model
+                patch = tuple(options.patch)
+                config.train_patch_size = patch * config.n_dim if len(patch) == 1 else patch
             if options.batch:
                 config.train_batch_size = options.batch
         else:

@@ -1,4 +1,4 @@
-"""Automatic nucleus labels from a fluorescence channel (workflow 2, seed 002)."""
+"""Automatic nucleus labels from a fluorescence channel (the protocol of Salomon-Sörensen 2023)."""
 
 from __future__ import annotations
 
@@ -139,8 +139,8 @@ def test_real_nuclei_image_against_ground_truth(nuclei):
     original = image.copy()
     results = {}
     settings = {
-        # seed 002 exactly (diameter 5-30 px, no splitting)
-        "seed 002 settings": {},
+        # the thesis settings exactly (diameter 5-30 px, no splitting)
+        "thesis settings": {},
         # this image's nuclei reach 31 px (GT equivalent diameter) and touch: widen the
         # range and split touching nuclei
         "max_diameter=40, split_touching": {"max_diameter": 40, "split_touching": True},
@@ -162,10 +162,10 @@ def test_real_nuclei_image_against_ground_truth(nuclei):
               f"pixel precision {pix['pixel_precision']:.3f} recall {pix['pixel_recall']:.3f} dice {pix['pixel_dice']:.3f}")
     np.testing.assert_array_equal(image, original)  # input not modified
 
-    # measured (CellProfiler-style pipeline, Fiji CLAHE): seed settings P 0.906 R 0.464 (IoU 0.5),
+    # measured (CellProfiler-style pipeline, Fiji CLAHE): thesis settings P 0.906 R 0.464 (IoU 0.5),
     # any-overlap P 0.969 R 0.512 -- clumps and nuclei > 30 px are discarded;
     # widened + split: P 0.873 R 0.824, any-overlap P 0.975 R 0.950. Margin 0.03.
-    iou, anyo = results["seed 002 settings"]
+    iou, anyo = results["thesis settings"]
     assert iou["precision"] >= 0.87 and iou["recall"] >= 0.43
     assert anyo["any_overlap_precision"] >= 0.94
     iou, anyo = results["max_diameter=40, split_touching"]

@@ -300,7 +300,7 @@ def test_rows_are_plain_python_numbers_ready_for_csv():
 
 
 # ---------------------------------------------------------------------------
-# seed 002's any-overlap rule and pixel metrics
+# the any-overlap rule of Salomon-Sörensen 2023 and pixel metrics
 # ---------------------------------------------------------------------------
 
 

@@ -506,8 +506,10 @@ def _training_data_parent(family) -> argparse.ArgumentParser:
     parent.add_argument("--data", required=True, help=family.data_help)
     parent.add_argument("--model", required=True, help="model folder to create (or to --resume)")
     parent.add_argument("--val", help=family.val_help)
-    parent.add_argument("--epochs", type=int, help=f"epochs in total (default {family.default('epochs')})")
-    parent.add_argument("--steps", type=int, help=f"steps per epoch (default {family.default('steps')})")
+    parent.add_argument("--epochs", type=int, help="epochs in total (default: planned for the device, the data "
+                        f"and --max-minutes; {family.published_default('epochs')} without a limit)")
+    parent.add_argument("--steps", type=int, help="steps per epoch (default: planned for the device, the data and "
+                        f"--max-minutes; {family.published_default('steps')} on a GPU without a limit)")
     return parent
 
 

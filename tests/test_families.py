@@ -38,11 +38,13 @@ def test_command_line_defaults_are_the_options_dataclass_defaults(name):
     args = parse("train", name, "--data", "d", "--model", "m", "--lr", "0.01", "--epochs", "7", "--no-augment")
     options = family.options_from_args(args)
     assert (options.lr, options.epochs, options.augment) == (0.01, 7, False)
-    # the help text shows the dataclass's default, so the two cannot disagree
+    # the learning rate is left to the training plan (None); its help shows the published default the
+    # plan uses, so the two cannot disagree
+    assert family.default("lr") is None
     train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
                  if a.dest == "family")
     lr_help = next(a.help for a in train.choices[name]._actions if a.dest == "lr")
-    assert f"(default {default_text(family.default('lr'))})" in lr_help
+    assert f"(default {default_text(family.published_default('lr'))})" in lr_help
 
 
 def test_family_specific_translations():
@@ -53,7 +55,8 @@ def test_family_specific_translations():
     assert stardist.options_from_args(parse("train", "stardist", "--data", "d", "--model", "m",
                                             "--grid", "1,2")).grid == (1, 2)
     care = families.get("care")
-    assert care.options_from_args(parse("train", "care", "--data", "d", "--model", "m")).batch == 16
+    assert care.options_from_args(parse("train", "care", "--data", "d", "--model", "m")).batch is None  # planned
+    assert care.options_from_args(parse("train", "care", "--data", "d", "--model", "m", "--batch", "8")).batch == 8
 
 
 def test_families_command_and_the_macros_config(tmp_path, capsys):

@@ -104,7 +104,8 @@ class Family:
     channel_help = "1-based channel of multichannel images"
     seed_help = "seed of the validation split and patches"
     augment_help = "no flips/rotations"
-    max_minutes_help = "stop after the epoch that reaches this time"
+    max_minutes_help = ("time budget: the training defaults are planned to converge within it and no epoch "
+                        "starts that would end after it")
     from_help = "fine-tune: start from this model folder's weights"
 
     # --- command line -------------------------------------------------------------------
@@ -113,6 +114,13 @@ class Family:
         """The default of one training option (from the options dataclass)."""
         field = next(f for f in fields(self.options_class) if f.name == option)
         return field.default if field.default is not MISSING else field.default_factory()
+
+    def published_default(self, option: str):
+        """The value of a planned option (epochs, steps, patch, batch, lr) in the family's
+        documentation (2D, GPU, no budget); the options dataclass leaves it None to be planned."""
+        from ..models.budget import FAMILY_DEFAULTS
+
+        return FAMILY_DEFAULTS[(self.name, 2)][option]
 
     def add_options(self, parser) -> None:
         """Add the family's own options to its ``train NAME`` parser (defaults stay None)."""

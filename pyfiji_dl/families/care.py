@@ -14,16 +14,19 @@ from .restoration import RestorationFamily
 
 @dataclass
 class CareOptions:
-    """Defaults from the ZeroCostDL4Mic / CSBDeep CARE notebooks.
+    """Training options.
 
-    ``patch`` None means 64x64 (2D) or 16x64x64 (3D), shrunk to fit the images.
+    ``epochs``, ``steps``, ``patch``, ``batch`` and ``lr`` None are planned for the
+    device and ``max_minutes`` (:func:`pyfiji_dl.models.budget.choose_training_plan`);
+    without a budget they are the ZeroCostDL4Mic / CSBDeep CARE notebooks' (patch 64x64
+    or 16x64x64, shrunk to fit the images, batch 16, 100 x 100 steps, lr 4e-4).
     """
 
-    epochs: int = 100
-    steps: int = 100
+    epochs: int | None = None
+    steps: int | None = None
     patch: tuple | None = None
-    batch: int = 16
-    lr: float = 4e-4
+    batch: int | None = None
+    lr: float | None = None
     depth: int = 2
     kernel: int | None = None
     filters: int = 32

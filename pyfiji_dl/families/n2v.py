@@ -14,13 +14,19 @@ from .restoration import RestorationFamily
 
 @dataclass
 class N2VOptions:
-    """``patch`` None means 64x64 (2D) or 32x64x64 (3D), shrunk to fit the images."""
+    """Training options.
 
-    epochs: int = 100
-    steps: int = 100
+    ``epochs``, ``steps``, ``patch``, ``batch`` and ``lr`` None are planned for the
+    device and ``max_minutes`` (:func:`pyfiji_dl.models.budget.choose_training_plan`);
+    on a GPU without a budget they are n2v's examples' (patch 64x64 or 32x64x64, shrunk
+    to fit the images, batch 64 or 4, 100 x 100 steps, lr 4e-4).
+    """
+
+    epochs: int | None = None
+    steps: int | None = None
     patch: tuple | None = None
     batch: int | None = None
-    lr: float = 4e-4
+    lr: float | None = None
     depth: int = 2
     filters: int = 32
     perc_pix: float = 0.198

@@ -23,15 +23,15 @@ class RestorationFamily(Family):
     @property
     def description(self) -> str:
         return (f"Train {self.help}. Data: {self.layout}. Defaults (ZeroCostDL4Mic notebooks): {self.defaults}; "
-                f"{self.default('epochs')} epochs x {self.default('steps')} steps; 10 %% of the files for "
+                "epochs, steps, patch and batch planned for the device and --max-minutes; 10 %% of the files for "
                 "validation. Writes the QC report (mSSIM, NRMSE, PSNR of input and prediction against GT, "
                 "SSIM/RSE maps) and provenance into MODEL.")
 
     def add_options(self, parser) -> None:
         default = self.default
         parser.add_argument("--patch", type=sizes, help="patch size, e.g. 64 or 16,64,64")
-        parser.add_argument("--batch", type=int, help="batch size")
-        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(default('lr'))})")
+        parser.add_argument("--batch", type=int, help="batch size (default: planned for the device)")
+        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(self.published_default('lr'))})")
         parser.add_argument("--depth", type=int, help=f"U-Net depth (default {default('depth')})")
         parser.add_argument("--filters", type=int, help=f"U-Net base filters (default {default('filters')})")
 

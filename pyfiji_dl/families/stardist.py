@@ -23,19 +23,23 @@ INSTANCE_VAL_HELP = "separate validation folder (default: 10%% of the files, at 
 
 @dataclass
 class StarDistOptions:
-    """Training options; defaults follow the ZeroCostDL4Mic StarDist notebooks.
+    """Training options.
 
-    ``patch`` None means 256 (2D) or 48x96x96 (3D), shrunk to the smallest image;
-    ``batch`` None 4 (2D) or 2 (3D); ``rays`` None 32 (2D) or 96 (3D).
+    ``epochs``, ``steps``, ``patch``, ``batch`` and ``lr`` None are planned for the
+    device, the object sizes and ``max_minutes``
+    (:func:`pyfiji_dl.models.budget.choose_training_plan`); on a GPU without a budget
+    they are the ZeroCostDL4Mic StarDist notebooks' (patch 256 or 48x96x96, shrunk to
+    the smallest image, batch 4 or 2, 100 x 100 steps, lr 3e-4). ``rays`` None: 32
+    (2D) or 96 (3D).
     """
 
-    epochs: int = 100
-    steps: int = 100
+    epochs: int | None = None
+    steps: int | None = None
     patch: tuple | None = None
     batch: int | None = None
     rays: int | None = None
     grid: int | tuple = 2
-    lr: float = 3e-4
+    lr: float | None = None
     depth: int = 3
     filters: int = 32
     seed: int = 42
@@ -67,19 +71,21 @@ class StarDist(Family):
     channel_help = "1-based channel of multichannel images (default: all)"
     seed_help = "seed of the validation split and augmentation"
     augment_help = "no flips/rotations/intensity augmentation"
-    max_minutes_help = ("stop after the epoch that reaches this time; "
-                        "the model, thresholds and QC are written, and --resume continues later")
+    max_minutes_help = ("time budget: the training defaults are planned to converge within it and no epoch "
+                        "starts that would end after it; the model, thresholds and QC are written, and "
+                        "--resume continues later")
 
     def citations(self, ndim: int) -> list:
         return [STARDIST_2D_PAPER] + ([STARDIST_3D_PAPER] if ndim == 3 else []) + [UNET_PAPER]
 
     def add_options(self, parser) -> None:
         parser.add_argument("--patch", type=sizes, help="training patch, e.g. 256 or 48,96,96 "
-                            "(default 256 in 2D, 48,96,96 in 3D, shrunk to fit the images)")
+                            "(default 256 on a GPU, 128 on a CPU, 48,96,96 in 3D; at least twice the largest "
+                            "object, shrunk to fit the images)")
         parser.add_argument("--batch", type=int, help="batch size (default 4 in 2D, 2 in 3D)")
         parser.add_argument("--rays", type=int, help="number of rays (default 32 in 2D, 96 in 3D)")
         parser.add_argument("--grid", type=sizes, help=f"subsampling grid (default {self.default('grid')})")
-        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(self.default('lr'))})")
+        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(self.published_default('lr'))})")
         parser.add_argument("--depth", type=int, help=f"U-Net depth (default {self.default('depth')})")
         parser.add_argument("--filters", type=int, help=f"U-Net base filters (default {self.default('filters')})")
 
@@ -127,8 +133,8 @@ class StarDist(Family):
         else:
             config = adapter.make_config(dataset, options) if from_model is None else adapter.load_model(from_model).config
             config_patch, n_rays = list(config.train_patch_size), config.n_rays
-            if options.patch and from_model is not None:
-                config_patch = list(options.patch) * (len(config_patch) if len(options.patch) == 1 else 1)
+            if from_model is not None:  # the source's network, with the patch planned for these data
+                config_patch = list(adapter.plan_training(dataset, options)[0].patch)
         labels = [s.labels for s in dataset.all_samples]
         fit = check_objects_fit(labels, n_rays=n_rays, patch_size=tuple(config_patch),
                                 anisotropy=adapter.anisotropy_of(dataset),

@@ -78,11 +78,11 @@ class UnetOptions:
         Stop after the epoch that reaches this time (``--resume`` continues).
     """
 
-    epochs: int = 100
-    steps: int = 100
+    epochs: int | None = None
+    steps: int | None = None
     patch: tuple | None = None
-    batch: int = 4
-    lr: float = 2e-4
+    batch: int | None = None
+    lr: float | None = None
     filters: int = 16
     depth: int = 4
     dropout: float = 0.05
@@ -127,7 +127,7 @@ class UnetOptions:
         if self.patience is not None and self.patience < 1:
             problems.append(f"patience must be at least 1 epoch, not {self.patience}")
         for name in ("epochs", "steps", "batch"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.min_area is not None and self.max_area is not None and self.min_area > self.max_area:
             problems.append(f"min_area {self.min_area} is larger than max_area {self.max_area}")
@@ -166,16 +166,19 @@ class UNet(Family):
     channel_help = "1-based channel of multichannel images (default: all)"
     seed_help = "seed of the validation split, weights and patches"
     augment_help = "no flips/rotations/intensity augmentation"
-    max_minutes_help = ("stop after the epoch that reaches this time; "
-                        "the model, threshold and QC are written, and --resume continues later")
+    max_minutes_help = ("time budget: the training defaults are planned to converge within it and no epoch "
+                        "starts that would end after it; the model, threshold and QC are written, and "
+                        "--resume continues later")
     from_help = "fine-tune: start from this U-Net folder's weights"
 
     def add_options(self, parser) -> None:
         default = self.default
         parser.add_argument("--patch", type=sizes, help="training patch, a multiple of 2**depth, e.g. 256 "
-                            "(default 256, shrunk to fit the images)")
-        parser.add_argument("--batch", type=int, help=f"batch size (default {default('batch')})")
-        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(default('lr'))})")
+                            "(default 256 on a GPU, 128 on a CPU, at least twice the largest object, shrunk "
+                            "to fit the images)")
+        parser.add_argument("--batch", type=int, help=f"batch size (default {self.published_default('batch')})")
+        parser.add_argument("--lr", type=float,
+                            help=f"learning rate (default {default_text(self.published_default('lr'))})")
         parser.add_argument("--filters", type=int,
                             help=f"base filters (default {default('filters')}: a 1080x1080 image in about a second "
                                  "on a CPU; the U-Net paper's 64 is ~16x slower)")

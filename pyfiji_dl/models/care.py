@@ -57,15 +57,33 @@ def load_model(model_dir: Path):
     return _open(model_dir)
 
 
-def make_config(ndim: int, options: CareOptions):
+def plan_training(dataset: RestorationDataset, options: CareOptions, *, progress: bool = False):
+    """The training plan for this device and budget; options with its unset fields filled in.
+
+    Returns
+    -------
+    options : CareOptions
+    plan : pyfiji_dl.models.budget.TrainingPlan
+    """
+    from .budget import plan_options
+    from .device import configure_tensorflow
+
+    device = configure_tensorflow(quiet=not progress)["device"]
+    # CSBDeep's U-Net needs sizes divisible by 2**depth; 8 keeps the historical patches
+    return plan_options(FAMILY, options, [s.source.shape for s in dataset.all_samples], device=device,
+                        divisor=max(8, 2 ** options.depth))
+
+
+def make_config(ndim: int, options: CareOptions, reduce_lr: dict | None = None):
     from csbdeep.models import Config
 
+    extra = {"train_reduce_lr": dict(reduce_lr)} if reduce_lr else {}
     return Config(
         "ZYXC" if ndim == 3 else "YXC", n_channel_in=1, n_channel_out=1,
         probabilistic=options.probabilistic,
         unet_n_depth=options.depth, unet_kern_size=options.kernel or (5 if ndim == 2 else 3),
         unet_n_first=options.filters, train_batch_size=options.batch, train_learning_rate=options.lr,
-        train_epochs=options.epochs, train_steps_per_epoch=options.steps, train_tensorboard=False,
+        train_epochs=options.epochs, train_steps_per_epoch=options.steps, train_tensorboard=False, **extra,
     )
 
 
@@ -76,11 +94,16 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
 
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
+    options, plan = plan_training(dataset, options, progress=progress)
     epochs_done = 0
     if resume:
         model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
         patch = tuple(read_card(model_dir)["patch"])
+        plan_used = read_card(model_dir).get("training_plan") or plan.as_dict()
     else:
+        if progress:
+            print(plan.summary(), flush=True)
+        plan_used = plan.as_dict()
         training.check_new_model_dir(model_dir)
         if from_model is not None:
             source = load_model(from_model)
@@ -89,8 +112,9 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
             config = source.config
             config.train_learning_rate, config.train_epochs = options.lr, options.epochs
             config.train_steps_per_epoch, config.train_batch_size = options.steps, options.batch
+            config.train_reduce_lr = dict(plan.reduce_lr)
         else:
-            config = make_config(dataset.ndim, options)
+            config = make_config(dataset.ndim, options, plan.reduce_lr)
         model = _open(model_dir, config)
         if from_model is not None:
             model.keras_model.set_weights(source.keras_model.get_weights())
@@ -102,6 +126,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
             "normalization": {"method": "percentile", "low": PREDICT_PERCENTILES[0],
                               "high": PREDICT_PERCENTILES[1], "restore_intensity_range": True},
             "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
+            "training_plan": plan_used,
         })
         training.TrainingState(0, epochs_total, options.lr).save(model_dir)
 
@@ -115,7 +140,8 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
 
     training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
                                   progress=progress, description="CARE training",
-                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks)
+                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks,
+                                  early_stopping_patience=plan_used.get("early_stopping_patience"))
     return model
 
 

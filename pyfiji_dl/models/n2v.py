@@ -68,15 +68,32 @@ def load_model(model_dir: Path):
     return _open(model_dir)
 
 
-def make_config(X: np.ndarray, ndim: int, patch: tuple, options: N2VOptions):
+def plan_training(dataset: RestorationDataset, options: N2VOptions, *, progress: bool = False):
+    """The training plan for this device and budget; options with its unset fields filled in.
+
+    Returns
+    -------
+    options : N2VOptions
+    plan : pyfiji_dl.models.budget.TrainingPlan
+    """
+    from .budget import plan_options
+    from .device import configure_tensorflow
+
+    device = configure_tensorflow(quiet=not progress)["device"]
+    return plan_options(FAMILY, options, [s.source.shape for s in dataset.all_samples], device=device,
+                        divisor=max(8, 2 ** options.depth))
+
+
+def make_config(X: np.ndarray, ndim: int, patch: tuple, options: N2VOptions, reduce_lr: dict | None = None):
     from n2v.models import N2VConfig
 
+    extra = {"train_reduce_lr": dict(reduce_lr)} if reduce_lr else {}
     return N2VConfig(
         X, unet_kern_size=3, unet_n_depth=options.depth, unet_n_first=options.filters,
         train_steps_per_epoch=options.steps, train_epochs=options.epochs, train_loss="mse", batch_norm=True,
-        train_batch_size=options.batch or (64 if ndim == 2 else 4), n2v_perc_pix=options.perc_pix,
+        train_batch_size=options.batch, n2v_perc_pix=options.perc_pix,
         n2v_patch_shape=patch, n2v_manipulator="uniform_withCP", n2v_neighborhood_radius=options.radius,
-        train_learning_rate=options.lr, train_tensorboard=False,
+        train_learning_rate=options.lr, train_tensorboard=False, **extra,
     )
 
 
@@ -87,9 +104,14 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
 
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
+    options, plan = plan_training(dataset, options, progress=progress)
     if resume:
         patch = tuple(read_card(model_dir)["patch"])
+        plan_used = read_card(model_dir).get("training_plan") or plan.as_dict()
     else:
+        if progress:
+            print(plan.summary(), flush=True)
+        plan_used = plan.as_dict()
         patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
     X = make_patches(dataset.train, patch, options.augment)
     if dataset.val:
@@ -112,8 +134,9 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
             config.train_learning_rate, config.train_epochs = options.lr, options.epochs
             config.train_steps_per_epoch = options.steps
             config.n2v_patch_shape = patch
+            config.train_reduce_lr = dict(plan.reduce_lr)
         else:
-            config = make_config(X, dataset.ndim, patch, options)
+            config = make_config(X, dataset.ndim, patch, options, plan.reduce_lr)
         model = _open(model_dir, config)
         if from_model is not None:
             model.keras_model.set_weights(source.keras_model.get_weights())
@@ -123,6 +146,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
             "axes": "ZYX" if dataset.ndim == 3 else "YX", "patch": list(patch),
             "normalization": {"method": "mean/std of the training patches (n2v config)"},
             "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
+            "training_plan": plan_used,
         })
         training.TrainingState(0, epochs_total, options.lr).save(model_dir)
 
@@ -131,7 +155,8 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
 
     training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
                                   progress=progress, description="Noise2Void training",
-                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks)
+                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks,
+                                  early_stopping_patience=plan_used.get("early_stopping_patience"))
     return model
 
 

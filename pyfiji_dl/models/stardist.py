@@ -28,11 +28,26 @@ OUTPUTS = "labels"  # prediction writes label maps, ROI sets and object tables
 NORMALIZATION = {"method": "percentile", "low": 1.0, "high": 99.8}
 
 
-def _default_patch(ndim: int, shapes: list) -> tuple:
-    wanted = (256, 256) if ndim == 2 else (48, 96, 96)
-    smallest = np.min(np.array(shapes), axis=0)
-    # the U-Net needs sizes divisible by 2**depth * grid; 16 covers the defaults
-    return tuple(int(min(w, max(16, (s // 16) * 16))) for w, s in zip(wanted, smallest))
+def plan_training(dataset: InstanceDataset, options: StarDistOptions, *, progress: bool = False):
+    """The training plan for this device, these objects and the budget; options with it filled in.
+
+    Returns
+    -------
+    options : StarDistOptions
+        Unset (None) patch, batch, steps, epochs and lr taken from the plan.
+    plan : pyfiji_dl.models.budget.TrainingPlan
+    """
+    from ..data.checks import object_extents
+    from .budget import plan_options
+    from .device import configure_tensorflow
+
+    device = configure_tensorflow(quiet=not progress)["device"]
+    extents = [e for s in dataset.all_samples for e in object_extents(np.asarray(s.labels))]
+    grid = options.grid if isinstance(options.grid, tuple) else (options.grid,)
+    # the U-Net needs sizes divisible by 2**depth, and StarDist's grid subsamples further
+    divisor = 2 ** options.depth * int(max(grid))
+    return plan_options("stardist", options, [s.labels.shape for s in dataset.all_samples], extents,
+                        device=device, divisor=divisor)
 
 
 def anisotropy_of(dataset: InstanceDataset) -> tuple | None:
@@ -47,8 +62,8 @@ def make_config(dataset: InstanceDataset, options: StarDistOptions):
     """A StarDist ``Config2D``/``Config3D`` for ``dataset`` from ``options``."""
     from stardist.models import Config2D, Config3D
 
-    shapes = [s.labels.shape for s in dataset.all_samples]
-    patch = tuple(options.patch) if options.patch else _default_patch(dataset.ndim, shapes)
+    options, plan = plan_training(dataset, options)
+    patch = tuple(options.patch)
     if len(patch) == 1:
         patch = patch * dataset.ndim
     common = dict(
@@ -58,6 +73,7 @@ def make_config(dataset: InstanceDataset, options: StarDistOptions):
         train_epochs=options.epochs,
         train_steps_per_epoch=options.steps,
         train_tensorboard=False,
+        train_reduce_lr=dict(plan.reduce_lr),
         unet_n_depth=options.depth,
         unet_n_filter_base=options.filters,
         use_gpu=False,  # gputools (OpenCL) data generation; TensorFlow still uses the GPU
@@ -65,7 +81,7 @@ def make_config(dataset: InstanceDataset, options: StarDistOptions):
     )
     if dataset.ndim == 2:
         grid = options.grid if isinstance(options.grid, tuple) else (options.grid, options.grid)
-        return Config2D(n_rays=options.rays or 32, grid=grid, train_batch_size=options.batch or 4, **common)
+        return Config2D(n_rays=options.rays or 32, grid=grid, train_batch_size=options.batch, **common)
     from stardist import Rays_GoldenSpiral
 
     anisotropy = anisotropy_of(dataset)
@@ -75,7 +91,7 @@ def make_config(dataset: InstanceDataset, options: StarDistOptions):
         # subsample less along a coarse z axis, as StarDist's 3D notebook does
         grid = tuple(1 if a > 1.5 else options.grid for a in anisotropy[:1]) + (options.grid, options.grid)
     rays = Rays_GoldenSpiral(options.rays or 96, anisotropy=anisotropy)
-    return Config3D(rays=rays, grid=grid, anisotropy=anisotropy, train_batch_size=options.batch or 2, **common)
+    return Config3D(rays=rays, grid=grid, anisotropy=anisotropy, train_batch_size=options.batch, **common)
 
 
 def _model_class(ndim: int):
@@ -148,11 +164,16 @@ def train(
 
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
+    options, plan = plan_training(dataset, options, progress=progress)
     epochs_done = 0
     if resume:
         model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
         _check_compatible(model.config, dataset, model_dir)
+        plan_used = read_card(model_dir).get("training_plan") or plan.as_dict()
     else:
+        if progress:
+            print(plan.summary(), flush=True)
+        plan_used = plan.as_dict()
         training.check_new_model_dir(model_dir)
         if from_model is not None:
             source = load_model(from_model)
@@ -161,12 +182,11 @@ def train(
             config.train_learning_rate = options.lr
             config.train_epochs = options.epochs
             config.train_steps_per_epoch = options.steps
-            if options.patch:
-                # one number is the size of every axis, as for a new model
-                patch = tuple(options.patch)
-                config.train_patch_size = patch * config.n_dim if len(patch) == 1 else patch
-            if options.batch:
-                config.train_batch_size = options.batch
+            # the plan gives every axis (one number is the size of every axis, as for a new model)
+            patch = tuple(options.patch)
+            config.train_patch_size = patch * config.n_dim if len(patch) == 1 else patch
+            config.train_batch_size = options.batch
+            config.train_reduce_lr = dict(plan.reduce_lr)
         else:
             config = make_config(dataset, options)
         model = _open(model_dir, config)
@@ -180,6 +200,7 @@ def train(
             "axes": ("ZYX" if dataset.ndim == 3 else "YX") + ("C" if dataset.n_channels > 1 else ""),
             "normalization": NORMALIZATION,
             "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
+            "training_plan": plan_used,
         })
         training.TrainingState(0, epochs_total, options.lr).save(model_dir)
 
@@ -193,7 +214,8 @@ def train(
 
     training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
                                   progress=progress, description="StarDist training",
-                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks)
+                                  max_minutes=options.max_minutes, extra_callbacks=extra_callbacks,
+                                  early_stopping_patience=plan_used.get("early_stopping_patience"))
     if progress:
         print(f"Optimising the probability and overlap thresholds on {len(X_val)} validation image(s)...",
               flush=True)

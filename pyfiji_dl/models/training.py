@@ -4,7 +4,11 @@
 * ``training_history.csv`` rewritten atomically after every epoch;
 * a resume checkpoint (``checkpoint/weights_last.h5`` + ``training_state.json``)
   written atomically after every epoch, so an interrupted run continues where it
-  stopped with ``--resume`` and the same total number of epochs.
+  stopped with ``--resume`` and the same total number of epochs;
+* a time budget (``--max-minutes``) that ends training before an epoch that would
+  not finish within it (from the measured epoch times), not after;
+* early stopping on the validation loss that keeps the best weights, and the
+  learning-rate reduction on plateau, the same for every family.
 """
 
 from __future__ import annotations
@@ -80,12 +84,73 @@ def read_history(model_dir: Path) -> list[dict]:
     return rows
 
 
+def predicted_epoch_seconds(epoch_seconds: list) -> float | None:
+    """How long the next epoch will take, from the measured durations of the previous ones.
+
+    The first epoch also traces the graph (several times a later one on a CPU), so
+    it counts only while it is the only measurement; after that, the slowest of the
+    last three epochs (a busy machine slows some epochs down; better to leave a
+    little budget unused than to overrun it).
+    """
+    if not epoch_seconds:
+        return None
+    later = list(epoch_seconds[1:]) or list(epoch_seconds)
+    return float(max(later[-3:]))
+
+
+def budget_allows_another_epoch(now: float, deadline: float | None, epoch_seconds: list) -> bool:
+    """Whether an epoch started at ``now`` would end before ``deadline`` (same clock).
+
+    Parameters
+    ----------
+    now, deadline : float
+        Seconds on one clock (``time.monotonic``); ``deadline`` None: no budget.
+    epoch_seconds : list of float
+        Measured durations of the epochs so far (training, validation and bookkeeping).
+    """
+    if deadline is None:
+        return True
+    predicted = predicted_epoch_seconds(epoch_seconds)
+    if predicted is None:
+        return now < deadline
+    return now + predicted <= deadline
+
+
+class BudgetClock:
+    """The time budget of one training run: started when training starts, read per epoch.
+
+    ``clock`` is ``time.monotonic`` unless a test gives another (a fake clock).
+    """
+
+    def __init__(self, max_minutes: float | None, clock=time.monotonic):
+        self.max_minutes = max_minutes
+        self.clock = clock
+        self.deadline = None
+        self.mark = None
+        self.epoch_seconds: list = []
+
+    def start(self) -> None:
+        self.mark = self.clock()
+        self.deadline = self.mark + 60.0 * self.max_minutes if self.max_minutes is not None else None
+        self.epoch_seconds = []
+
+    def epoch_ended(self) -> bool:
+        """Record the epoch that just ended; True when another one still fits the budget."""
+        now = self.clock()
+        self.epoch_seconds.append(now - self.mark)
+        self.mark = now
+        return budget_allows_another_epoch(now, self.deadline, self.epoch_seconds)
+
+
 def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_done: int = 0,
-                    progress: bool = True, description: str = "training", max_minutes: float | None = None):
+                    progress: bool = True, description: str = "training", max_minutes: float | None = None,
+                    clock=time.monotonic):
     """Callbacks for history, resume checkpoint and progress, numbering epochs from ``epochs_done``.
 
-    With ``max_minutes``, training stops after the epoch that reaches the limit; the
-    checkpoint stays, so ``--resume`` can continue to the planned number of epochs.
+    With ``max_minutes``, training does not start an epoch that would end after the
+    limit (estimated from the epochs measured so far, counted from the start of
+    training); the checkpoint stays, so ``--resume`` can continue to the planned
+    number of epochs.
 
     Returns
     -------
@@ -96,7 +161,7 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
 
     model_dir = Path(model_dir)
     history = read_history(model_dir)[:epochs_done]
-    deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else None
+    budget = BudgetClock(max_minutes, clock)
 
     def current_lr():
         try:
@@ -111,6 +176,7 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
             self.started = None
 
         def on_train_begin(self, logs=None):
+            budget.start()
             self.bar = tqdm(total=epochs_total, initial=epochs_done, desc=description, unit="epoch",
                             disable=not progress, dynamic_ncols=True)
 
@@ -134,7 +200,7 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
                 shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}
                 self.bar.set_postfix(shown)
                 self.bar.update(1)
-            if deadline is not None and time.monotonic() >= deadline and number < epochs_total:
+            if not budget.epoch_ended() and number < epochs_total:
                 self.model.stop_training = True
 
         def on_train_end(self, logs=None):
@@ -142,6 +208,72 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
                 self.bar.close()
 
     return [EpochBookkeeping()]
+
+
+def early_stopping_callback(model_dir: Path, patience: int | None, *, best_weights: Path | None = None,
+                            last_weights: Path | None = None, report=None):
+    """Stop when the validation loss has not improved for ``patience`` epochs; keep the best weights.
+
+    Shared by every family. CSBDeep-style models (StarDist, CARE, Noise2Void) save
+    their best weights themselves (``weights_best.h5``, loaded when their ``train``
+    ends); for the others give ``best_weights``: the weights of every new lowest
+    validation loss are written there. On a resumed run the best loss and the epochs
+    without improvement are taken from the history already written, so neither
+    restarts from scratch. When it stops early the run is marked finished (``--resume``
+    does not continue it and the checkpoint goes).
+
+    Parameters
+    ----------
+    model_dir : Path
+    patience : int or None
+        None: never stop early (best weights are still kept).
+    best_weights, last_weights : Path, optional
+        Where to write the best weights and, when training ends, the last ones.
+    report : callable, optional
+        Called with the epoch training stopped after (None when a run starts).
+    """
+    import math
+
+    import numpy as np
+    import tensorflow as tf
+
+    model_dir = Path(model_dir)
+    report = report or (lambda epoch: None)
+
+    class BestWeightsAndEarlyStopping(tf.keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            state = TrainingState.load(model_dir)
+            self.epochs_done = state.epochs_done if state else 0
+            rows = read_history(model_dir)[: self.epochs_done]
+            losses = [(r.get("val_loss"), int(r["epoch"])) for r in rows if r.get("val_loss") is not None]
+            self.best, self.best_epoch = min(losses) if losses else (math.inf, 0)
+            self.stopped = False
+            report(None)
+
+        def on_epoch_end(self, epoch, logs=None):
+            number = self.epochs_done + epoch + 1
+            val_loss = (logs or {}).get("val_loss")
+            if val_loss is not None and np.isfinite(val_loss) and val_loss < self.best:
+                self.best, self.best_epoch = float(val_loss), number
+                if best_weights is not None:
+                    with atomic_path(best_weights) as tmp:
+                        self.model.save_weights(str(tmp))
+            elif patience is not None and number - self.best_epoch >= patience:
+                self.model.stop_training = True
+                self.stopped = True
+                report(number)
+
+        def on_train_end(self, logs=None):
+            if last_weights is not None:
+                with atomic_path(last_weights) as tmp:
+                    self.model.save_weights(str(tmp))
+            if self.stopped:
+                state = TrainingState.load(model_dir)
+                if state is not None:
+                    state.finished = True
+                    state.save(model_dir)
+
+    return BestWeightsAndEarlyStopping()
 
 
 def mark_finished(model_dir: Path) -> TrainingState | None:
@@ -206,13 +338,15 @@ def check_new_model_dir(model_dir: Path) -> None:
 
 def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epochs_done: int = 0,
                          progress: bool = True, description: str = "training",
-                         max_minutes: float | None = None, extra_callbacks: list | None = None) -> TrainingState:
+                         max_minutes: float | None = None, extra_callbacks: list | None = None,
+                         early_stopping_patience: int | None = None) -> TrainingState:
     """Run ``fit(epochs)`` on a CSBDeep-style model with our progress, history and checkpoints.
 
     Shared by every model family built on CSBDeep's ``BaseModel`` (StarDist, CARE,
-    Noise2Void): their ``prepare_for_training`` makes ``model.callbacks``, to which
-    our bookkeeping is added; on resume the learning rate of the last epoch is
-    restored.
+    Noise2Void): their ``prepare_for_training`` makes ``model.callbacks`` (with the
+    learning-rate reduction of ``config.train_reduce_lr`` and the best-weights
+    checkpoint), to which our bookkeeping and early stopping are added; on resume
+    the learning rate of the last epoch is restored.
 
     Returns
     -------
@@ -236,8 +370,15 @@ def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epoc
             model_dir, model.keras_model, epochs_total=epochs_total, epochs_done=epochs_done,
             progress=progress, description=description, max_minutes=max_minutes,
         ) + list(extra_callbacks or [])
+        stopped_at = []
+        if early_stopping_patience is not None:
+            model.callbacks.append(early_stopping_callback(
+                model_dir, early_stopping_patience, report=lambda epoch: stopped_at.append(epoch) if epoch else None))
         with quiet_keras():
             fit(remaining)
+        if progress and stopped_at:
+            print(f"Early stopping after epoch {stopped_at[-1]}: no better validation loss for "
+                  f"{early_stopping_patience} epochs; keeping the best weights.", flush=True)
     state = mark_finished(model_dir)
     if progress and state is not None and not state.finished:
         print(f"Stopped after {state.epochs_done} of {state.epochs_total} epochs (time limit); "

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,6 +104,7 @@ class UNetConfig:
     train_epochs: int = 100
     train_steps_per_epoch: int = 100
     train_patience: int | None = 20
+    train_reduce_lr: dict | None = None
     seed: int = 42
 
     def save(self, model_dir: Path) -> Path:
@@ -357,53 +358,25 @@ class UNetModel:
         self.keras_model.compile(optimizer=tf.keras.optimizers.Adam(self.config.train_learning_rate),
                                  loss=loss_for(self.config))
         self.callbacks = [_best_weights_callback(self)]
+        if self.config.train_reduce_lr:
+            # CSBDeep's and StarDist's models add the same callback from config.train_reduce_lr
+            self.callbacks.insert(0, tf.keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", verbose=0, **self.config.train_reduce_lr))
 
 
 def _best_weights_callback(model: UNetModel):
     """Keeps ``weights_best.h5`` (lowest val_loss) and stops early after ``train_patience`` epochs.
 
-    On a resumed run the best loss and the epochs without improvement are taken
-    from the history already written, so neither restarts from scratch. Writes
-    ``weights_last.h5`` when training ends; when it stops early, marks the run
-    finished (so ``--resume`` does not continue it and the checkpoint goes).
+    The implementation every family shares (:func:`training.early_stopping_callback`);
+    writes ``weights_last.h5`` when training ends.
     """
-    import tensorflow as tf
 
-    model_dir = model.logdir
-    patience = model.config.train_patience
+    def report(epoch):
+        model.early_stopped_at = epoch
 
-    class BestWeightsAndEarlyStopping(tf.keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            state = training.TrainingState.load(model_dir)
-            self.epochs_done = state.epochs_done if state else 0
-            rows = training.read_history(model_dir)[: self.epochs_done]
-            losses = [(r.get("val_loss"), int(r["epoch"])) for r in rows if r.get("val_loss") is not None]
-            self.best, self.best_epoch = min(losses) if losses else (math.inf, 0)
-            self.stopped = False
-            model.early_stopped_at = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            number = self.epochs_done + epoch + 1
-            val_loss = (logs or {}).get("val_loss")
-            if val_loss is not None and np.isfinite(val_loss) and val_loss < self.best:
-                self.best, self.best_epoch = float(val_loss), number
-                with atomic_path(model_dir / WEIGHTS_BEST) as tmp:
-                    self.model.save_weights(str(tmp))
-            elif patience is not None and number - self.best_epoch >= patience:
-                self.model.stop_training = True
-                self.stopped = True
-                model.early_stopped_at = number
-
-        def on_train_end(self, logs=None):
-            with atomic_path(model_dir / WEIGHTS_LAST) as tmp:
-                self.model.save_weights(str(tmp))
-            if self.stopped:
-                state = training.TrainingState.load(model_dir)
-                if state is not None:
-                    state.finished = True
-                    state.save(model_dir)
-
-    return BestWeightsAndEarlyStopping()
+    return training.early_stopping_callback(model.logdir, model.config.train_patience,
+                                            best_weights=model.logdir / WEIGHTS_BEST,
+                                            last_weights=model.logdir / WEIGHTS_LAST, report=report)
 
 
 def _open(model_dir: Path, config: UNetConfig | None = None) -> UNetModel:
@@ -689,10 +662,43 @@ def _default_patch(shapes: list, div: int) -> tuple:
     return side, side
 
 
-def make_config(dataset: InstanceDataset, options: UnetOptions) -> UNetConfig:
+def plan_training(dataset: InstanceDataset, options: UnetOptions, *, progress: bool = False):
+    """The training plan for this device, these objects and the budget; options with it filled in.
+
+    Returns
+    -------
+    options : UnetOptions
+    plan : pyfiji_dl.models.budget.TrainingPlan
+    """
+    from ..data.checks import object_extents
+    from .budget import plan_options
+    from .device import configure_tensorflow
+
+    device = configure_tensorflow(quiet=not progress)["device"]
+    extents = [e for s in dataset.all_samples for e in object_extents(_as_labels(s.labels))]
+    # 16 = 2**4, the deepest U-Net: the patch also fits a fine-tuned source of any depth
+    options, plan = plan_options(FAMILY, options, [s.labels.shape[:2] for s in dataset.all_samples], extents,
+                                 device=device, divisor=16)
+    # the U-Net's early stopping has its own option (--patience, seed 002's rule)
+    return options, replace(plan, early_stopping_patience=options.patience)
+
+
+def _as_labels(mask: np.ndarray) -> np.ndarray:
+    """Objects of a label map or of a binary mask (8-connected components)."""
+
+    mask = np.asarray(mask)
+    if mask.max() <= 1 or len(np.unique(mask)) <= 2:
+        return ndimage.label(mask > 0, structure=FULL_CONNECTIVITY)[0]
+    return mask.astype(np.int32, copy=False)
+
+
+def make_config(dataset: InstanceDataset, options: UnetOptions, reduce_lr: dict | None = None) -> UNetConfig:
     """A :class:`UNetConfig` for ``dataset`` from ``options`` (class weights from the training masks)."""
     from ..data.weights import balanced_class_weights
 
+    if any(getattr(options, name) is None for name in ("epochs", "steps", "batch", "lr")):
+        options, plan = plan_training(dataset, options)
+        reduce_lr = reduce_lr or plan.reduce_lr
     options.check()
     div = 2**options.depth
     shapes = [s.labels.shape for s in dataset.all_samples]
@@ -707,7 +713,7 @@ def make_config(dataset: InstanceDataset, options: UnetOptions) -> UNetConfig:
         class_weights=list(balanced_class_weights([s.labels for s in dataset.train])),
         train_patch_size=tuple(int(p) for p in patch), train_batch_size=options.batch,
         train_learning_rate=options.lr, train_epochs=options.epochs, train_steps_per_epoch=options.steps,
-        train_patience=options.patience, seed=options.seed,
+        train_patience=options.patience, train_reduce_lr=dict(reduce_lr) if reduce_lr else None, seed=options.seed,
     )
 
 
@@ -717,7 +723,6 @@ def _retrain_config(config: UNetConfig, options: UnetOptions, dataset: InstanceD
     The class weights of the border-weighted loss come from the new training masks.
     """
     import sys
-    from dataclasses import replace
 
     from ..data.weights import balanced_class_weights
 
@@ -911,25 +916,29 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
     options.check(network=from_model is None and not resume)
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
+    options, plan = plan_training(dataset, options, progress=progress)
     epochs_done = 0
     if resume:
         model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
         _check_data(model.config, dataset, model_dir)
     else:
+        if progress:
+            print(plan.summary(), flush=True)
         training.check_new_model_dir(model_dir)
         if from_model is not None:
             source = load_model(from_model)
             config = _retrain_config(source.config, options, dataset)
+            config.train_reduce_lr = dict(plan.reduce_lr)
             _check_data(config, dataset, Path(from_model))
         else:
-            config = make_config(dataset, options)
+            config = make_config(dataset, options, plan.reduce_lr)
             _check_data(config, dataset, model_dir)
         tf.random.set_seed(options.seed)  # the same seed gives the same initial weights
         model = _open(model_dir, config)
         if from_model is not None:
             model.keras_model.set_weights(source.keras_model.get_weights())
         epochs_total = options.epochs
-        write_card(model_dir, _card(model.config, fine_tuned_from=from_model))
+        write_card(model_dir, _card(model.config, fine_tuned_from=from_model) | {"training_plan": plan.as_dict()})
         training.TrainingState(0, epochs_total, model.config.train_learning_rate).save(model_dir)
 
     config = model.config

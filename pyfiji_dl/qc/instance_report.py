@@ -164,7 +164,8 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
     """
     from .matching import any_overlap_metrics, match_dataset, pixel_metrics
     from .plots import overlay_picture, plot_loss_curves, plot_metric_curves
-    from .report import class_balance_warnings, data_warnings, training_warnings, write_html_report
+    from .report import (class_balance_warnings, convergence_diagnosis, convergence_key_values, data_warnings,
+                         training_warnings, write_html_report)
 
     out = Path(out)
     per_image, pooled = match_dataset(truths, predictions, names=names)
@@ -220,7 +221,8 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
         })
     summary.update(summary_extra or {})
     sections += [
-        {"heading": "Training", "pictures": pictures, "tables": {"training_history": history} if history else {}},
+        {"heading": "Training", "pictures": pictures, "tables": {"training_history": history} if history else {},
+         "key_values": convergence_key_values(convergence_diagnosis(history)) if history else {}},
         {"heading": "Object matching (IoU, one to one)",
          "text": "Predicted and annotated objects matched one to one at IoU thresholds 0.1-0.9 "
                  "(the definitions of stardist.matching).",

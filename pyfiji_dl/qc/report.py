@@ -251,6 +251,142 @@ def training_warnings(history_rows, *, min_epochs=10, window=None, tolerance=0.0
     return messages
 
 
+def convergence_diagnosis(history_rows, *, window=None, still_falling=0.02, gap_ratio=0.5, settle=0.02,
+                          rise=0.05):
+    """Whether training converged, from its history, and the time budget that would help.
+
+    Parameters
+    ----------
+    history_rows : list of dict
+        One dict per epoch with ``loss``, ``val_loss`` and ``seconds`` (numbers or
+        strings; ``seconds`` is the epoch's duration, as ``training_history.csv`` has it).
+    window : int, optional
+        The "last epochs" inspected; default ``max(3, n_epochs // 5)``.
+    still_falling : float
+        Relative drop of the validation loss over the window above which training
+        had not converged ("train longer").
+    gap_ratio : float
+        Validation loss this much above the training loss at the end, while the
+        validation loss no longer falls and the training loss does: over-fitting.
+    settle : float
+        Relative margin above the lowest validation loss that counts as reached
+        (for the budget that would have been enough).
+    rise : float
+        Relative rise of the validation loss over the window above its lowest
+        (moving average) that counts as over-fitting.
+
+    Returns
+    -------
+    dict
+        ``verdict`` (``"converged"``, ``"train longer"``, ``"over-fitting"``,
+        ``"diverged"``, ``"too short to tell"`` or ``"unknown"``), ``explanation``,
+        ``trained_minutes``, ``best_epoch``, ``suggested_minutes`` (None when no
+        duration was recorded) and ``suggestion``.
+    """
+    rows = list(history_rows)
+    result = {"verdict": "unknown", "explanation": "", "epochs": len(rows), "trained_minutes": None,
+              "best_epoch": None, "suggested_minutes": None, "suggestion": ""}
+    if not rows:
+        result["explanation"] = "no training history was recorded"
+        return result
+    n = len(rows)
+    seconds = _column(rows, "seconds")
+    cumulative = None
+    if seconds is not None and np.all(np.isfinite(seconds)):
+        cumulative = np.cumsum(seconds) / 60.0
+        result["trained_minutes"] = round(float(cumulative[-1]), 2)
+    minutes = result["trained_minutes"]
+
+    def whole_minutes(value):
+        return None if value is None else max(1, int(np.ceil(value - 1e-9)))
+
+    loss = _column(rows, "loss")
+    val_loss = _column(rows, "val_loss")
+    watched = val_loss if val_loss is not None and np.any(np.isfinite(val_loss)) else loss
+    name = "validation" if watched is val_loss else "training"
+    for values in (loss, val_loss):
+        if values is not None and not np.all(np.isfinite(values)):
+            result.update(verdict="diverged", explanation="the loss became a non-finite number",
+                          suggestion="more time will not help: lower the learning rate or check the normalisation")
+            return result
+    if watched is None:
+        result["explanation"] = "no loss was recorded"
+        return result
+    if n < 3:
+        result.update(verdict="too short to tell",
+                      explanation=f"{n} epoch{'s' if n != 1 else ''}: too few to see a trend")
+        if minutes is not None:
+            result["suggested_minutes"] = whole_minutes(minutes * 10 / n)
+            result["suggestion"] = f"about {result['suggested_minutes']} min (ten epochs at this pace)"
+        return result
+    window = window or max(3, n // 5)
+    window = min(window, n - 1)
+    best = int(np.argmin(watched))
+    lowest = float(watched[best])
+    result["best_epoch"] = int(rows[best].get("epoch") or best + 1)
+    tail = watched[-window:]
+    # the fitted trend over the window, not its two noisy end points
+    drop = -_slope(tail) * (len(tail) - 1) / max(abs(float(np.mean(tail))), 1e-12)
+    train_falling = loss is not None and _slope(loss[-window:]) < 0
+    # a moving average keeps epoch-to-epoch noise from passing for a rise or a plateau
+    k = min(5, window)
+    smooth = np.convolve(watched, np.ones(k) / k, mode="valid")
+    smooth_best = int(np.argmin(smooth))
+    smooth_lowest = float(smooth[smooth_best])
+    rising = (smooth_best < len(smooth) - window and _slope(tail) > 0
+              and float(np.mean(tail)) > smooth_lowest + rise * abs(smooth_lowest))
+    gap = None
+    if watched is val_loss and loss is not None:
+        gap = (float(val_loss[-1]) - float(loss[-1])) / max(abs(float(loss[-1])), 1e-12)
+    flat_or_up = _slope(tail) >= 0 or drop <= still_falling
+    if rising or (gap is not None and gap > gap_ratio and flat_or_up and train_falling):
+        why = (f"validation loss rose after epoch {result['best_epoch']} (lowest {lowest:.4g}, last {tail[-1]:.4g})"
+               if rising else f"validation loss {100 * gap:.0f} % above the training loss and no longer falling")
+        result.update(verdict="over-fitting", explanation=why + (", while the training loss kept falling"
+                                                               if train_falling and rising else ""))
+        if cumulative is not None:
+            result["suggested_minutes"] = whole_minutes(cumulative[best])
+            result["suggestion"] = (f"{result['suggested_minutes']} min reached the best epoch; more time will not "
+                                    "help: more training data or stronger augmentation will (the best weights were kept)")
+        else:
+            result["suggestion"] = "more training data or stronger augmentation (the best weights were kept)"
+        return result
+    if drop > still_falling and _slope(tail) < 0:
+        result.update(verdict="train longer",
+                      explanation=f"{name} loss still falling at the end: {100 * drop:.1f} % over the last "
+                                  f"{window} epochs ({tail[0]:.4g} -> {tail[-1]:.4g})")
+        if minutes is not None:
+            factor = 3 if drop > 0.1 else 2
+            result["suggested_minutes"] = whole_minutes(factor * minutes)
+            result["suggestion"] = (f"about {result['suggested_minutes']} min ({factor} times this run's "
+                                    f"{minutes:.1f} min, e.g. --max-minutes {result['suggested_minutes']})")
+        else:
+            result["suggestion"] = "more epochs"
+        return result
+    # the first epoch whose moving average (over it and the next k - 1) is within `settle` of the lowest
+    reached = int(np.flatnonzero(smooth <= smooth_lowest + settle * abs(smooth_lowest))[0])
+    result.update(verdict="converged",
+                  explanation=f"{name} loss settled: within {100 * settle:g} % of its lowest ({lowest:.4g}) "
+                              f"from epoch {rows[reached].get('epoch') or reached + 1} of {n}")
+    if cumulative is not None:
+        result["suggested_minutes"] = whole_minutes(cumulative[reached])
+        result["suggestion"] = (f"{result['suggested_minutes']} min would have given nearly the same model; "
+                                "more time will not help")
+    return result
+
+
+def convergence_key_values(diagnosis: dict) -> dict:
+    """The diagnosis as the report's key-value lines."""
+    values = {"convergence": diagnosis["verdict"], "why": diagnosis["explanation"]}
+    if diagnosis.get("trained_minutes") is not None:
+        values["training time (min)"] = diagnosis["trained_minutes"]
+    if diagnosis.get("best_epoch") is not None:
+        values["best epoch (lowest loss)"] = diagnosis["best_epoch"]
+    if diagnosis.get("suggestion"):
+        values["budget that would help"] = diagnosis["suggestion"]
+    return values
+
+
 def data_warnings(n_true_objects, shapes_gt, shapes_pred, *, min_images=5, min_objects=50, names=None):
     """Plain-language warnings about an evaluation set.
 

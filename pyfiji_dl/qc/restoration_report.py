@@ -36,7 +36,7 @@ def write_restoration_report(out_dir: Path, *, title: str, names: list, sources:
         Model card shown under "Model".
     """
     from .plots import plot_loss_curves, restoration_panel
-    from .report import training_warnings, write_html_report
+    from .report import convergence_diagnosis, convergence_key_values, training_warnings, write_html_report
     from .restoration import restoration_maps, restoration_metrics, restoration_metrics_per_slice
 
     out_dir = Path(out_dir)
@@ -80,7 +80,8 @@ def write_restoration_report(out_dir: Path, *, title: str, names: list, sources:
         pictures.append("loss_curves.png")
     sections = [
         {"heading": "Summary", "key_values": summary},
-        {"heading": "Training", "pictures": pictures, "tables": {"training_history": history} if history else {}},
+        {"heading": "Training", "pictures": pictures, "tables": {"training_history": history} if history else {},
+         "key_values": convergence_key_values(convergence_diagnosis(history)) if history else {}},
         {"heading": "Restoration metrics",
          "text": "After CSBDeep's normalisation (percentile for GT, affine least-squares fit of each image to "
                  "the GT). Input = the network's input; prediction = its output.",

@@ -1,0 +1,325 @@
+"""Training defaults chosen for the machine, the data and the time budget.
+
+The published defaults of the model families (ZeroCostDL4Mic's StarDist/CARE
+notebooks, n2v's examples, the U-Net seeds) were chosen for a GPU. On a CPU with a
+time limit they leave a few long epochs of large patches that do not converge:
+StarDist trained six minutes on two cores reached F1 0.79 with patch 256 and 100
+steps per epoch, 0.90 with patch 128 and 50 steps (issue 17).
+
+:func:`choose_training_plan` is a pure function of the device, the image and object
+sizes, the budget and the options the user gave; it returns the patch, batch, steps
+per epoch, epochs and learning-rate schedule with the reason for each. Options the
+user gave always win. :func:`resolve_options` fills the unset (None) fields of a
+family's options dataclass from the plan.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+
+# --- what each family needs and the defaults of its documentation ----------------------
+
+#: Published defaults per family and dimensionality (GPU notebooks and examples).
+FAMILY_DEFAULTS = {
+    # StarDist: ZeroCostDL4Mic / StarDist example notebooks
+    ("stardist", 2): {"patch": (256, 256), "batch": 4, "steps": 100, "epochs": 100, "lr": 3e-4},
+    ("stardist", 3): {"patch": (48, 96, 96), "batch": 2, "steps": 100, "epochs": 100, "lr": 3e-4},
+    # CARE: CSBDeep examples (patch 64, batch 16, lr 4e-4)
+    ("care", 2): {"patch": (64, 64), "batch": 16, "steps": 100, "epochs": 100, "lr": 4e-4},
+    ("care", 3): {"patch": (16, 64, 64), "batch": 16, "steps": 100, "epochs": 100, "lr": 4e-4},
+    # Noise2Void: n2v examples (patch 64, batch 64-128 in 2D, 4 in 3D, lr 4e-4)
+    ("n2v", 2): {"patch": (64, 64), "batch": 64, "steps": 100, "epochs": 100, "lr": 4e-4},
+    ("n2v", 3): {"patch": (32, 64, 64), "batch": 4, "steps": 100, "epochs": 100, "lr": 4e-4},
+    # U-Net: seed 002 (batch 4, Adam 2e-4), patch 256
+    ("unet", 2): {"patch": (256, 256), "batch": 4, "steps": 100, "epochs": 100, "lr": 2e-4},
+}
+
+#: Patch sizes must be multiples of this (U-Net pooling 2**depth, times StarDist's grid).
+DEFAULT_DIVISOR = {"stardist": 16, "care": 8, "n2v": 8, "unet": 16}
+
+#: Seconds one CPU core spends per input pixel of a training batch (forward, backward,
+#: data generation), measured with the families' default networks on the 2-core machine
+#: of issue 17 while other jobs shared it (StarDist 2D patch 128 x batch 4: 0.3 s per step;
+#: CARE 64 x 16 with 5x5 kernels: 2 s; Noise2Void 64 x 64: 4.4 s). Only the ratio of budget
+#: to step time matters for the plan; a wrong figure changes the number of epochs, never
+#: the stop at the budget, which is measured while training.
+CORE_SECONDS_PER_PIXEL = {"stardist": 1.2e-5, "care": 6.0e-5, "n2v": 3.5e-5, "unet": 1.2e-5}
+#: A GPU does a training step about this many times faster than one CPU core.
+GPU_SPEEDUP = 40.0
+#: Beyond this many cores TensorFlow's CPU kernels stop scaling for these small networks.
+MAX_USEFUL_CORES = 16
+
+#: Epochs wanted within a budget: enough for the learning rate to be halved on a plateau
+#: and for early stopping to act, few enough that an epoch is a small part of the budget
+#: (the epoch left out at the end is at most 1/TARGET_EPOCHS of it).
+TARGET_EPOCHS = 20
+MIN_STEPS = 5
+#: Seconds before the first step (graph tracing, first validation) that a budget loses.
+STARTUP_SECONDS = 20.0
+#: Share of the budget spent on validation at the end of each epoch.
+VALIDATION_SHARE = 0.1
+
+#: On a CPU, smaller patches give more updates per minute: patch 128 trained StarDist
+#: better than 256 in six minutes on two cores (issue 17). Objects still decide the minimum.
+CPU_PATCH = {"stardist": 128, "unet": 128}
+#: Noise2Void's batch of 64 patches of 64 x 64 takes seconds per step on a CPU; 32
+#: halves it and still masks ~26,000 pixels per step (19.8 % of 32 x 64 x 64 / 32).
+CPU_BATCH = {"n2v": 32}
+#: A patch at least this many times the largest object's extent: the object and the
+#: context StarDist/U-Net need around it (the data check warns above half the patch).
+OBJECT_MARGIN = 2.0
+
+PLANNED = ("patch", "batch", "steps", "epochs", "lr")
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Patch, batch, steps per epoch, epochs and learning-rate schedule, with reasons.
+
+    Attributes
+    ----------
+    family : str
+    device : str
+        ``"gpu"`` or ``"cpu"``.
+    n_cores : int
+    patch : tuple of int
+    batch, steps, epochs : int
+    lr : float
+        Initial learning rate.
+    reduce_lr : dict
+        ``factor`` and ``patience`` (epochs) of the learning-rate reduction on plateau.
+    early_stopping_patience : int or None
+        Epochs without a better validation loss before training stops (best weights kept).
+    max_minutes : float or None
+    estimated_step_seconds : float
+    explicit : tuple of str
+        Options the user gave (kept as given).
+    reasons : dict
+        One sentence per planned value.
+    """
+
+    family: str
+    device: str
+    n_cores: int
+    patch: tuple
+    batch: int
+    steps: int
+    epochs: int
+    lr: float
+    reduce_lr: dict
+    early_stopping_patience: int | None
+    max_minutes: float | None
+    estimated_step_seconds: float
+    explicit: tuple = ()
+    reasons: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """JSON-ready, for the model card and provenance."""
+        values = asdict(self)
+        values["patch"] = list(self.patch)
+        values["explicit"] = list(self.explicit)
+        return values
+
+    def summary(self) -> str:
+        """Several lines for the console: each value and why."""
+        where = "GPU" if self.device == "gpu" else f"CPU ({self.n_cores} core{'s' if self.n_cores != 1 else ''})"
+        budget = f", budget {self.max_minutes:g} min" if self.max_minutes else ""
+        lines = [f"training plan for {self.family} on {where}{budget}:"]
+        shown = {"patch": "x".join(str(p) for p in self.patch), "batch": self.batch, "steps": self.steps,
+                 "epochs": self.epochs, "lr": f"{self.lr:g}"}
+        for name in PLANNED:
+            lines.append(f"  {name} {shown[name]}: {self.reasons.get(name, '')}")
+        lines.append(f"  learning rate halved after {self.reduce_lr['patience']} epochs without a better "
+                     "validation loss" + (f"; training stops after {self.early_stopping_patience} (best weights "
+                                          "kept)" if self.early_stopping_patience else ""))
+        return "\n".join(lines)
+
+
+def device_kind(device: str | None) -> str:
+    """``"gpu"`` or ``"cpu"`` from a TensorFlow device name (``/GPU:0``) or a word."""
+    return "gpu" if device and "gpu" in str(device).lower() else "cpu"
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (the affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _round_up(value: float, divisor: int) -> int:
+    return int(math.ceil(value / divisor) * divisor)
+
+
+def _round_down(value: float, divisor: int) -> int:
+    return int(value // divisor * divisor)
+
+
+def step_seconds(family: str, device: str, n_cores: int, patch: tuple, batch: int) -> float:
+    """Estimated seconds of one training step (see :data:`CORE_SECONDS_PER_PIXEL`)."""
+    pixels = batch * math.prod(patch)
+    core_seconds = pixels * CORE_SECONDS_PER_PIXEL[family]
+    if device_kind(device) == "gpu":
+        return core_seconds / GPU_SPEEDUP
+    return core_seconds / min(max(1, n_cores), MAX_USEFUL_CORES)
+
+
+def _plan_patch(family, device, ndim, smallest_image, largest_object, divisor, default, explicit):
+    """The patch per axis and its reason."""
+    if "patch" in explicit:
+        patch = tuple(int(p) for p in explicit["patch"])
+        if len(patch) == 1:
+            patch = patch * ndim
+        return patch, "as given"
+    wanted = list(default)
+    why = "the family's published default"
+    if device_kind(device) == "cpu" and family in CPU_PATCH and ndim == 2:
+        wanted = [CPU_PATCH[family]] * ndim
+        why = (f"{CPU_PATCH[family]} on a CPU: more updates per minute than {default[-1]}, "
+               "which converges too slowly without a GPU")
+    if largest_object is not None and family in ("stardist", "unet"):
+        needed = [_round_up(OBJECT_MARGIN * extent, divisor) for extent in largest_object]
+        if any(n > w for n, w in zip(needed, wanted)):
+            wanted = [max(n, w) for n, w in zip(needed, wanted)]
+            why = (f"holds the largest object {tuple(int(e) for e in largest_object)} "
+                   f"{OBJECT_MARGIN:g} times with its context")
+        else:
+            why += f"; holds the largest object {tuple(int(e) for e in largest_object)} with margin"
+    if smallest_image is not None:
+        fitting = [max(divisor, _round_down(s, divisor)) for s in smallest_image]
+        if any(f < w for f, w in zip(fitting, wanted)):
+            wanted = [min(f, w) for f, w in zip(fitting, wanted)]
+            why += f", shrunk to the smallest image {tuple(int(s) for s in smallest_image)}"
+    if family == "n2v" and ndim >= 2 and wanted[-1] != wanted[-2]:  # rotations need square YX
+        wanted[-1] = wanted[-2] = min(wanted[-1], wanted[-2])
+    return tuple(int(w) for w in wanted), why + f" (a multiple of {divisor}, as the network needs)"
+
+
+def choose_training_plan(family: str, device: str | None, n_cores: int, image_shapes: list,
+                         object_sizes: list | None = None, max_minutes: float | None = None,
+                         explicit_options: dict | None = None, *, divisor: int | None = None) -> TrainingPlan:
+    """Patch, batch, steps, epochs and learning-rate schedule for this machine, data and budget.
+
+    Parameters
+    ----------
+    family : str
+        ``"stardist"``, ``"care"``, ``"n2v"`` or ``"unet"``.
+    device : str or None
+        ``"/GPU:0"``, ``"gpu"``, ``"/CPU:0"``, ``"cpu"`` (None: CPU).
+    n_cores : int
+        CPU cores available to training.
+    image_shapes : list of tuple
+        Spatial shapes (``YX`` or ``ZYX``) of the training images.
+    object_sizes : list of tuple, optional
+        Bounding-box extent of annotated objects (only the largest per axis matters).
+    max_minutes : float, optional
+        Training time budget.
+    explicit_options : dict, optional
+        Options the user gave (``patch``, ``batch``, ``steps``, ``epochs``, ``lr``); kept.
+    divisor : int, optional
+        Patch sizes must be multiples of it (default per family: 2**depth, times the grid).
+
+    Returns
+    -------
+    TrainingPlan
+    """
+    explicit = {k: v for k, v in (explicit_options or {}).items() if v is not None and k in PLANNED}
+    ndim = len(image_shapes[0]) if image_shapes else 2
+    defaults = FAMILY_DEFAULTS[(family, ndim)]
+    kind = device_kind(device)
+    divisor = divisor or DEFAULT_DIVISOR[family]
+    smallest = tuple(min(s[i] for s in image_shapes) for i in range(ndim)) if image_shapes else None
+    largest = None
+    if object_sizes is not None and len(object_sizes):
+        largest = tuple(max(int(o[i]) for o in object_sizes) for i in range(ndim))
+    reasons = {}
+
+    patch, reasons["patch"] = _plan_patch(family, kind, ndim, smallest, largest, divisor, defaults["patch"], explicit)
+
+    if "batch" in explicit:
+        batch, reasons["batch"] = int(explicit["batch"]), "as given"
+    elif kind == "cpu" and family in CPU_BATCH and ndim == 2:
+        batch = CPU_BATCH[family]
+        reasons["batch"] = f"{batch} on a CPU: half the step time of the published {defaults['batch']}"
+    else:
+        batch, reasons["batch"] = defaults["batch"], "the family's published default"
+
+    lr = float(explicit.get("lr", defaults["lr"]))
+    reasons["lr"] = "as given" if "lr" in explicit else "the family's published default"
+    seconds = step_seconds(family, kind, n_cores, patch, batch)
+
+    if max_minutes:
+        usable = max(60.0 * max_minutes - STARTUP_SECONDS, 0.5 * 60.0 * max_minutes) * (1 - VALIDATION_SHARE)
+        total_steps = max(1, int(usable / seconds))
+        if "steps" in explicit:
+            steps, reasons["steps"] = int(explicit["steps"]), "as given"
+        else:
+            steps = int(min(defaults["steps"], max(MIN_STEPS, total_steps // TARGET_EPOCHS)))
+            reasons["steps"] = (f"about {total_steps} steps of ~{seconds:.2g} s fit in {max_minutes:g} min: "
+                                f"{steps} per epoch gives ~{max(1, total_steps // steps)} epochs, enough for "
+                                "the learning-rate schedule to act")
+        expected_epochs = max(1, total_steps // steps)
+        if "epochs" in explicit:
+            epochs, reasons["epochs"] = int(explicit["epochs"]), "as given"
+        else:
+            # more than the estimate: the budget (measured epoch times) ends training, not this number
+            epochs = max(expected_epochs * 3, 10)
+            reasons["epochs"] = (f"~{expected_epochs} expected within the budget; up to {epochs} if this machine "
+                                 "is faster than estimated (training stops before an epoch would overrun it)")
+    else:
+        if "steps" in explicit:
+            steps, reasons["steps"] = int(explicit["steps"]), "as given"
+        elif kind == "cpu" and family in CPU_PATCH:
+            steps = defaults["steps"] // 2
+            reasons["steps"] = f"{steps} on a CPU: shorter epochs, so the learning rate adapts sooner"
+        else:
+            steps, reasons["steps"] = defaults["steps"], "the family's published default"
+        epochs = int(explicit.get("epochs", defaults["epochs"]))
+        reasons["epochs"] = "as given" if "epochs" in explicit else "the family's published default (no --max-minutes)"
+        expected_epochs = epochs
+
+    # Halve the learning rate after a tenth of the run without progress (StarDist's own
+    # default: 40 of 400 epochs; CSBDeep's: 10 of 100), stop after two and a half times that.
+    patience = max(2, min(10, round(expected_epochs / 10)))
+    early = max(5, int(2.5 * patience))
+    return TrainingPlan(
+        family=family, device=kind, n_cores=int(n_cores), patch=patch, batch=batch, steps=steps, epochs=epochs,
+        lr=lr, reduce_lr={"factor": 0.5, "patience": patience, "min_delta": 0},
+        early_stopping_patience=early, max_minutes=max_minutes, estimated_step_seconds=round(seconds, 4),
+        explicit=tuple(sorted(explicit)), reasons=reasons,
+    )
+
+
+def resolve_options(options, plan: TrainingPlan):
+    """A copy of a family's options dataclass with its unset (None) planned fields from ``plan``.
+
+    Fields the options do not have are skipped; fields already set are kept.
+    """
+    names = {f.name for f in fields(options)}
+    values = {}
+    for name in PLANNED:
+        if name in names and getattr(options, name) is None:
+            values[name] = tuple(plan.patch) if name == "patch" else getattr(plan, name)
+    return replace(options, **values)
+
+
+def plan_options(family: str, options, image_shapes: list, object_sizes: list | None = None, *,
+                 device: str | None = None, n_cores: int | None = None, divisor: int | None = None):
+    """The plan for a family's options dataclass, and the options with its unset fields filled.
+
+    Returns
+    -------
+    options, TrainingPlan
+    """
+    plan = choose_training_plan(family, device, n_cores or available_cores(), image_shapes, object_sizes,
+                                getattr(options, "max_minutes", None), explicit_options(options), divisor=divisor)
+    return resolve_options(options, plan), plan
+
+
+def explicit_options(options) -> dict:
+    """The planned fields the user set (not None) in a family's options dataclass."""
+    names = {f.name for f in fields(options)}
+    return {name: getattr(options, name) for name in PLANNED if name in names and getattr(options, name) is not None}

@@ -1,0 +1,166 @@
+"""Training plans (device, data, budget, explicit options) and the stop at the end of a budget.
+
+Pure functions: no TensorFlow, no timing. The budget stop is driven by a fake clock.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+
+from pyfiji_dl.models.budget import FAMILY_DEFAULTS, choose_training_plan, explicit_options, resolve_options
+from pyfiji_dl.models.training import BudgetClock, budget_allows_another_epoch, predicted_epoch_seconds
+
+QUARTERS = [(256, 256)] * 3
+NUCLEI = [(30, 28), (41, 37), (12, 15)]  # bounding boxes of DSB2018-like nuclei
+
+
+def test_gpu_without_budget_keeps_the_published_defaults():
+    plan = choose_training_plan("stardist", "/GPU:0", 8, [(1024, 1024)], NUCLEI)
+    assert (plan.patch, plan.batch, plan.steps, plan.epochs, plan.lr) == ((256, 256), 4, 100, 100, 3e-4)
+    assert plan.device == "gpu" and plan.explicit == ()
+    assert set(plan.reasons) == {"patch", "batch", "steps", "epochs", "lr"}
+
+
+def test_cpu_gets_smaller_patches_and_shorter_epochs():
+    cpu = choose_training_plan("stardist", "/CPU:0", 2, QUARTERS, NUCLEI)
+    gpu = choose_training_plan("stardist", "/GPU:0", 2, QUARTERS, NUCLEI)
+    assert cpu.patch == (128, 128) and gpu.patch == (256, 256)
+    assert cpu.steps < gpu.steps
+    assert "CPU" in cpu.reasons["patch"]
+    assert cpu.estimated_step_seconds > gpu.estimated_step_seconds
+
+
+def test_large_objects_get_a_patch_that_holds_them_with_margin():
+    small = choose_training_plan("stardist", "cpu", 2, [(1024, 1024)], NUCLEI)
+    large = choose_training_plan("stardist", "cpu", 2, [(1024, 1024)], [(100, 150), (20, 20)])
+    assert small.patch == (128, 128)
+    assert large.patch == (208, 304)  # 2 x 100 and 2 x 150 rounded up to multiples of 16
+    assert all(p % 16 == 0 for p in large.patch)
+    assert "largest object (100, 150)" in large.reasons["patch"]
+    gpu_large = choose_training_plan("unet", "gpu", 2, [(1024, 1024)], [(200, 60)])
+    assert gpu_large.patch == (400, 256)
+
+
+def test_patch_shrinks_to_the_smallest_image_and_stays_divisible():
+    plan = choose_training_plan("stardist", "gpu", 2, [(200, 500), (300, 180)], NUCLEI)
+    assert plan.patch == (192, 176)
+    care = choose_training_plan("care", "cpu", 2, [(60, 500)], divisor=8)
+    assert care.patch == (56, 64)
+    n2v = choose_training_plan("n2v", "cpu", 2, [(60, 500)], divisor=8)
+    assert n2v.patch == (56, 56)  # square YX for n2v's rotations
+    deep = choose_training_plan("care", "cpu", 2, [(100, 100)], divisor=32)
+    assert all(p % 32 == 0 for p in deep.patch)
+
+
+def test_a_budget_gives_enough_short_epochs():
+    no_budget = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI)
+    two = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
+    ten = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=10)
+    assert two.steps < no_budget.steps and two.steps <= ten.steps
+    for plan in (two, ten):
+        expected_epochs = 60 * plan.max_minutes / (plan.steps * plan.estimated_step_seconds)
+        assert expected_epochs >= 10  # enough for the learning-rate schedule to act
+        assert plan.epochs > expected_epochs  # the budget ends training, not the epoch count
+        assert plan.reduce_lr["patience"] < plan.early_stopping_patience
+    assert "2 min" in two.reasons["steps"]
+    # a GPU does many more steps in the same time, up to the published steps per epoch
+    gpu = choose_training_plan("stardist", "gpu", 2, QUARTERS, NUCLEI, max_minutes=2)
+    assert two.steps < gpu.steps <= FAMILY_DEFAULTS[("stardist", 2)]["steps"]
+    # more cores, more steps
+    many = choose_training_plan("care", "cpu", 8, [(512, 512)], max_minutes=5)
+    few = choose_training_plan("care", "cpu", 1, [(512, 512)], max_minutes=5)
+    assert many.steps > few.steps
+
+
+def test_explicit_options_always_win():
+    given = {"patch": (64, 64), "batch": 2, "steps": 7, "epochs": 3, "lr": 1e-3}
+    for device, minutes in (("cpu", None), ("gpu", None), ("cpu", 2)):
+        plan = choose_training_plan("stardist", device, 2, QUARTERS, [(100, 100)], minutes, given)
+        assert (plan.patch, plan.batch, plan.steps, plan.epochs, plan.lr) == ((64, 64), 2, 7, 3, 1e-3)
+        assert all(reason == "as given" for reason in plan.reasons.values())
+        assert plan.explicit == ("batch", "epochs", "lr", "patch", "steps")
+    one_axis = choose_training_plan("care", "cpu", 2, [(16, 128, 128)], explicit_options={"patch": (32,)})
+    assert one_axis.patch == (32, 32, 32)
+
+
+def test_three_dimensional_defaults():
+    plan = choose_training_plan("stardist", "gpu", 4, [(64, 512, 512)], [(10, 20, 20)])
+    assert plan.patch == (48, 96, 96) and plan.batch == 2
+
+
+@dataclass
+class _Options:
+    epochs: int | None = None
+    steps: int | None = None
+    patch: tuple | None = None
+    batch: int | None = None
+    lr: float | None = None
+    depth: int = 3
+    max_minutes: float | None = None
+
+
+def test_resolve_fills_only_unset_fields():
+    options = _Options(steps=5, max_minutes=3)
+    assert explicit_options(options) == {"steps": 5}
+    plan = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, 3, explicit_options(options))
+    resolved = resolve_options(options, plan)
+    assert resolved.steps == 5 and resolved.patch == plan.patch and resolved.batch == plan.batch
+    assert resolved.epochs == plan.epochs and resolved.lr == plan.lr and resolved.depth == 3
+    assert options.patch is None  # the caller's options are not modified
+    assert "as given" in plan.summary() and "budget 3 min" in plan.summary()
+    assert plan.as_dict()["patch"] == list(plan.patch)
+
+
+def test_predicted_epoch_time_leaves_out_the_first_epoch_once_others_are_measured():
+    assert predicted_epoch_seconds([]) is None
+    assert predicted_epoch_seconds([14.0]) == 14.0
+    assert predicted_epoch_seconds([14.0, 3.0, 3.2]) == 3.2
+    assert predicted_epoch_seconds([14.0, 3.0, 5.0, 3.1, 3.2]) == 5.0
+
+
+def test_no_epoch_is_started_that_would_overrun_the_budget():
+    assert budget_allows_another_epoch(100.0, None, [50.0])
+    assert budget_allows_another_epoch(100.0, 110.0, [20.0, 10.0])
+    assert not budget_allows_another_epoch(100.0, 109.0, [20.0, 10.0])
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_budget_clock_stops_before_the_epoch_that_would_not_finish():
+    clock = FakeClock()
+    budget = BudgetClock(1.0, clock)  # 60 s
+    budget.start()
+    started = []
+    for duration in [15.0, 10.0, 10.0, 10.0, 10.0, 10.0]:  # the first epoch traces the graph
+        started.append(clock.now)
+        clock.now += duration
+        if not budget.epoch_ended():
+            break
+    # epochs end at 15, 25, 35, 45, 55 s; a sixth would end at 65 s > 60 s: not started
+    assert len(started) == 5
+    assert clock.now - 1000.0 <= 60.0
+    assert budget.epoch_seconds == [15.0, 10.0, 10.0, 10.0, 10.0]
+
+
+def test_budget_clock_without_a_budget_never_stops():
+    clock = FakeClock()
+    budget = BudgetClock(None, clock)
+    budget.start()
+    for _ in range(50):
+        clock.now += 100.0
+        assert budget.epoch_ended()
+
+
+@pytest.mark.parametrize("family", ["stardist", "care", "n2v", "unet"])
+def test_every_family_has_a_plan_for_cpu_and_gpu_with_and_without_budget(family):
+    for device in ("cpu", "gpu"):
+        for minutes in (None, 2, 10):
+            plan = choose_training_plan(family, device, 2, [(512, 512)], NUCLEI, minutes)
+            assert plan.steps >= 1 and plan.epochs >= 1 and plan.batch >= 1
+            assert all(p % 8 == 0 for p in plan.patch)

@@ -152,6 +152,51 @@ def test_outputs_identical_through_the_worker(data, env, reference, tmp_path):
     assert "running" in status and str(data / "model") in status  # the model stays loaded
 
 
+@pytest.fixture(scope="module")
+def other_models(data, tmp_path_factory):
+    """Tiny CARE, Noise2Void and U-Net models, and the StarDist model as a bioimageio package."""
+    from stardist.data import test_image_nuclei_2d
+
+    from pyfiji_dl.cli import main
+    from pyfiji_dl.export import export_bioimageio
+
+    image, labels = test_image_nuclei_2d(return_mask=True)
+    root = tmp_path_factory.mktemp("other models")
+    clean = image[:128, :128].astype(np.float32)
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_imagej_tiff(root / "care" / "low" / f"f{i}.tif", clean + rng.normal(0, 20, clean.shape).astype(np.float32), "YX")
+        write_imagej_tiff(root / "care" / "GT" / f"f{i}.tif", clean, "YX")
+    write_imagej_tiff(root / "n2v" / "images" / "noisy.tif", clean + rng.normal(0, 20, clean.shape).astype(np.float32), "YX")
+    tiny = ["--epochs", "1", "--steps", "1", "--quiet"]
+    commands = {
+        "care": ["care", "--data", root / "care", "--patch", "32", "--patches-per-image", "4", "--batch", "2",
+                 "--depth", "1", "--filters", "4"],
+        "n2v": ["n2v", "--data", root / "n2v", "--patch", "32", "--batch", "4", "--depth", "1", "--filters", "4"],
+        "unet": ["unet", "--data", data / "train", "--patch", "64", "--batch", "2", "--depth", "2", "--filters", "4"],
+    }
+    models = {}
+    for family, args in commands.items():
+        models[family] = root / family / "model"
+        assert main(["train", *map(str, args), "--model", str(models[family]), *tiny]) == 0, family
+    models["bioimageio"] = root / "stardist.bioimageio.zip"
+    export_bioimageio(data / "model", models["bioimageio"], authors=[{"name": "Test Author"}])
+    return models
+
+
+@pytest.mark.parametrize("family", ["care", "n2v", "unet", "bioimageio"])
+def test_other_families_identical_through_the_worker(family, data, other_models, env, tmp_path):
+    from pyfiji_dl.cli import main
+
+    inputs = [data / "one", data / "movie"]
+    run(["predict", other_models[family], *inputs, "-o", tmp_path / "worker"], env)
+    # the reference in this process, where the fixtures have already imported TensorFlow
+    assert main(["--no-worker", "predict", str(other_models[family]), *map(str, inputs), "-o",
+                 str(tmp_path / "alone"), "--quiet"]) == 0
+    names = same_outputs(tmp_path / "worker", tmp_path / "alone")
+    assert ("restored/movie.tif" if family in ("care", "n2v") else "masks/movie.tif") in names
+
+
 def test_client_imports_neither_tensorflow_nor_numpy(data, env, tmp_path):
     run(["worker", "start"], env)
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pyfiji_dl.cli", "predict", str(data / "model"),

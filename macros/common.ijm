@@ -90,11 +90,55 @@ function pyfijiQuote(text) {
 // what it printed; stop with its error message when it fails. Every command calls
 // pyfiji-dl through here.
 function pyfijiRun(arguments) {
-    // exec() takes each argument separately (no shell) but not an array: build the call
-    code = "return exec(" + pyfijiQuote(pyfijiCommand()) + ", \"--for-imagej\"";
+    // exec() takes each argument separately (no shell) but not an array: build the call.
+    // '--submit': when the pyfiji-dl worker runs the command (it keeps TensorFlow and the
+    // recent models loaded), the call returns at once with the job's folder,
+    // 'PYFIJI-DL JOB FOLDER'; without a worker the command runs within the call, as before.
+    code = "return exec(" + pyfijiQuote(pyfijiCommand()) + ", \"--for-imagej\", \"--submit\"";
     for (i = 0; i < arguments.length; i++)
         code = code + ", " + pyfijiQuote("" + arguments[i]);
     output = eval(code + ");");
+    at = indexOf(output, "PYFIJI-DL JOB ");
+    if (at >= 0) {
+        // Follow the job: its progress in the status and progress bars until it ends. The
+        // worker keeps the job only while this loop polls, so Esc (which ends the macro) or
+        // Plugins > pyfiji-dl > Cancel Job stops it within about two seconds; finished
+        // outputs are kept and running the command again skips them.
+        folder = substring(output, at + lengthOf("PYFIJI-DL JOB "));
+        if (indexOf(folder, "\n") >= 0)
+            folder = substring(folder, 0, indexOf(folder, "\n"));
+        call("java.lang.System.setProperty", "pyfiji-dl.job", folder);
+        result = folder + File.separator + "result.txt";
+        progress = folder + File.separator + "progress.txt";
+        started = getTime();
+        heartbeat = started;
+        while (!File.exists(result)) {
+            File.saveString("" + getTime(), folder + File.separator + "alive");
+            if (File.exists(progress)) {
+                // state, fraction, status line, the worker's heartbeat (ms)
+                fields = split(File.openAsString(progress), "\t");
+                if (fields.length >= 4) {
+                    showStatus(fields[2]);
+                    if (fields[0] == "running")
+                        showProgress(parseFloat(fields[1]));
+                    heartbeat = parseFloat(fields[3]);
+                }
+            }
+            if (getTime() - heartbeat > 10000) {
+                showProgress(1);
+                exit("pyfiji-dl: the worker stopped while running this command; finished outputs are kept.\n"
+                     + "Run the command again: a new worker starts. Its log is worker.log in\n"
+                     + File.getParent(File.getParent(folder)));
+            }
+            if (getTime() - started < 2000)
+                wait(20);  // short commands answer within a second: do not wait longer than needed
+            else
+                wait(200);
+        }
+        showProgress(1);
+        showStatus("");
+        output = File.openAsString(result);
+    }
     // (a user function's value is returned through a variable: 'return f()' expects a number)
     checked = pyfijiCheck(output);
     return checked;

@@ -67,7 +67,7 @@ def close_all(session):
 
 def test_install_writes_commands_toolset_and_config(fiji):
     names = sorted(p.stem for p in (fiji["root"] / "plugins" / "pyfiji-dl").glob("*.ijm"))
-    assert names == ["Automatic_Labels", "Bootstrap_ROIs", "Denoise_N2V", "Export_Model", "Fine_tune_Model",
+    assert names == ["Automatic_Labels", "Bootstrap_ROIs", "Cancel_Job", "Denoise_N2V", "Export_Model", "Fine_tune_Model",
                      "Fine_tune_from_Corrections", "Labels_from_ROI_Manager", "Predict_StarDist", "Restore_CARE", "Review_Predictions",
                      "Save_Corrections", "Train_Model"]
     assert all("_" in n for n in names)  # ImageJ lists plugins-folder macros with an underscore

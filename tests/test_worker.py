@@ -374,6 +374,89 @@ def test_two_clients_at_once_get_their_own_results(data, env, reference, tmp_pat
         assert len(same_outputs(tmp_path / f"{name}-ours", tmp_path / f"{name}-ref")) == 3
 
 
+IMAGEJ_SCRIPT = r"""
+import json, sys, threading, time
+from pyfiji_dl.fiji import jvm
+from pyfiji_dl.fiji.macro import run_macro
+
+jvm.start_imagej()
+ImageJ, KeyEvent = jvm.jimport("ij.ImageJ"), jvm.jimport("java.awt.event.KeyEvent")
+System, RoiManager = jvm.jimport("java.lang.System"), jvm.jimport("ij.plugin.frame.RoiManager")
+ij = ImageJ(ImageJ.NO_SHOW)  # the ImageJ window: its status bar and progress bar
+bar = ij.getProgressBar()
+progress = bar.getClass().getDeclaredField("slowX")
+progress.setAccessible(True)
+macro, model, movie, out = sys.argv[1:5]
+
+
+def run(output, escape_at=None):
+    progress.set(bar, 0.0)  # what an earlier run left
+    jvm.jimport("ij.IJ").showStatus("")
+    result, samples = {}, []
+    thread = threading.Thread(target=lambda: result.update(r=run_macro(
+        macro, {"model": model, "image": movie, "output": output})))
+    thread.start()
+    escaped = None
+    while thread.is_alive():
+        status, fraction = str(ImageJ.getStatusBarText()), float(progress.get(bar))
+        samples.append((status, fraction))
+        if escape_at and escaped is None and fraction >= escape_at and "frame" in status:
+            # the user presses Esc: ImageJ's own key handler ends the running macro
+            ij.keyPressed(KeyEvent(ij, KeyEvent.KEY_PRESSED, 0, 0, KeyEvent.VK_ESCAPE, chr(27)))
+            escaped = time.monotonic()
+        time.sleep(0.02)
+    manager = RoiManager.getInstance()
+    return {"samples": samples, "error": result["r"].error, "escaped": escaped,
+            "rois": manager.getCount() if manager else 0, "job": str(System.getProperty("pyfiji-dl.job"))}
+
+
+done = run(out + "/full")
+stopped = run(out + "/escaped", escape_at=0.3)
+job = stopped["job"]
+assert job != done["job"], "the second command's job never started"
+while not __import__("os").path.exists(job + "/result.txt"):
+    time.sleep(0.02)
+stopped["stopped_after"] = time.monotonic() - stopped["escaped"]
+stopped["result"] = open(job + "/result.txt").read()
+print("RESULT " + json.dumps({"done": done, "stopped": stopped}))
+"""
+
+
+@pytest.mark.imagej
+@pytest.mark.display
+def test_macro_shows_progress_and_esc_cancels_in_imagej(data, env, tmp_path):
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (xvfb-run)")
+    from pyfiji_dl.fiji.install import install
+
+    root = tmp_path / "Fiji.app"
+    (root / "jars").mkdir(parents=True)
+    install(root, command=Path(sys.executable).with_name("pyfiji-dl"))
+    from stardist.data import test_image_nuclei_2d
+
+    image = test_image_nuclei_2d()
+    frames = np.stack([image[(i % 5) * 80:(i % 5) * 80 + 96, (i // 5) * 60:(i // 5) * 60 + 96] for i in range(30)])
+    movie = write_imagej_tiff(tmp_path / "long movie.tif", frames, "TYX")
+    run(["worker", "start"], env)
+    done = subprocess.run([sys.executable, "-c", IMAGEJ_SCRIPT, str(root / "plugins" / "pyfiji-dl" / "Predict_StarDist.ijm"),
+                           str(data / "model"), str(movie), str(tmp_path / "out")], env=env, capture_output=True,
+                          text=True, timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stdout[-2000:] + done.stderr[-3000:]
+    result = json.loads(lines[0][len("RESULT "):])
+    finished, stopped = result["done"], result["stopped"]
+    assert finished["error"] is None and finished["rois"] > 0, finished["error"]
+    statuses = [s for s, _ in finished["samples"]]
+    assert any(s.startswith("pyfiji-dl predict: frame") for s in statuses), sorted(set(statuses))
+    fractions = [f for _, f in finished["samples"]]
+    assert any(0 < f < 1 for f in fractions)  # the progress bar moved
+    # Esc ended the macro; the worker saw nobody follow the job and cancelled it
+    assert stopped["escaped"] is not None
+    assert "cancelled" in stopped["result"], stopped["result"]
+    assert no_partial_files(tmp_path / "out")
+    print(f"Esc -> job stopped in {stopped['stopped_after']:.2f} s")
+
+
 def test_idle_worker_exits_and_cleans_up(tmp_path):
     env = worker_env(tmp_path / "w")
     server = subprocess.run([sys.executable, "-m", "pyfiji_dl.worker.server", "--idle-minutes", "0.02",

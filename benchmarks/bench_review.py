@@ -232,7 +232,11 @@ def main() -> None:
             reviewer = Reviewer(pool_truth, order)
             model, predictions = base, base_pred
             for round_index in range(1, args.rounds + 1):
-                reviewer.correct(predictions, reviewer.choose(predictions, args.per_round))
+                chosen = reviewer.choose(predictions, args.per_round)
+                if not chosen:
+                    raise SystemExit(f"{model.name} found no objects to review: train the base model longer "
+                                     "(--base-epochs)")
+                reviewer.correct(predictions, chosen)
                 t0 = time.perf_counter()
                 corrections = root / f"corrections_{order}_{round_index}"
                 write_corrections(reviewer, root, predictions, corrections)

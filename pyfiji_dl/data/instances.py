@@ -94,6 +94,10 @@ def find_pairs(data_dir: str | os.PathLike) -> tuple[list, list]:
     except PairingError as exc:
         raise DatasetError(str(exc)) from None
     if not masks and not rois:
+        empty = [f"{data_dir / name}" for name in ("masks", "rois") if (data_dir / name).is_dir()]
+        if empty:
+            raise DatasetError(f"{' and '.join(empty)}: empty (no label maps NAME.tif or ROI sets NAME.zip); "
+                               "put the annotation of each images/NAME.tif there.")
         raise DatasetError(f"{data_dir}: no 'masks' or 'rois' folder with annotations.")
     pairs = []
     for stem, image_path in sorted(images.items()):

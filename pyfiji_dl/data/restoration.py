@@ -75,9 +75,12 @@ def _folder(data_dir: Path, name: str, required: bool) -> dict:
             raise DatasetError(f"{data_dir}: no '{name}' folder.")
         return {}
     try:
-        return list_files(folder, IMAGE_SUFFIXES)
+        files = list_files(folder, IMAGE_SUFFIXES)
     except PairingError as exc:
         raise DatasetError(str(exc)) from None
+    if required and not files:
+        raise DatasetError(f"{folder}: empty (no .tif images); put the {name} images there.")
+    return files
 
 
 def _load_care_folder(data_dir: Path, channel, problems: list, messages: list, files: list) -> list:

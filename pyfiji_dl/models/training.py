@@ -66,9 +66,12 @@ def resume_state(model_dir: Path) -> TrainingState:
             "start a new model folder with --from pointing at this one."
         )
     if state is None or not (Path(model_dir) / CHECKPOINT).exists():
+        if folder_status(model_dir) == "new":
+            raise ResumeError(f"{model_dir}: nothing to resume (no training was started there). "
+                              "Start a new training without --resume.")
         raise ResumeError(
-            f"{model_dir}: nothing to resume (no {STATE_FILE} or {CHECKPOINT}). "
-            "Start a new training without --resume."
+            f"{model_dir}: nothing to resume: no epoch of its training finished (no {CHECKPOINT}). "
+            "Start it again with --restart (this replaces the folder's training files)."
         )
     return state
 
@@ -276,6 +279,56 @@ def early_stopping_callback(model_dir: Path, patience: int | None, *, best_weigh
     return BestWeightsAndEarlyStopping()
 
 
+def atomic_checkpoints(callbacks: list, model_dir: Path) -> list:
+    """CSBDeep's and n2v's weight checkpoints, written atomically.
+
+    Keras' ``ModelCheckpoint`` writes ``weights_best.h5`` in place, so a kill or a
+    full disk mid-write leaves a damaged file where the last good weights were. The
+    best-weights checkpoint is replaced by one that writes a temporary file and
+    renames it; the per-epoch ``weights_now.h5`` is dropped, since our own
+    checkpoint (``checkpoint/weights_last.h5``, see :func:`keras_callbacks`) already
+    keeps every epoch's weights for ``--resume``.
+    """
+    import tensorflow as tf
+
+    kept = []
+    for callback in callbacks:
+        if isinstance(callback, tf.keras.callbacks.ModelCheckpoint):
+            if callback.save_best_only:
+                kept.append(_atomic_best_weights(Path(callback.filepath), callback.monitor, model_dir))
+            continue
+        kept.append(callback)
+    return kept
+
+
+def _atomic_best_weights(path: Path, monitor: str, model_dir: Path):
+    """Save the weights to ``path`` (temp + rename) whenever ``monitor`` improves.
+
+    On a resumed run the best value so far comes from the history, so the first
+    resumed epoch does not overwrite better weights.
+    """
+    import math
+
+    import tensorflow as tf
+
+    class AtomicBestWeights(tf.keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            state = TrainingState.load(model_dir)
+            done = state.epochs_done if state else 0
+            values = [row.get(monitor) for row in read_history(model_dir)[:done]]
+            values = [v for v in values if v is not None and math.isfinite(v)]
+            self.best = min(values) if values and path.exists() else math.inf
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(monitor)
+            if value is not None and math.isfinite(value) and value < self.best:
+                self.best = float(value)
+                with atomic_path(path) as tmp:
+                    self.model.save_weights(str(tmp))
+
+    return AtomicBestWeights()
+
+
 def mark_finished(model_dir: Path) -> TrainingState | None:
     """Flag the run finished when all its epochs are done; return its state."""
     state = TrainingState.load(model_dir)
@@ -303,18 +356,37 @@ def open_model(model_class, model_dir: Path, config=None):
     (config and best weights).
     """
     model_dir = Path(model_dir).resolve()
-    with quiet_keras():
-        return model_class(config, name=model_dir.name, basedir=str(model_dir.parent))
+    if config is not None:
+        with quiet_keras():
+            return model_class(config, name=model_dir.name, basedir=str(model_dir.parent))
+    from .completeness import DamagedModelError
+
+    try:
+        with quiet_keras():
+            return model_class(None, name=model_dir.name, basedir=str(model_dir.parent))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # h5py, JSON and Keras errors speak of their own internals; the user needs the model's name
+        raise DamagedModelError(f"{model_dir}: the model's configuration or weights cannot be loaded "
+                                f"({type(exc).__name__}: {exc}). Restore the folder from a copy, or train "
+                                "the model again.", path=model_dir) from exc
 
 
 def check_family(model_dir: Path, family: str, title: str) -> dict:
-    """The model card of ``model_dir``, which must be a ``family`` model."""
+    """The model card of ``model_dir``, which must be a complete ``family`` model.
+
+    Raises
+    ------
+    pyfiji_dl.models.card.ModelFolderError
+        Not a model folder, another family, or (``IncompleteModelError``) missing
+        weights, configuration or thresholds.
+    """
     from .card import ModelFolderError, read_card
+    from .completeness import require_complete
 
     card = read_card(model_dir)
     if card.get("family") != family:
         raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not {title}.")
-    return card
+    return require_complete(model_dir, card)
 
 
 def reopen_for_resume(open_saved, model_dir: Path):
@@ -325,15 +397,154 @@ def reopen_for_resume(open_saved, model_dir: Path):
     return model, state.epochs_done, state.epochs_total
 
 
+# Everything a training run writes into its model folder; --restart removes these and
+# nothing else.
+TRAINING_FILES = ("config.json", "pyfiji_dl.json", STATE_FILE, HISTORY_FILE, "thresholds.json",
+                  "weights_best.h5", "weights_last.h5", "weights_now.h5", "provenance.json", LOG_FILE)
+TRAINING_FOLDERS = (str(CHECKPOINT.parent), "qc")
+
+
+def _is_training_file(path: Path) -> bool:
+    if path.name in TRAINING_FILES or (path.is_dir() and path.name in TRAINING_FOLDERS):
+        return True
+    return path.name.startswith(".") and ".part" in path.name  # a temporary file of an interrupted write
+
+
+def folder_status(model_dir: Path) -> str:
+    """Where a model folder stands.
+
+    Returns
+    -------
+    str
+        ``"new"`` (missing, empty, or only a background log), ``"resumable"`` (a
+        checkpoint and its state), ``"finished"`` (all epochs done, checkpoint
+        removed), ``"unstarted"`` (files of a start that ended before its first
+        epoch: restart it with ``--restart``) or ``"foreign"`` (files that no
+        training run writes).
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return "new"
+    entries = [p for p in model_dir.iterdir() if p.name != LOG_FILE]
+    if not entries:
+        return "new"
+    if any(not _is_training_file(p) for p in entries):
+        return "foreign"
+    try:
+        state = TrainingState.load(model_dir)
+    except (ValueError, TypeError, OSError):
+        state = None
+    if state is not None and (model_dir / CHECKPOINT).exists():
+        return "resumable"
+    if state is not None and state.finished:
+        return "finished"
+    return "unstarted"
+
+
 def check_new_model_dir(model_dir: Path) -> None:
-    """A new training must not overwrite another model's files."""
+    """A new training must not overwrite another model's files; say how to go on instead."""
     from .card import ModelFolderError
 
     model_dir = Path(model_dir)
-    if model_dir.exists() and any(p.name != LOG_FILE for p in model_dir.iterdir()):
+    status = folder_status(model_dir)
+    if status == "new":
+        return
+    if status == "resumable":
+        hint = "Use --resume to continue its training, --restart to replace it, or choose a new folder."
+    elif status == "unstarted":
+        hint = ("It holds an earlier start that ended before its first epoch finished (nothing to resume). "
+                "Use --restart to start again there, or choose a new folder.")
+    elif status == "finished":
+        hint = ("It holds a finished model. Choose a new folder (with --from it to fine-tune this one), "
+                "or --restart to replace it.")
+    else:
+        hint = "They are not a training run's files. Choose a new folder."
+    raise ModelFolderError(f"{model_dir} already holds files. {hint}", path=model_dir)
+
+
+def clear_for_restart(model_dir: Path) -> list:
+    """Remove a training run's files from ``model_dir`` (``--restart``); other files stop it.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+
+    Raises
+    ------
+    ModelFolderError
+        The folder holds files a training run does not write (they are left alone).
+    """
+    from .card import ModelFolderError
+
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    entries = sorted(model_dir.iterdir())
+    foreign = [p for p in entries if not _is_training_file(p)]
+    if foreign:
         raise ModelFolderError(
-            f"{model_dir} already holds files. Use --resume to continue its training, or choose a new folder."
-        )
+            f"{model_dir}: --restart removes only a training run's files, and this folder also holds "
+            f"{', '.join(p.name for p in foreign[:5])}. Choose a new folder.", path=model_dir)
+    removed = []
+    # the state goes first: from then on the folder reads as a fresh start, whatever stops us
+    for path in sorted(entries, key=lambda p: p.name != STATE_FILE):
+        if path.name == LOG_FILE:
+            continue  # 'train --background' writes its log before the training starts
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path)
+    return removed
+
+
+@contextlib.contextmanager
+def first_run_cleanup(model_dir: Path, *, fresh: bool):
+    """Leave no half-started folder: a fresh run that stops before its first checkpoint is undone.
+
+    A refused start (bad options or data found once the network is built) or a
+    Ctrl-C in the first epoch leaves ``model_dir`` as it was before (missing or
+    empty), so the same command can simply run again. kill -9 cannot be caught: its
+    folder reads ``"unstarted"`` and ``--restart`` clears it.
+    """
+    model_dir = Path(model_dir)
+    existed = model_dir.exists()
+    was_new = folder_status(model_dir) == "new"
+    try:
+        yield
+    except BaseException:
+        if fresh and was_new and folder_status(model_dir) == "unstarted":
+            with contextlib.suppress(OSError, PyfijiDLError):
+                clear_for_restart(model_dir)
+                if not existed and not any(model_dir.iterdir()):
+                    model_dir.rmdir()
+        raise
+
+
+def check_options(options) -> None:
+    """Refuse training options that cannot train (``epochs 0``, ``steps -1``, ``batch 0``...) up front.
+
+    Raises
+    ------
+    TrainingOptionError
+        Naming the option, its value and what it must be.
+    """
+    for name in ("epochs", "steps", "batch", "rays", "depth", "filters", "patches_per_image", "kernel"):
+        value = getattr(options, name, None)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise TrainingOptionError(f"--{name.replace('_', '-')} {value}: must be a whole number of 1 or more.")
+    patch = getattr(options, "patch", None)
+    if patch is not None and min(patch) < 1:
+        raise TrainingOptionError(f"--patch {','.join(map(str, patch))}: sizes must be 1 or more.")
+    for name in ("lr", "max_minutes"):
+        value = getattr(options, name, None)
+        if value is not None and not value > 0:
+            raise TrainingOptionError(f"--{name.replace('_', '-')} {value}: must be more than 0.")
+
+
+class TrainingOptionError(PyfijiDLError, ValueError):
+    """A training option out of range; nothing was written."""
 
 
 def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epochs_done: int = 0,
@@ -363,6 +574,7 @@ def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epoc
             import tensorflow as tf
 
             tf.keras.backend.set_value(model.keras_model.optimizer.learning_rate, state.learning_rate)
+        model.callbacks = atomic_checkpoints(model.callbacks, model_dir)
         for callback in model.callbacks:
             if hasattr(callback, "verbose"):
                 callback.verbose = 0
@@ -395,3 +607,32 @@ def quiet_keras(enabled: bool = True):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with contextlib.redirect_stdout(io.StringIO()):
         yield
+
+
+def interrupted_note(model_dir: Path, resume_command: str, again_command: str) -> str:
+    """What an interrupted training kept in ``model_dir`` and how to continue it.
+
+    Parameters
+    ----------
+    model_dir : Path
+    resume_command : str
+        The command line that continues the run (with ``--resume``).
+    again_command : str
+        The command line that starts it again (without ``--resume``).
+    """
+    model_dir = Path(model_dir)
+    status = folder_status(model_dir)
+    if status == "resumable":
+        state = TrainingState.load(model_dir)
+        if state.epochs_done >= state.epochs_total:
+            return (f"all {state.epochs_total} epochs had finished; the weights are kept in {model_dir}. "
+                    f"Write its thresholds and QC report with: {resume_command}")
+        return (f"the checkpoint of epoch {state.epochs_done} of {state.epochs_total} is kept in {model_dir}. "
+                f"Continue with: {resume_command}")
+    if status == "new":
+        return f"no epoch had finished, so nothing was kept in {model_dir}. Start again with: {again_command}"
+    if status == "finished":
+        return f"the finished model in {model_dir} is kept."
+    if status == "unstarted":
+        return f"no epoch had finished. Start again with: {again_command} --restart"
+    return f"{model_dir} is as it was."

@@ -35,8 +35,7 @@ from pathlib import Path
 
 from ..errors import PyfijiDLError
 from ..models.card import CARD_FILE, read_card
-from ..models.source import open_model_source
-from .run import PredictionResult, expand_inputs, is_finished, outputs_of, predict_paths, summarize_run
+from .run import PredictionResult, is_finished, outputs_of, predict_paths, prepare_run, summarize_run
 
 # How long to try reaching a scheduler before telling the user it is not there.
 CONNECT_TIMEOUT_SECONDS = 10
@@ -126,10 +125,9 @@ def predict_paths_distributed(
         raise ValueError(f"threads_per_worker must be positive, not {threads_per_worker!r}")
 
     # Everything that can be checked here is checked before a cluster is started.
-    model_dir, out_dir = open_model_source(model_dir), Path(out_dir)
-    card = read_card(model_dir)
+    model_dir, card, files = prepare_run(model_dir, inputs, out_dir)
+    out_dir = Path(out_dir)
     outputs = outputs_of(card)
-    files = expand_inputs(inputs)
     result = PredictionResult()
     pending = []
     for path in files:

@@ -271,23 +271,23 @@ def predict_paths(
     """
     from tqdm.auto import tqdm
 
-    model_dir, out_dir = open_model_source(model_dir), Path(out_dir)
-    card = read_card(model_dir)
+    model_dir, card, files = prepare_run(model_dir, inputs, out_dir)
+    out_dir = Path(out_dir)
     adapter = _adapter(card["family"])
     kind = adapter.OUTPUTS
     card = _with_overrides(card, overrides, model_dir, kind)
-    files = expand_inputs(inputs)
     result = PredictionResult()
     for path in tqdm(files, desc="predict", unit="image", disable=not progress or len(files) < 2, file=sys.stderr):
         outputs = output_paths(out_dir, path.stem, kind)
         if not overwrite and is_finished(out_dir, path, kind):
             result.skipped.append(path)
             continue
+        if model is None:
+            # outside the per-file errors: a model that cannot load is one error, not one per image
+            model = _load_model(adapter, model_dir)
         try:
             image, info = read_image(path)
             data, axes = _model_layout(image, info, card, channel, path)
-            if model is None:
-                model = _load_model(adapter, model_dir)
             if kind == "restored":
                 restored = restore_image(model, adapter, card, data, axes)
                 write_imagej_tiff(outputs["restored"], restored, axes, calibration=info.calibration)
@@ -310,10 +310,74 @@ def predict_paths(
     return result
 
 
+def prepare_run(model_dir, inputs: list, out_dir) -> tuple[Path, dict, list]:
+    """Everything a prediction run checks before it reads an image or writes a file.
+
+    Returns
+    -------
+    model_dir : Path
+        The model folder (a bioimageio package unpacked).
+    card : dict
+    files : list of Path
+        The inputs, folders expanded.
+
+    Raises
+    ------
+    pyfiji_dl.models.completeness.IncompleteModelError
+        The model lacks weights, configuration or thresholds (or they are damaged).
+    pyfiji_dl.io.outputs.OutputOverwritesInputError
+        The output folder is, or holds, an input.
+    PredictionInputError
+        A missing input, or two inputs with the same name.
+    """
+    from ..io.outputs import check_output_kinds, refuse_overwriting_inputs
+    from ..models.completeness import require_complete
+
+    model_dir = open_model_source(model_dir)
+    card = require_complete(model_dir, read_card(model_dir))
+    files = expand_inputs(inputs)
+    check_output_kinds(folders=[out_dir])
+    refuse_overwriting_inputs([*inputs, *files], folders=[out_dir])
+    kind = outputs_of(card)
+    for path in files:
+        # a link inside the output folder pointing at an input is caught here
+        refuse_overwriting_inputs(files, files=output_paths(Path(out_dir), path.stem, kind).values())
+    return model_dir, card, files
+
+
 def is_finished(out_dir: Path, path: Path, outputs: str) -> bool:
-    """Whether input ``path`` has all its ``outputs`` (the ROI set is optional: no objects, no set)."""
+    """Whether input ``path`` has all its ``outputs``, each readable (the ROI set is optional: no objects,
+    no set).
+
+    An output damaged since it was written (truncated, emptied, replaced by another
+    file) does not count: the input is predicted again.
+    """
     paths = output_paths(Path(out_dir), Path(path).stem, outputs)
-    return all(p.exists() for key, p in paths.items() if key != "rois")
+    needed = [p for key, p in paths.items() if key != "rois"]
+    if not all(p.exists() for p in needed):
+        return False
+    rois = [paths["rois"]] if "rois" in paths and paths["rois"].exists() else []
+    return all(_readable_output(p) for p in {*needed, *rois})
+
+
+def _readable_output(path: Path) -> bool:
+    """Whether an earlier output reads back whole (TIFF pixels, CSV rows, ROI zip entries)."""
+    import zipfile
+
+    from ..io.tables import read_csv
+
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            read_image(path)
+        elif path.suffix.lower() == ".csv":
+            read_csv(path)
+            return path.stat().st_size > 0
+        elif path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                return archive.testzip() is None
+    except (OSError, ValueError, RuntimeError, KeyError, IndexError, zipfile.BadZipFile, UnicodeDecodeError):
+        return False
+    return True
 
 
 def summarize_run(out_dir: Path, files: list, outputs: str, card: dict | None = None) -> Path | None:
@@ -416,3 +480,20 @@ def _load_model(adapter, model_dir: Path):
 def _adapter(family: str):
     return adapter_for(family)
 
+
+
+def interrupted_note(out_dir, inputs: list, card: dict | None, again_command: str) -> str:
+    """What an interrupted prediction kept in ``out_dir`` and how to continue it."""
+    try:
+        files = expand_inputs(inputs)
+    except PyfijiDLError:
+        return "no output was written"
+    if card is None:
+        return "no output was written"
+    kind = outputs_of(card)
+    finished = [p for p in files if is_finished(Path(out_dir), p, kind)]
+    if not finished:
+        return f"no image had finished, so nothing was kept in {out_dir}. Start again with: {again_command}"
+    return (f"{len(finished)} of {len(files)} image(s) had finished; their outputs are kept in {out_dir} "
+            f"(no half-written file). Continue with the same command, which skips finished images: "
+            f"{again_command}")

@@ -1,0 +1,82 @@
+"""How every command ends: its result, one plain error message, or a clean stop on Ctrl-C.
+
+:func:`run_command` is the one place the command line (and the Fiji macros, through
+``--for-imagej``) turns what a command raised into what the user sees:
+
+* a :class:`~pyfiji_dl.errors.PyfijiDLError` or an ``OSError`` (a user's file, a full
+  disk, a read-only folder): one message naming the user's file - never one of our
+  temporary ``.NAME.XXXX.part.tif`` files - and exit code 1;
+* Ctrl-C (SIGINT): what was kept and how to continue, exit code 130 (128 + SIGINT,
+  the shell's convention), no traceback;
+* anything else is a bug of ours and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from .errors import PyfijiDLError
+
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+# Errors a user can cause that older modules still raise as built-in errors
+_LEGACY_USER_ERRORS = (ValueError, RuntimeError)
+
+
+def format_error(exc: BaseException) -> str:
+    """One line (or a few) for the user: the error's own message, naming the user's file."""
+    from .io.outputs import DiskFullError, is_disk_full, output_write_error, user_path
+
+    if isinstance(exc, PyfijiDLError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        filename = getattr(exc, "filename", None)
+        if filename is not None and user_path(filename) != Path(filename):
+            return str(output_write_error(exc, filename))  # one of our temporary files: name the user's
+        if filename is not None and is_disk_full(exc, Path(filename).parent):
+            return str(DiskFullError(f"disk full while writing {filename}"))
+        if filename is not None and exc.strerror:
+            return f"{filename}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
+
+
+def run_command(func, args, *, name: str, interrupted_note=None) -> int:
+    """Run ``func(args)`` and return its exit code, turning user errors and Ctrl-C into messages.
+
+    Parameters
+    ----------
+    func : callable
+        The command; returns its exit code.
+    args : argparse.Namespace
+    name : str
+        The command's name, for the messages ("pyfiji-dl NAME: error: ...").
+    interrupted_note : callable, optional
+        ``interrupted_note(args) -> str``: what was kept and how to continue, asked
+        after a Ctrl-C.
+    """
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        # a second Ctrl-C while we explain would print the traceback we are avoiding
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        note = "outputs are written whole or not at all, so no half-written file was kept"
+        if interrupted_note is not None:
+            try:
+                note = interrupted_note(args) or note
+            except Exception as exc:  # noqa: BLE001 - the note is a courtesy; the stop must stay clean
+                note = f"{note} (could not tell more: {exc})"
+        print(f"\npyfiji-dl {name}: interrupted (Ctrl-C): {note}", file=sys.stderr, flush=True)
+        return INTERRUPTED
+    except (PyfijiDLError, OSError, *_LEGACY_USER_ERRORS) as exc:
+        print(f"pyfiji-dl {name}: error: {format_error(exc)}", file=sys.stderr, flush=True)
+        return 1
+
+
+def command_line_again(argv: list, *, add: tuple = (), drop: tuple = ()) -> str:
+    """The command line as typed, with options dropped or added (for "continue with ..." notes)."""
+    import shlex
+
+    kept = [a for a in argv if a not in drop and a != "--for-imagej"]
+    kept += [a for a in add if a not in kept]
+    return "pyfiji-dl " + " ".join(shlex.quote(a) for a in kept)

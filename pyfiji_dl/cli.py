@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__, families
+from .argtypes import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int, probability
 from .errors import PyfijiDLError
 
 
@@ -36,6 +37,14 @@ def _say(message: str) -> None:
 
 def _warn(message: str) -> None:
     print(f"pyfiji-dl: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _guard_outputs(inputs, *, files=(), folders=()) -> None:
+    """Before any work: outputs must not be inputs (or hold them), nor be the wrong kind of path."""
+    from .io.outputs import check_output_kinds, refuse_overwriting_inputs
+
+    check_output_kinds(files=files, folders=folders)
+    refuse_overwriting_inputs(inputs, files=files, folders=folders)
 
 
 def _print_report(source: str, result) -> None:
@@ -66,6 +75,7 @@ def cmd_rois_to_labels(args) -> int:
         if not pairing.pairs:
             raise CommandError(f"no pairs of images in {args.images} and ROI sets in {args.rois_dir}")
         out_dir = Path(args.output)
+        _guard_outputs([args.images, args.rois_dir], folders=[out_dir])
         failures = []
         for image_path, rois_path in _progress(pairing.pairs, "rois-to-labels"):
             try:
@@ -83,6 +93,7 @@ def cmd_rois_to_labels(args) -> int:
     image = args.image
     if image is not None and Path(image).is_dir():
         raise CommandError(f"--image {image} is a folder; for folders use --rois-dir DIR --images DIR")
+    _guard_outputs([args.rois, image], files=[args.output])
     result = rois_file_to_labels(args.rois, args.output, image=image, shape=args.shape,
                                  overlap=args.overlap, ids=args.ids, rules=args.imagej.raster_rules())
     _print_report(Path(args.rois).name, result)
@@ -103,6 +114,7 @@ def cmd_labels_to_rois(args) -> int:
         out_dir = Path(args.output)
         if out_dir.suffix.lower() == ".zip":
             raise CommandError("for a folder of label maps, -o is a folder (one ROI zip per label map)")
+        _guard_outputs([source], folders=[out_dir])
         failures = []
         for stem, path in _progress(sorted(files.items()), "labels-to-rois"):
             try:
@@ -116,6 +128,7 @@ def cmd_labels_to_rois(args) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in (".zip", ".roi"):
         raise CommandError(f"-o {output}: the ROI set must end in .zip")
+    _guard_outputs([source], files=[output])
     n = labels_file_to_rois(source, output)
     _say(f"{source.name} -> {output}: {n} ROIs")
     return 0
@@ -129,6 +142,7 @@ def cmd_bootstrap_rois(args) -> int:
     from .prediction.run import expand_inputs
 
     files = expand_inputs(args.images)
+    _guard_outputs([*args.images, *files], folders=[args.output])
     failures = []
     for path in _progress(files, "bootstrap-rois"):
         try:
@@ -164,6 +178,7 @@ def cmd_autolabel(args) -> int:
     }
     if args.split_touching:
         options["split_touching"] = args.split_touching
+    _guard_outputs([args.fluorescence], folders=[args.output])
     try:
         result = autolabel_folder(args.fluorescence, args.output, report=args.report, channel=args.channel,
                                   overwrite=args.overwrite, progress=not args.quiet,
@@ -183,16 +198,18 @@ def _train_in_background(args, family) -> int:
     """Check the data now, then train in a detached process that logs into the model folder."""
     import subprocess
 
-    from .models.training import LOG_FILE, check_new_model_dir, resume_state
+    from .models.completeness import require_complete
+    from .models.training import LOG_FILE, check_new_model_dir, folder_status, resume_state
 
     # problems with the data or the folders are reported here, not only in a log
     family.load_data(args.data, val=args.val, channel=args.channel)
     model_dir = Path(args.model).resolve()
     if args.resume:
         resume_state(model_dir)
-    else:
+    elif not args.restart or folder_status(model_dir) == "foreign":
         check_new_model_dir(model_dir)
     if args.from_model:
+        require_complete(args.from_model)
         source = families.of_model(args.from_model)
         if source is not family:
             raise CommandError(f"--from {args.from_model} is a {source.name} model, not {family.name}")
@@ -227,11 +244,14 @@ def cmd_train(args) -> int:
     if args.resume and args.from_model:
         raise CommandError("--resume continues this model's own run; --from starts a new one from another model. "
                            "Use one of them.")
+    if args.resume and args.restart:
+        raise CommandError("--resume continues the folder's training; --restart replaces it. Use one of them.")
+    _guard_outputs([args.data, args.val, args.from_model], folders=[args.model])
     if args.background:
         return _train_in_background(args, family)
     outcome = family.train(args.data, args.model, family.options_from_args(args), val=args.val,
                            channel=args.channel, resume=args.resume, from_model=args.from_model,
-                           progress=not args.quiet, command_line=["pyfiji-dl"] + args.argv)
+                           progress=not args.quiet, command_line=["pyfiji-dl"] + args.argv, restart=args.restart)
     _report_training(outcome)
     return 0
 
@@ -268,7 +288,10 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_bioimageio, export_fiji
+    from .models.completeness import require_complete
 
+    require_complete(args.model)
+    _guard_outputs([args.model], files=[args.output])
     if args.format == "bioimageio":
         done = export_bioimageio(args.model, args.output, name=args.name, authors=args.author or None,
                                  license=args.license, overwrite=args.overwrite)
@@ -291,6 +314,10 @@ def cmd_evaluate(args) -> int:
     else:
         if not (args.model and args.data):
             raise CommandError("give MODEL --data DATA, or --pred DIR --gt DIR")
+        from .models.completeness import require_complete
+
+        require_complete(args.model)
+        _guard_outputs([args.data, args.model], folders=[args.output])
         report = families.of_model(args.model).evaluate(args.model, args.data, args.output, channel=args.channel)
     _say(f"QC report: {Path(report).resolve()}")
     return 0
@@ -448,8 +475,8 @@ def _add_bootstrap_rois(sub) -> None:
                    help="objects darker than the background (ImageJ's threshold without 'Dark background')")
     p.add_argument("--stack-histogram", action="store_true",
                    help="one threshold from the whole stack (ImageJ's 'Stack histogram'); default per slice")
-    p.add_argument("--min-area", type=int, default=0, help="smallest particle in pixels (default 0)")
-    p.add_argument("--max-area", type=int, help="largest particle in pixels (default no limit)")
+    p.add_argument("--min-area", type=nonnegative_int, default=0, help="smallest particle in pixels (default 0)")
+    p.add_argument("--max-area", type=nonnegative_int, help="largest particle in pixels (default no limit)")
     p.add_argument("--exclude-edges", action="store_true", help="drop particles touching the image edge")
     p.add_argument("--split-touching", action="store_true",
                    help="split touching particles with a distance-map watershed (like Process > Binary > Watershed)")
@@ -480,18 +507,18 @@ def _add_autolabel(sub) -> None:
     p.add_argument("--report", action="store_true", help="also draw the contact sheet and index.html")
     p.add_argument("--channel", type=int, help="1-based channel of multichannel images")
     p.add_argument("--no-clahe", action="store_true", help="skip the CLAHE step")
-    p.add_argument("--block-size", type=int, default=127, help="CLAHE block size (default 127)")
-    p.add_argument("--bins", type=int, default=256, help="CLAHE histogram bins (default 256)")
-    p.add_argument("--max-slope", type=float, default=3.0, help="CLAHE maximum slope (default 3.0)")
-    p.add_argument("--window", type=int, default=20, help="adaptive Otsu window in pixels (default 20)")
+    p.add_argument("--block-size", type=positive_int, default=127, help="CLAHE block size (default 127)")
+    p.add_argument("--bins", type=positive_int, default=256, help="CLAHE histogram bins (default 256)")
+    p.add_argument("--max-slope", type=positive_float, default=3.0, help="CLAHE maximum slope (default 3.0)")
+    p.add_argument("--window", type=positive_int, default=20, help="adaptive Otsu window in pixels (default 20)")
     p.add_argument("--bounds", type=float, nargs=2, default=(0.05, 1.0), metavar=("LOW", "HIGH"),
                    help="threshold bounds on the 0-1 scaled image (default 0.05 1.0)")
-    p.add_argument("--min-diameter", type=float, default=5, help="smallest equivalent diameter, px (default 5)")
-    p.add_argument("--max-diameter", type=float, default=30, help="largest equivalent diameter, px (default 30)")
+    p.add_argument("--min-diameter", type=positive_float, default=5, help="smallest equivalent diameter, px (default 5)")
+    p.add_argument("--max-diameter", type=positive_float, default=30, help="largest equivalent diameter, px (default 30)")
     p.add_argument("--split-touching", nargs="?", const="shape", choices=("shape", "intensity"),
                    help="split touching nuclei (by shape: distance-map watershed, the default; or by intensity)")
     p.add_argument("--exclude-border", action="store_true", help="drop objects touching the image border")
-    p.add_argument("--lowest-fraction", type=float, default=0.25,
+    p.add_argument("--lowest-fraction", type=fraction, default=0.25,
                    help="fraction of images with the least foreground to exclude (default 0.25)")
     p.add_argument("--overwrite", action="store_true", help="replace existing label maps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -506,9 +533,9 @@ def _training_data_parent(family) -> argparse.ArgumentParser:
     parent.add_argument("--data", required=True, help=family.data_help)
     parent.add_argument("--model", required=True, help="model folder to create (or to --resume)")
     parent.add_argument("--val", help=family.val_help)
-    parent.add_argument("--epochs", type=int, help="epochs in total (default: planned for the device, the data "
+    parent.add_argument("--epochs", type=positive_int, help="epochs in total (default: planned for the device, the data "
                         f"and --max-minutes; {family.published_default('epochs')} without a limit)")
-    parent.add_argument("--steps", type=int, help="steps per epoch (default: planned for the device, the data and "
+    parent.add_argument("--steps", type=positive_int, help="steps per epoch (default: planned for the device, the data and "
                         f"--max-minutes; {family.published_default('steps')} on a GPU without a limit)")
     return parent
 
@@ -519,8 +546,11 @@ def _training_run_parent(family) -> argparse.ArgumentParser:
     parent.add_argument("--channel", type=int, help=family.channel_help)
     parent.add_argument("--seed", type=int, help=family.seed_help)
     parent.add_argument("--no-augment", action="store_true", help=family.augment_help)
-    parent.add_argument("--max-minutes", type=float, help=family.max_minutes_help)
+    parent.add_argument("--max-minutes", type=nonnegative_float, help=family.max_minutes_help)
     parent.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    parent.add_argument("--restart", action="store_true",
+                        help="start again in a folder that holds an earlier run's files (they are removed; "
+                             "files a training does not write are left alone and stop the restart)")
     parent.add_argument("--from", dest="from_model", help=family.from_help)
     parent.add_argument("--quiet", action="store_true", help="no progress output")
     parent.add_argument("--background", action="store_true",
@@ -562,15 +592,15 @@ def _add_predict(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--channel", type=int, help="1-based channel of multichannel images for a one-channel model")
     p.add_argument("--overwrite", action="store_true", help="predict again even where outputs exist")
-    p.add_argument("--threshold", type=float, help="U-Net: probability threshold instead of the model's")
-    p.add_argument("--min-area", type=int, help="U-Net: smallest object in pixels instead of the model's")
-    p.add_argument("--max-area", type=int, help="U-Net: largest object in pixels instead of the model's")
+    p.add_argument("--threshold", type=probability, help="U-Net: probability threshold instead of the model's")
+    p.add_argument("--min-area", type=nonnegative_int, help="U-Net: smallest object in pixels instead of the model's")
+    p.add_argument("--max-area", type=nonnegative_int, help="U-Net: largest object in pixels instead of the model's")
     p.add_argument("--split-touching", action=argparse.BooleanOptionalAction, default=None,
                    help="U-Net: split touching objects with a watershed, or not, instead of the model's choice")
     p.add_argument("--roi-order", choices=("confidence", "label"), default="confidence",
                    help="order of each ROI set: least confident objects first, to review them in that "
                         "order (default), or by label id; ROIs are named and coloured by confidence either way")
-    p.add_argument("--workers", type=int, metavar="N",
+    p.add_argument("--workers", type=positive_int, metavar="N",
                    help="predict on N processes of this machine, each loading the model once "
                         "(default: one process)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -663,7 +693,7 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the bundled demo (ROI sets <-> label maps on real nuclei)",
                        description="Runs the main job on bundled data and checks the outputs in real ImageJ.")
     p.add_argument("-o", "--output", default="demo_output", help="folder for the demo's files")
-    p.add_argument("--minutes", type=float, default=4.0, help="StarDist training time limit (default 4)")
+    p.add_argument("--minutes", type=positive_float, default=4.0, help="StarDist training time limit (default 4)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -688,6 +718,29 @@ def cmd_worker(args) -> int:
 
     ids = [Path(j).name for j in args.jobs]
     return worker_command(args.action, idle_minutes=args.idle_minutes, ids=ids, say=_say)
+
+
+def _interrupted_note(args) -> str | None:
+    """After Ctrl-C: what the command kept and how to continue (None: the general note)."""
+    from .command import command_line_again
+
+    if args.command == "train" and not getattr(args, "background", False):
+        from .models.training import interrupted_note
+
+        resume = command_line_again(args.argv, add=("--resume",), drop=("--restart", "--from", args.from_model))
+        again = command_line_again(args.argv, drop=("--resume", "--restart"))
+        return interrupted_note(Path(args.model), resume, again)
+    if args.command == "predict":
+        from .export.package import open_model_source
+        from .models.card import read_card
+        from .prediction.run import interrupted_note
+
+        try:
+            card = read_card(open_model_source(args.model))
+        except PyfijiDLError:
+            card = None
+        return interrupted_note(args.output, args.inputs, card, command_line_again(args.argv))
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -723,6 +776,9 @@ def _main_for_imagej(argv: list[str]) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if not isinstance(exc.code, (int, type(None))):
             print(f"pyfiji-dl: error: {exc.code}")
+    except KeyboardInterrupt:  # Ctrl-C before the command started (run_command handles it after)
+        print("pyfiji-dl: interrupted (Ctrl-C) before the command started; nothing was written")
+        code = 130
     except Exception:  # noqa: BLE001 - a bug or a broken installation: its traceback is the message
         import traceback
 
@@ -749,13 +805,12 @@ def _run(parser, args) -> int:
             parser.parse_args([args.command, "--help"])
         parser.print_help()
         return 2
+    from .command import run_command as run_here  # (the worker's run_command above sends it away)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            return args.func(args)
-        except (CommandError, ValueError, OSError, RuntimeError) as exc:
-            print(f"pyfiji-dl {args.command}: error: {exc}", file=sys.stderr)
-            return 1
+            return run_here(args.func, args, name=args.command, interrupted_note=_interrupted_note)
         finally:
             # user-facing warnings only; library deprecation notices are not for our users
             for warning in caught:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import PyfijiDLError
@@ -58,15 +59,22 @@ def run_command(func, args, *, name: str, interrupted_note=None) -> int:
     try:
         return func(args)
     except KeyboardInterrupt:
-        # a second Ctrl-C while we explain would print the traceback we are avoiding
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        note = "outputs are written whole or not at all, so no half-written file was kept"
-        if interrupted_note is not None:
-            try:
-                note = interrupted_note(args) or note
-            except Exception as exc:  # noqa: BLE001 - the note is a courtesy; the stop must stay clean
-                note = f"{note} (could not tell more: {exc})"
-        print(f"\npyfiji-dl {name}: interrupted (Ctrl-C): {note}", file=sys.stderr, flush=True)
+        # a second Ctrl-C while we explain would print the traceback we are avoiding; only the
+        # main thread may set handlers (the warm worker runs commands in another thread, and
+        # cancels them with a KeyboardInterrupt of its own)
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+        try:
+            note = "outputs are written whole or not at all, so no half-written file was kept"
+            if interrupted_note is not None:
+                try:
+                    note = interrupted_note(args) or note
+                except Exception as exc:  # noqa: BLE001 - the note is a courtesy; the stop must stay clean
+                    note = f"{note} (could not tell more: {exc})"
+            print(f"\npyfiji-dl {name}: interrupted (Ctrl-C): {note}", file=sys.stderr, flush=True)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         return INTERRUPTED
     except (PyfijiDLError, OSError, *_LEGACY_USER_ERRORS) as exc:
         print(f"pyfiji-dl {name}: error: {format_error(exc)}", file=sys.stderr, flush=True)

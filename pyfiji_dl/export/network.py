@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import families
 from ..errors import PyfijiDLError
-from ..models.card import ModelFolderError, read_card
+from ..models.card import read_card
 
 SIGNATURE_KEY = "serving_default"  # tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 SERVING_TAG = "serve"  # tf.saved_model.tag_constants.SERVING
@@ -139,13 +139,12 @@ def load_exportable(model_dir: str | os.PathLike) -> ExportableModel:
     ExportError
         A model this version cannot export (e.g. a multi-class StarDist model).
     """
+    from ..models.completeness import require_complete
     from ..models.device import configure_tensorflow
 
     model_dir = Path(model_dir)
-    card = read_card(model_dir)
+    card = require_complete(model_dir, read_card(model_dir))
     family = card.get("family")
-    if not (model_dir / "config.json").exists():
-        raise ModelFolderError(f"{model_dir}: config.json is missing; the model folder is incomplete.")
     configure_tensorflow(quiet=True)
     model = _adapter(family).load_model(model_dir)
     ndim = int(card.get("ndim", 2))

@@ -144,8 +144,12 @@ class Family:
 
     def train(self, data, model_dir, options, *, val=None, channel: int | None = None, resume: bool = False,
               from_model=None, progress: bool = True, command_line: list | None = None,
-              extra_callbacks: list | None = None) -> TrainingOutcome:
-        """Check the data, train, then write the QC report and provenance next to the model."""
+              extra_callbacks: list | None = None, restart: bool = False) -> TrainingOutcome:
+        """Check the data, train, then write the QC report and provenance next to the model.
+
+        ``restart`` removes an earlier run's files from ``model_dir`` first (see
+        :func:`check_start` and :func:`train_adapter`, which every family's run uses).
+        """
         raise NotImplementedError
 
     def evaluate(self, model_dir, data, out_dir, *, channel: int | None = None) -> Path:
@@ -166,6 +170,48 @@ class Family:
 
     def __repr__(self) -> str:
         return f"<model family {self.name}>"
+
+
+def check_start(model_dir, options, *, resume: bool, restart: bool, from_model) -> Path:
+    """Everything that can refuse a training start, checked before any data is read or file written.
+
+    Out-of-range options, an incomplete ``--from`` model, nothing to resume, or a folder
+    that holds files (with what to do: ``--resume``, ``--restart`` or another folder).
+
+    Returns
+    -------
+    Path
+        ``model_dir``, resolved.
+    """
+    from ..models import training
+    from ..models.completeness import require_complete
+
+    if resume and restart:
+        raise training.TrainingOptionError("--resume continues the folder's training; --restart replaces it. "
+                                           "Use one of them.")
+    training.check_options(options)
+    model_dir = Path(model_dir).resolve()
+    if from_model is not None:
+        require_complete(from_model)
+    if resume:
+        training.resume_state(model_dir)
+    elif not restart:
+        training.check_new_model_dir(model_dir)
+    elif training.folder_status(model_dir) == "foreign":
+        training.clear_for_restart(model_dir)  # raises, naming the files it will not remove
+    return model_dir
+
+
+def train_adapter(adapter, dataset, model_dir: Path, options, *, resume: bool, restart: bool, **kwargs):
+    """The adapter's training, after ``--restart`` cleared the folder; a first run that stops early is undone."""
+    from ..models import training
+
+    if restart:
+        removed = training.clear_for_restart(model_dir)
+        if removed and kwargs.get("progress", True):
+            print(f"--restart: removed the earlier training's {len(removed)} file(s) from {model_dir}", flush=True)
+    with training.first_run_cleanup(model_dir, fresh=not resume):
+        return adapter.train(dataset, model_dir, options, resume=resume, **kwargs)
 
 
 def announcer(dataset, progress: bool):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..argtypes import positive_int
 from .base import UNET_PAPER
 from .restoration import RestorationFamily
 
@@ -53,8 +54,8 @@ class Care(RestorationFamily):
 
     def add_options(self, parser) -> None:
         super().add_options(parser)
-        parser.add_argument("--kernel", type=int, help="U-Net kernel size (default 5 in 2D, 3 in 3D)")
-        parser.add_argument("--patches-per-image", type=int,
+        parser.add_argument("--kernel", type=positive_int, help="U-Net kernel size (default 5 in 2D, 3 in 3D)")
+        parser.add_argument("--patches-per-image", type=positive_int,
                             help=f"patches per image (default {self.default('patches_per_image')})")
         parser.add_argument("--probabilistic", action="store_true", help="predict a distribution (Laplace loss)")
 

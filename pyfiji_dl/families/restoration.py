@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Family, TrainingOutcome, announcer, default_text, finish_training, sizes
+from ..argtypes import positive_float, positive_int
+from .base import (Family, TrainingOutcome, announcer, check_start, default_text, finish_training, sizes,
+                   train_adapter)
 
 
 class RestorationFamily(Family):
@@ -30,13 +32,13 @@ class RestorationFamily(Family):
     def add_options(self, parser) -> None:
         default = self.default
         parser.add_argument("--patch", type=sizes, help="patch size, e.g. 64 or 16,64,64")
-        parser.add_argument("--batch", type=int, help="batch size (default: planned for the device)")
-        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(self.published_default('lr'))})")
-        parser.add_argument("--depth", type=int, help=f"U-Net depth (default {default('depth')})")
-        parser.add_argument("--filters", type=int, help=f"U-Net base filters (default {default('filters')})")
+        parser.add_argument("--batch", type=positive_int, help="batch size (default: planned for the device)")
+        parser.add_argument("--lr", type=positive_float, help=f"learning rate (default {default_text(self.published_default('lr'))})")
+        parser.add_argument("--depth", type=positive_int, help=f"U-Net depth (default {default('depth')})")
+        parser.add_argument("--filters", type=positive_int, help=f"U-Net base filters (default {default('filters')})")
 
     def train(self, data, model_dir, options, *, val=None, channel=None, resume=False, from_model=None,
-              progress=True, command_line=None, extra_callbacks=None) -> TrainingOutcome:
+              progress=True, command_line=None, extra_callbacks=None, restart=False) -> TrainingOutcome:
         """Train, then QC and provenance.
 
         The QC report scores the validation images against their ground truth (for
@@ -48,12 +50,12 @@ class RestorationFamily(Family):
         from ..qc.restoration_report import write_restoration_report
 
         adapter = self.adapter()
-        model_dir = Path(model_dir).resolve()
+        model_dir = check_start(model_dir, options, resume=resume, restart=restart, from_model=from_model)
         dataset = self.load_data(data, val=val, seed=options.seed, channel=channel)
         say = announcer(dataset, progress)
         say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), {dataset.ndim}D")
-        model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
-                              progress=progress, extra_callbacks=extra_callbacks)
+        model = train_adapter(adapter, dataset, model_dir, options, resume=resume, restart=restart,
+                              from_model=from_model, progress=progress, extra_callbacks=extra_callbacks)
 
         say("Writing the quality-control report...")
         card = read_card(model_dir)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import UNET_PAPER, Family, TrainingOutcome, announcer, default_text, finish_training, sizes
+from ..argtypes import positive_float, positive_int
+from .base import (UNET_PAPER, Family, TrainingOutcome, announcer, check_start, default_text,
+                   finish_training, sizes, train_adapter)
 
 STARDIST_2D_PAPER = ("Schmidt, Weigert, Broaddus, Myers. Cell Detection with Star-Convex Polygons. MICCAI 2018.",
                      "10.1007/978-3-030-00934-2_30")
@@ -82,12 +84,12 @@ class StarDist(Family):
         parser.add_argument("--patch", type=sizes, help="training patch, e.g. 256 or 48,96,96 "
                             "(default 256 on a GPU, 128 on a CPU, 48,96,96 in 3D; at least twice the largest "
                             "object, shrunk to fit the images)")
-        parser.add_argument("--batch", type=int, help="batch size (default 4 in 2D, 2 in 3D)")
-        parser.add_argument("--rays", type=int, help="number of rays (default 32 in 2D, 96 in 3D)")
+        parser.add_argument("--batch", type=positive_int, help="batch size (default 4 in 2D, 2 in 3D)")
+        parser.add_argument("--rays", type=positive_int, help="number of rays (default 32 in 2D, 96 in 3D)")
         parser.add_argument("--grid", type=sizes, help=f"subsampling grid (default {self.default('grid')})")
-        parser.add_argument("--lr", type=float, help=f"learning rate (default {default_text(self.published_default('lr'))})")
-        parser.add_argument("--depth", type=int, help=f"U-Net depth (default {self.default('depth')})")
-        parser.add_argument("--filters", type=int, help=f"U-Net base filters (default {self.default('filters')})")
+        parser.add_argument("--lr", type=positive_float, help=f"learning rate (default {default_text(self.published_default('lr'))})")
+        parser.add_argument("--depth", type=positive_int, help=f"U-Net depth (default {self.default('depth')})")
+        parser.add_argument("--filters", type=positive_int, help=f"U-Net base filters (default {self.default('filters')})")
 
     def _adjust_options(self, values: dict, args) -> dict:
         grid = values.get("grid")
@@ -101,7 +103,7 @@ class StarDist(Family):
         return load_instance_dataset(data, val_dir=val, seed=seed, channel=channel)
 
     def train(self, data, model_dir, options, *, val=None, channel=None, resume=False, from_model=None,
-              progress=True, command_line=None, extra_callbacks=None) -> TrainingOutcome:
+              progress=True, command_line=None, extra_callbacks=None, restart=False) -> TrainingOutcome:
         """Check the data, train StarDist, optimise thresholds, write QC and provenance.
 
         Raises
@@ -119,7 +121,7 @@ class StarDist(Family):
         from ..qc.instance_report import write_instance_report
 
         adapter = self.adapter()
-        model_dir = Path(model_dir).resolve()
+        model_dir = check_start(model_dir, options, resume=resume, restart=restart, from_model=from_model)
         dataset = self.load_data(data, val=val, seed=options.seed, channel=channel)
         say = announcer(dataset, progress)
         say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), "
@@ -148,8 +150,8 @@ class StarDist(Family):
             raise ObjectsDoNotFitError("the objects do not fit the model; nothing was trained:\n  "
                                        + "\n  ".join(fit.errors))
 
-        model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
-                              progress=progress, extra_callbacks=extra_callbacks)
+        model = train_adapter(adapter, dataset, model_dir, options, resume=resume, restart=restart,
+                              from_model=from_model, progress=progress, extra_callbacks=extra_callbacks)
         thresholds = adapter.thresholds(model)
         card = read_card(model_dir)
         card.update({

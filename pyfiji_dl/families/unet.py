@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import UNET_PAPER, Family, TrainingOutcome, announcer, default_text, finish_training, sizes
+from ..argtypes import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int, probability
+from .base import (UNET_PAPER, Family, TrainingOutcome, announcer, check_start, default_text,
+                   finish_training, sizes, train_adapter)
 from .stardist import INSTANCE_DATA_HELP, INSTANCE_VAL_HELP
 
 LOSSES = ("focal", "weighted-bce")
@@ -176,37 +178,37 @@ class UNet(Family):
         parser.add_argument("--patch", type=sizes, help="training patch, a multiple of 2**depth, e.g. 256 "
                             "(default 256 on a GPU, 128 on a CPU, at least twice the largest object, shrunk "
                             "to fit the images)")
-        parser.add_argument("--batch", type=int, help=f"batch size (default {self.published_default('batch')})")
-        parser.add_argument("--lr", type=float,
+        parser.add_argument("--batch", type=positive_int, help=f"batch size (default {self.published_default('batch')})")
+        parser.add_argument("--lr", type=positive_float,
                             help=f"learning rate (default {default_text(self.published_default('lr'))})")
-        parser.add_argument("--filters", type=int,
+        parser.add_argument("--filters", type=positive_int,
                             help=f"base filters (default {default('filters')}: a 1080x1080 image in about a second "
                                  "on a CPU; the U-Net paper's 64 is ~16x slower)")
-        parser.add_argument("--depth", type=int, choices=DEPTHS, help=f"poolings (default {default('depth')})")
-        parser.add_argument("--dropout", type=float,
+        parser.add_argument("--depth", type=positive_int, choices=DEPTHS, help=f"poolings (default {default('depth')})")
+        parser.add_argument("--dropout", type=fraction,
                             help=f"dropout after every convolution (default {default_text(default('dropout'))})")
         parser.add_argument("--loss", choices=LOSSES,
                             help="binary focal loss (default), or cross-entropy weighted by the U-Net border "
                                  "weight map, which teaches the gaps between touching nuclei")
-        parser.add_argument("--focal-gamma", type=float,
+        parser.add_argument("--focal-gamma", type=nonnegative_float,
                             help=f"focal loss gamma (default {default_text(default('focal_gamma'))})")
-        parser.add_argument("--focal-alpha", type=float,
+        parser.add_argument("--focal-alpha", type=fraction,
                             help=f"focal loss alpha (default {default_text(default('focal_alpha'))})")
-        parser.add_argument("--w0", type=float,
+        parser.add_argument("--w0", type=nonnegative_float,
                             help=f"border weight height for weighted-bce (default {default_text(default('w0'))})")
-        parser.add_argument("--sigma", type=float,
+        parser.add_argument("--sigma", type=positive_float,
                             help=f"border weight width in pixels (default {default_text(default('sigma'))})")
         parser.add_argument("--contrast", choices=CONTRAST_METHODS,
                             help="contrast before the network: percentile (1-99.8 to 0-1, default), clahe (Fiji's "
                                  "CLAHE: block 127, 256 bins, slope 3, then percentiles) or none (min-max scaling)")
-        parser.add_argument("--patience", type=int,
+        parser.add_argument("--patience", type=nonnegative_int,
                             help="stop when the validation loss has not improved for this many epochs, keeping "
                                  f"the best weights (default {default('patience')}; 0: never)")
-        parser.add_argument("--threshold", type=float,
+        parser.add_argument("--threshold", type=probability,
                             help="probability threshold (default: optimised on the validation images)")
-        parser.add_argument("--min-area", type=int, help="smallest object in pixels (default: a quarter of the "
+        parser.add_argument("--min-area", type=nonnegative_int, help="smallest object in pixels (default: a quarter of the "
                             "median annotated object)")
-        parser.add_argument("--max-area", type=int, help="largest object in pixels (default: no limit)")
+        parser.add_argument("--max-area", type=nonnegative_int, help="largest object in pixels (default: no limit)")
         parser.add_argument("--split-touching", action="store_true",
                             help="split touching objects with a watershed (as Fiji's Process > Binary > Watershed)")
 
@@ -221,7 +223,7 @@ class UNet(Family):
         return load_instance_dataset(data, val_dir=val, seed=seed, channel=channel)
 
     def train(self, data, model_dir, options, *, val=None, channel=None, resume=False, from_model=None,
-              progress=True, command_line=None, extra_callbacks=None) -> TrainingOutcome:
+              progress=True, command_line=None, extra_callbacks=None, restart=False) -> TrainingOutcome:
         """Check the data, train a U-Net, optimise its threshold, write QC and provenance.
 
         The data are those of StarDist (``images/`` with ``masks/`` or ``rois/``, paired
@@ -242,7 +244,7 @@ class UNet(Family):
         from ..qc.instance_report import write_semantic_report
 
         adapter = self.adapter()
-        model_dir = Path(model_dir).resolve()
+        model_dir = check_start(model_dir, options, resume=resume, restart=restart, from_model=from_model)
         dataset = self.load_data(data, val=val, seed=options.seed, channel=channel)
         say = announcer(dataset, progress)
         adapter.require_2d(dataset)
@@ -252,8 +254,8 @@ class UNet(Family):
         say(f"data: {len(dataset.train)} training and {len(dataset.val)} validation image(s), "
             f"{dataset.ndim}D, {dataset.n_channels} channel(s), {100 * foreground_fraction:.1f} % foreground pixels")
 
-        model = adapter.train(dataset, model_dir, options, resume=resume, from_model=from_model,
-                              progress=progress, extra_callbacks=extra_callbacks)
+        model = train_adapter(adapter, dataset, model_dir, options, resume=resume, restart=restart,
+                              from_model=from_model, progress=progress, extra_callbacks=extra_callbacks)
         card = read_card(model_dir)
         # the adapter measured the objects and the class weights it trained with; reported, not recomputed
         data_check = {

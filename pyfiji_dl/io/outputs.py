@@ -133,6 +133,8 @@ def is_disk_full(exc: BaseException, near: str | os.PathLike | None = None) -> b
         return True
     if near is None or not isinstance(exc, (OSError, RuntimeError, ValueError)):
         return False
+    if getattr(exc, "errno", None) is not None:
+        return False  # the system said what went wrong, and it was not a full disk
     folder = Path(near)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

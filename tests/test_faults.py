@@ -303,6 +303,15 @@ def test_out_of_range_prediction_options_are_refused(care_model, tmp_path, capsy
         assert_clean_error(capsys.readouterr().err, option[0], "out of range")
 
 
+def test_for_imagej_refusals_still_end_with_the_status_line(care_data, tmp_path):
+    process = cli_process("--for-imagej", "train", "care", "--data", care_data, "--model", tmp_path / "m",
+                          "--epochs", "0")
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert "--epochs: 0 is out of range" in out and "Traceback" not in out
+    assert out.rstrip().splitlines()[-1] == "PYFIJI-DL STATUS error"
+
+
 # --- 3. training folders: always resumable or restartable; disk full -----------------------
 
 def test_kill_9_in_the_first_epoch_leaves_a_restartable_folder(care_data, tmp_path, capsys):

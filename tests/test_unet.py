@@ -397,8 +397,10 @@ def test_wrong_inputs_give_clear_errors(data_dir, trained, tmp_path, capsys, mon
     write_imagej_tiff(tmp_path / "two.tif", np.zeros((2, 64, 64), np.uint8), "CYX")
     assert run_cli("predict", trained, tmp_path / "two.tif", "-o", tmp_path / "o", "--quiet") == 1
     assert "has 2 channels; choose one with --channel N" in capsys.readouterr().err
-    assert run_cli("predict", trained, tmp_path / "two.tif", "-o", tmp_path / "o", "--threshold", "1.5") == 1
-    assert "threshold must be between 0 and 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # refused when the command line is read
+        run_cli("predict", trained, tmp_path / "two.tif", "-o", tmp_path / "o", "--threshold", "1.5")
+    assert refused.value.code == 2
+    assert "--threshold: 1.5 is out of range: a probability between 0 and 1" in capsys.readouterr().err
 
     # Fiji's CLAHE is imported only when a model asks for it; without it the error says what to do
     monkeypatch.setitem(sys.modules, "pyfiji_dl.annotation.clahe", None)

@@ -537,10 +537,10 @@ def check_options(options) -> None:
     patch = getattr(options, "patch", None)
     if patch is not None and min(patch) < 1:
         raise TrainingOptionError(f"--patch {','.join(map(str, patch))}: sizes must be 1 or more.")
-    for name in ("lr", "max_minutes"):
-        value = getattr(options, name, None)
-        if value is not None and not value > 0:
-            raise TrainingOptionError(f"--{name.replace('_', '-')} {value}: must be more than 0.")
+    if getattr(options, "lr", None) is not None and not options.lr > 0:
+        raise TrainingOptionError(f"--lr {options.lr}: must be more than 0.")
+    if getattr(options, "max_minutes", None) is not None and not options.max_minutes >= 0:
+        raise TrainingOptionError(f"--max-minutes {options.max_minutes}: must be 0 or more.")
 
 
 class TrainingOptionError(PyfijiDLError, ValueError):

@@ -27,6 +27,7 @@ from .. import progress
 from ..errors import PyfijiDLError
 from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
+from ..io.outputs import DiskFullError
 from ..io.tables import write_csv
 from ..io.tiff import ImageInfo, read_image, select_channel, write_imagej_tiff, write_label_image
 from ..models import adapter_for, tiling
@@ -303,6 +304,8 @@ def predict_paths(
                 labels, probabilities = predict_image(model, adapter, card, data, axes)
             _write_objects(outputs, labels, probabilities, data, axes, info, card, path.name, roi_order)
             result.done.append(path)
+        except DiskFullError:
+            raise  # every further image would fail the same way: stop, keeping the finished ones
         except (ValueError, OSError, RuntimeError) as exc:
             result.failed.append((path, str(exc)))
     if summary:

@@ -281,8 +281,8 @@ def test_damaged_model_file_is_named_once_not_per_image(model_copy, care_data, t
     assert not (tmp_path / "pred" / "restored").exists()
 
 
-@pytest.mark.parametrize("option", [("--epochs", "0"), ("--steps", "-1"), ("--batch", "0"), ("--channel", "0"),
-                                    ("--lr", "0")])
+@pytest.mark.parametrize("option", [("--epochs", "0"), ("--steps", "-1"), ("--batch", "0"), ("--lr", "0"),
+                                    ("--patches-per-image", "0")])
 def test_out_of_range_training_options_are_refused_up_front(care_data, tmp_path, capsys, option):
     model = tmp_path / "m"
     with pytest.raises(SystemExit) as stop:
@@ -291,8 +291,13 @@ def test_out_of_range_training_options_are_refused_up_front(care_data, tmp_path,
     err = capsys.readouterr().err
     assert_clean_error(err, option[0], "out of range")
     assert not model.exists()
-    if option[0] == "--channel":
-        assert "count from 1" in err
+
+
+def test_channel_that_does_not_exist_is_named_with_the_channels_counted_from_1(care_data, tmp_path, capsys):
+    assert run_cli("train", "care", "--data", care_data, "--model", tmp_path / "m", "--channel", "5") == 1
+    err = capsys.readouterr().err
+    assert_clean_error(err, "f0.tif", "channel 5", "1 to 1")
+    assert "IndexError" not in err and not (tmp_path / "m").exists()
 
 
 def test_out_of_range_prediction_options_are_refused(care_model, tmp_path, capsys):

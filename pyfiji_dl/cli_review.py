@@ -50,10 +50,13 @@ _PASSED_ON = ("epochs", "steps", "lr", "patch", "batch", "max_minutes", "seed")
 def cmd_fine_tune(args) -> int:
     from . import families
     from .cli import CommandError, _say, main
+    from .command import INTERRUPTED
+    from .models.completeness import require_complete
     from .workflows.fine_tune import (compare_parent_and_child, next_version, parent_training,
                                       prepare_fine_tune_data, write_lineage)
 
     parent = Path(args.model).resolve()
+    require_complete(parent)  # an unfinished parent is refused before any work
     family = families.of_model(parent).name
     child = Path(args.output).resolve() if args.output else next_version(parent)
     if args.background:
@@ -76,6 +79,8 @@ def cmd_fine_tune(args) -> int:
         command.append("--quiet")
     # in --for-imagej mode the output is already joined and the status line is written once, at the end
     code = main([str(word) for word in command])
+    if code == INTERRUPTED:
+        return code  # the training said what it kept and how to resume
     if code != 0:
         raise CommandError(f"training {child} failed; the parent {parent} is unchanged.")
     write_lineage(child, parent, data)

@@ -58,7 +58,7 @@ def run_command(func, args, *, name: str, interrupted_note=None) -> int:
     """
     try:
         return func(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         # a second Ctrl-C while we explain would print the traceback we are avoiding; only the
         # main thread may set handlers (the warm worker runs commands in another thread, and
         # cancels them with a KeyboardInterrupt of its own)
@@ -71,7 +71,11 @@ def run_command(func, args, *, name: str, interrupted_note=None) -> int:
                     note = interrupted_note(args) or note
                 except Exception as exc:  # noqa: BLE001 - the note is a courtesy; the stop must stay clean
                     note = f"{note} (could not tell more: {exc})"
-            print(f"\npyfiji-dl {name}: interrupted (Ctrl-C): {note}", file=sys.stderr, flush=True)
+            if type(stop) is KeyboardInterrupt:
+                how = "interrupted (Ctrl-C)"
+            else:  # a cancellation raised as an interrupt (the warm worker's cancel)
+                how = f"cancelled ({stop})" if str(stop) else "cancelled"
+            print(f"\npyfiji-dl {name}: {how}: {note}", file=sys.stderr, flush=True)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)

@@ -373,9 +373,8 @@ def test_refused_start_leaves_no_folder(care_data, tmp_path):
     """A start refused after the network was built (here: by a check in the first epoch) is undone."""
     import tensorflow as tf
 
+    from pyfiji_dl import families
     from pyfiji_dl.errors import PyfijiDLError
-    from pyfiji_dl.models.care import CareOptions
-    from pyfiji_dl.models.run import train_restoration
     from pyfiji_dl.models.training import check_new_model_dir, folder_status
 
     class Refuse(tf.keras.callbacks.Callback):
@@ -383,9 +382,11 @@ def test_refused_start_leaves_no_folder(care_data, tmp_path):
             raise PyfijiDLError("refused during the first epoch")
 
     model = tmp_path / "m"
-    options = CareOptions(epochs=1, steps=2, patch=(32, 32), batch=4, depth=1, filters=8, patches_per_image=8)
+    care = families.get("care")
+    options = care.options_class(epochs=1, steps=2, patch=(32, 32), batch=4, depth=1, filters=8,
+                                 patches_per_image=8)
     with pytest.raises(PyfijiDLError):
-        train_restoration("care", care_data, model, options, progress=False, extra_callbacks=[Refuse()])
+        care.train(care_data, model, options, progress=False, extra_callbacks=[Refuse()])
     assert folder_status(model) == "new"
     check_new_model_dir(model)  # the same command can start again
 

@@ -731,7 +731,7 @@ def _interrupted_note(args) -> str | None:
         again = command_line_again(args.argv, drop=("--resume", "--restart"))
         return interrupted_note(Path(args.model), resume, again)
     if args.command == "predict":
-        from .export.package import open_model_source
+        from .models.source import open_model_source
         from .models.card import read_card
         from .prediction.run import interrupted_note
 

@@ -16,7 +16,7 @@ PACKAGE = Path(pyfiji_dl.__file__).parent
 
 # Lowest first; a layer of several names may not import across them.
 LAYERS = (
-    ("__init__", "errors", "progress"),
+    ("__init__", "errors", "progress", "argtypes"),
     ("io",),
     ("annotation",),
     ("data",),
@@ -29,6 +29,7 @@ LAYERS = (
     ("fiji",),
     ("worker",),             # paths, protocol and the client that doctor and the command line use
     ("doctor", "demo"),
+    ("command",),            # how every command ends: plain errors, Ctrl-C, exit codes
     ("cli", "cli_review"),
     ("worker.server",),      # the worker runs the command line's commands in its process
 )

@@ -51,7 +51,6 @@ def cmd_fine_tune(args) -> int:
     from . import families
     from .cli import CommandError, _say, main
     from .command import INTERRUPTED
-    from .models.card import read_card
     from .models.completeness import require_complete
     from .workflows.fine_tune import (compare_parent_and_child, next_version, parent_training,
                                       prepare_fine_tune_data, write_lineage)

@@ -236,13 +236,17 @@ def test_another_version_is_refused_and_a_new_worker_starts(data, tmp_path):
             "import json, os, sys\n"
             "from pyfiji_dl.worker.paths import WorkerPaths\n"
             "from pyfiji_dl.worker.protocol import Channel, identity\n"
-            "channel = Channel.connect(WorkerPaths.default().socket)\n"
-            "channel.send({'op': 'run', 'identity': {**identity(), 'version': '0.0.1'}, 'argv': ['predict'],\n"
-            "              'cwd': os.getcwd(), 'env': {}})\n"
-            "print(json.dumps(channel.receive()))\n"
+            "def ask(**fields):\n"
+            "    channel = Channel.connect(WorkerPaths.default().socket)\n"
+            "    channel.send({'op': 'run', 'identity': identity(), 'cwd': os.getcwd(), 'env': {}, **fields})\n"
+            "    return channel.receive()\n"
+            "# only the commands the client sends: never another command, never code\n"
+            "print(json.dumps(ask(argv=['fiji', 'install', '--fiji', '/tmp/x'])))\n"
+            "print(json.dumps(ask(argv=['predict'], identity={**identity(), 'version': '0.0.1'})))\n"
         )
-        reply = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                          check=True, timeout=60).stdout)
+        other, reply = map(json.loads, subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                                      text=True, check=True, timeout=60).stdout.splitlines())
+        assert other == {"event": "refused", "message": "the worker does not run 'fiji'"}
         assert reply["event"] == "refused"
         assert "pyfiji_dl 0.1" in reply["message"] and "pyfiji_dl 0.0.1" in reply["message"]
         # the old worker gave up its socket; the next command starts a worker of its own version

@@ -281,6 +281,13 @@ class Worker:
             channel.close()
 
     def _handle_command(self, channel: Channel, request: dict) -> None:
+        from .client import WORKER_COMMANDS
+
+        command = next((a for a in request.get("argv") or [] if not a.startswith("-")), None)
+        if command not in WORKER_COMMANDS:
+            # the client sends only these; anything else is not ours to run
+            channel.send({"event": "refused", "message": f"the worker does not run {command!r}"})
+            return
         why = identity_mismatch(self.identity, request.get("identity") or {})
         if why is None and (self.stopping.is_set() or self.retired):
             why = "this worker is shutting down"
@@ -439,8 +446,16 @@ def _same_user(conn: socket.socket) -> bool:
 
 
 def clean_old_jobs(paths: WorkerPaths) -> None:
-    if paths.jobs.exists():
-        for entry in paths.jobs.iterdir():
+    """Remove job folders nobody updates any more (a retiring worker may still finish its own)."""
+    if not paths.jobs.exists():
+        return
+    for entry in paths.jobs.iterdir():
+        progress = entry / "progress.txt"
+        try:
+            stale = time.time() - (progress if progress.exists() else entry).stat().st_mtime > 60
+        except FileNotFoundError:
+            continue
+        if stale:
             shutil.rmtree(entry, ignore_errors=True)
 
 

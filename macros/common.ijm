@@ -44,9 +44,10 @@ function pyfijiFlag(key, fallback) {
     return (indexOf(" " + pyfijiArguments + " ", " " + key + " ") >= 0);
 }
 
-// The model families, as 'pyfiji-dl train' names them (the one list the dialogs use).
+// The model families, as 'pyfiji-dl train' names them (the one list the dialogs use):
+// written into the config by 'pyfiji-dl fiji install' from pyfiji_dl's family registry.
 function pyfijiFamilies() {
-    return newArray("stardist", "unet", "care", "n2v");
+    return split(pyfijiConfig("families"), "|");
 }
 
 // A setting written by 'pyfiji-dl fiji install' next to this macro.

@@ -128,10 +128,14 @@ def test_jython_scripts_are_installed_outside_plugins(fiji):
 
 
 def test_the_family_choices_are_the_menu_commands(fiji):
-    common = (Path(__file__).resolve().parents[1] / "macros" / "common.ijm").read_text()
-    menu = re.search(r"function pyfijiFamilies\(\) \{\s*return newArray\(([^)]*)\)", common).group(1)
+    from pyfiji_dl import families
+
+    # the macros' dialogs read the list 'fiji install' writes from the family registry
+    config = dict(line.split("=", 1) for line in fiji["config"].read_text().splitlines())
+    assert config["families"].split("|") == list(families.names())
+    # a Jython script's choices are fixed text: they must follow the registry too
     script = re.search(r"choices=\{([^}]*)\}", (fiji["root"] / "macros/pyfiji-dl/jython/train.py").read_text()).group(1)
-    assert [s.strip() for s in script.split(",")] == [s.strip() for s in menu.split(",")]
+    assert [s.strip().strip('"') for s in script.split(",")] == list(families.names())
 
 
 def test_labels_from_roi_manager_under_jython(fiji, tmp_path):

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 FAMILY = "care"
 OUTPUTS = "restored"  # prediction writes restored images
+# What a complete model folder holds besides its card (models/completeness.py checks it).
+MODEL_FILES = {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5")}
 PREDICT_PERCENTILES = (2.0, 99.8)  # CSBDeep's PercentileNormalizer defaults
 
 

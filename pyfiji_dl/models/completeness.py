@@ -1,6 +1,6 @@
 """Is a model folder complete? One check for every command that opens a model.
 
-A model folder is complete when it has, for its family (see ``FAMILY_FILES``):
+A model folder is complete when it has, for its family (its adapter's ``MODEL_FILES``):
 
 * its configuration (``config.json``, readable JSON),
 * trained weights (``weights_best.h5`` or ``weights_last.h5``, readable HDF5),
@@ -21,19 +21,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import UnknownAdapterError, adapter_for
 from .card import ModelFolderError, read_card
-
-# What each family's folder holds besides the card. "thresholds" is a file name, or
-# "card:KEY" for a value the training writes into the model card when it ends.
-FAMILY_FILES = {
-    "stardist": {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5"),
-                 "thresholds": "thresholds.json"},
-    "care": {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5")},
-    "n2v": {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5")},
-    "unet": {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5"),
-             "thresholds": "card:threshold_optimisation"},
-}
-
 
 class IncompleteModelError(ModelFolderError):
     """The model folder lacks a file it needs to be used (the message says which and what to do)."""
@@ -95,10 +84,11 @@ def missing_parts(model_dir: str | Path, card: dict | None = None) -> list[str]:
     model_dir = Path(model_dir)
     card = read_card(model_dir) if card is None else card
     family = card.get("family")
-    if family not in FAMILY_FILES:
-        raise ModelFolderError(f"{model_dir}: unknown model family {family!r} in its card "
-                               f"(known: {', '.join(FAMILY_FILES)}).", path=model_dir)
-    parts = FAMILY_FILES[family]
+    try:
+        parts = adapter_for(family).MODEL_FILES
+    except UnknownAdapterError:
+        raise ModelFolderError(f"{model_dir}: unknown model family {family!r} in its card; this version of "
+                               "pyfiji_dl cannot use it (update pyfiji_dl).", path=model_dir) from None
     missing = []
     config = model_dir / parts["config"]
     if config.exists():

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 FAMILY = "n2v"
 OUTPUTS = "restored"  # prediction writes restored images
+# What a complete model folder holds besides its card (models/completeness.py checks it).
+MODEL_FILES = {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5")}
 
 
 def _patch_size(ndim: int, shapes: list, patch) -> tuple:

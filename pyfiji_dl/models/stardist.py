@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 FAMILY = "stardist"
 OUTPUTS = "labels"  # prediction writes label maps, ROI sets and object tables
+# What a complete model folder holds besides its card (models/completeness.py checks it);
+# thresholds.json comes from StarDist's threshold optimisation at the end of training.
+MODEL_FILES = {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5"),
+               "thresholds": "thresholds.json"}
 NORMALIZATION = {"method": "percentile", "low": 1.0, "high": 99.8}
 
 

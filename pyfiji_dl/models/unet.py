@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 
 FAMILY = "unet"
 OUTPUTS = "semantic"  # prediction writes probability, binary mask, label maps, ROI sets, object tables
+# What a complete model folder holds besides its card (models/completeness.py checks it);
+# "card:KEY" is a value training writes into the card when it ends (the optimised threshold).
+MODEL_FILES = {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5"),
+               "thresholds": "card:threshold_optimisation"}
 CONFIG_FILE = "config.json"
 WEIGHTS_BEST = "weights_best.h5"
 WEIGHTS_LAST = "weights_last.h5"

@@ -249,7 +249,7 @@ def test_weightless_model_is_refused_by_every_command_that_opens_it(model_copy, 
     for command in commands:
         assert run_cli(*command) == 1, command
         err = capsys.readouterr().err
-        assert_clean_error(err, model_copy, "no trained weights")
+        assert_clean_error(err, model_copy, "Missing: trained weights")
         assert "train care" in err  # how to finish it
     for output in ("pred", "qc", "m.zip", "tuned"):
         assert not (tmp_path / output).exists(), output

@@ -94,7 +94,7 @@ def missing_parts(model_dir: str | Path, card: dict | None = None) -> list[str]:
     if config.exists():
         _readable_json(config)
     else:
-        missing.append(f"its configuration ({parts['config']})")
+        missing.append(f"the configuration ({parts['config']})")
     weights = [model_dir / name for name in parts["weights"] if (model_dir / name).exists()]
     if weights:
         _readable_hdf5(weights[0])  # the file that loads (best first)
@@ -103,12 +103,12 @@ def missing_parts(model_dir: str | Path, card: dict | None = None) -> list[str]:
     thresholds = parts.get("thresholds")
     if thresholds and thresholds.startswith("card:"):
         if thresholds[5:] not in card:
-            missing.append("its optimised threshold (written when training ends)")
+            missing.append("the optimised threshold (written when training ends)")
     elif thresholds:
         if (model_dir / thresholds).exists():
             _readable_json(model_dir / thresholds)
         else:
-            missing.append(f"its optimised thresholds ({thresholds})")
+            missing.append(f"the optimised thresholds ({thresholds})")
     return missing
 
 
@@ -129,8 +129,8 @@ def require_complete(model_dir: str | Path, card: dict | None = None) -> dict:
     card = read_card(model_dir) if card is None else card
     missing = missing_parts(model_dir, card)
     if missing:
+        finish = how_to_finish(model_dir, card.get("family"))
         raise IncompleteModelError(
-            f"{model_dir}: the model is incomplete: it has no {', no '.join(missing)}, so it cannot be used "
-            f"as a trained model. {how_to_finish(model_dir, card.get('family')).capitalize()}.",
-            path=model_dir)
+            f"{model_dir}: the model is incomplete, so it cannot be used as a trained model. Missing: "
+            f"{'; '.join(missing)}. {finish[0].upper()}{finish[1:]}.", path=model_dir)
     return card

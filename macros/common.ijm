@@ -8,30 +8,36 @@
 // The commands work on the current image as it is in memory (unsaved, edited, opened
 // from any format): it is handed to pyfiji-dl as a temporary ImageJ TIFF.
 
-var pyfijiArguments = pyfijiOptions();
+// (a 'var' cannot be initialised by a function of the macro: that gives 0)
+var pyfijiArguments = String.trim(getArgument());
 var pyfijiTemporary = "";  // the temporary TIFF of the image on screen, removed on failure too
 
-// The options this command was run with ('' from the menu).
+// The options this command was run with ('' from the menu): runMacro's argument, or
+// those of run("Command", options), which ImageJ hands over as the thread's macro options.
 function pyfijiOptions() {
-    options = getArgument();
-    if (options == "") {
-        // run("Command", options) hands them over as the thread's macro options
-        options = call("ij.Macro.getOptions");
-        if (options == "null")
-            options = "";
+    if (pyfijiArguments == "") {
+        options = "" + call("ij.Macro.getOptions");  // "" +: call() gives no string for null
+        if (options != "null")
+            pyfijiArguments = String.trim(options);
     }
-    return String.trim(options);
+    return pyfijiArguments;
 }
 
-// True when the command was given options (no dialog then). (A boolean expression is
-// returned in parentheses: without them the macro language returns a number.)
+// True when the command was given options (no dialog then). (The macro language has
+// quirks: a boolean expression is returned in parentheses, and a function of the macro
+// is called on a line of its own, its value kept in a variable: 'return f()', 'x = f() + ...'
+// and f() inside an expression can give a number.)
 function pyfijiHasOptions() {
-    return (lengthOf(pyfijiArguments) > 0);
+    options = pyfijiOptions();
+    if (options == "")
+        return false;
+    return true;
 }
 
 // The value of 'key' from the options, or 'fallback'.
 function pyfijiArg(key, fallback) {
-    return call("ij.Macro.getValue", pyfijiArguments, key, fallback);
+    options = pyfijiOptions();
+    return call("ij.Macro.getValue", options, key, fallback);
 }
 
 // A check box given as an option: the bare word ('split'), as ImageJ records it, or key=true.
@@ -42,6 +48,34 @@ function pyfijiFlag(key, fallback) {
     if (value != "")
         return (value == "true" || value == "1");
     return (indexOf(" " + pyfijiArguments + " ", " " + key + " ") >= 0);
+}
+
+// "key=value" for the options string ('key=[value]' when the value has spaces).
+function pyfijiOption(key, value) {
+    value = "" + value;
+    if (value == "" || indexOf(value, " ") >= 0)
+        value = "[" + value + "]";
+    return key + "=" + value + " ";
+}
+
+// The options of the checked boxes: their bare keys, as ImageJ records check boxes.
+function pyfijiFlagOption(key, checked) {
+    if (checked)
+        return key + " ";
+    return "";
+}
+
+// Run from the menu while the Macro Recorder records: record this command with the
+// options chosen in its dialog, run("Command Name", "key=value ..."), which replays it.
+// (ImageJ does not record macros installed in the plugins folder by itself.)
+function pyfijiRecord(options) {
+    if (pyfijiHasOptions())
+        return;  // run from a macro: that macro's own line is the record
+    if ("" + call("ij.plugin.frame.Recorder.getInstance") == "null")
+        return;
+    name = replace(File.getNameWithoutExtension(getInfo("macro.filepath")), "_", " ");
+    line = "run(" + pyfijiQuote(name) + ", " + pyfijiQuote(String.trim(options)) + ");\n";
+    call("ij.plugin.frame.Recorder.recordString", line);
 }
 
 // The model families, as 'pyfiji-dl train' names them (the one list the dialogs use):
@@ -140,7 +174,6 @@ function pyfijiRun(arguments) {
         showStatus("");
         output = File.openAsString(result);
     }
-    // (a user function's value is returned through a variable: 'return f()' expects a number)
     checked = pyfijiCheck(output);
     return checked;
 }
@@ -337,6 +370,7 @@ function pyfijiRestore(family, title) {
         Dialog.show();
         model = Dialog.getString();
         output = Dialog.getString();
+        pyfijiRecord("" + pyfijiOption("model", model) + pyfijiOption("output", output));
     }
     if (model == "")
         exit("Choose a model folder (one written by 'pyfiji-dl train " + family + "').");
@@ -384,6 +418,11 @@ function pyfijiTrain(fineTune) {
         model = Dialog.getString();
         epochs = "" + Dialog.getNumber();
         steps = "" + Dialog.getNumber();
+        options = "" + pyfijiOption("family", family) + pyfijiOption("data", data);
+        if (fineTune)
+            options = options + pyfijiOption("from", source);
+        pyfijiRecord(options + pyfijiOption("model", model) + pyfijiOption("epochs", epochs)
+                     + pyfijiOption("steps", steps));
     }
     if (data == "" || model == "" || (fineTune && source == ""))
         exit("Choose the training data folder, a new model folder and, to fine-tune, the model to start from.");

@@ -178,3 +178,48 @@ def test_errors_reach_the_user_as_exceptions(fiji, tmp_path):
                         model=tmp_path / "model", epochs=1, steps=1)
     assert report["error_type"] == "PyfijiError"
     assert report["error"].startswith("pyfiji-dl failed:") and "no data" in report["error"]
+
+
+# Run by Jython: ImageJ with its window and the Macro Recorder, a command chosen from the
+# menu, its dialog filled in and OK pressed as a user would; prints what was recorded.
+RECORDING_DRIVER = r'''
+import sys, time
+from java.awt import Window
+from java.awt.event import ActionEvent
+from java.lang import System
+from ij import ImageJ, IJ
+from ij.gui import GenericDialog
+from ij.plugin.frame import Recorder
+
+ImageJ()
+recorder = Recorder()
+IJ.doCommand(sys.argv[1])
+deadline = time.time() + 60
+done = False
+while time.time() < deadline and not done:
+    time.sleep(0.1)
+    for window in Window.getWindows():
+        if window.isVisible() and isinstance(window, GenericDialog) and window.getTitle().startswith("pyfiji-dl"):
+            window.getStringFields()[0].setText(sys.argv[2])
+            window.actionPerformed(ActionEvent(window.getButtons()[0], ActionEvent.ACTION_PERFORMED, "OK"))
+    done = sys.argv[1] in recorder.getText()
+print "RECORDED " + recorder.getText().replace("\n", "|")
+System.exit(0)
+'''
+
+
+def test_menu_commands_are_recorded(fiji, tmp_path):
+    """ImageJ does not record macros of the plugins folder; the commands record themselves
+    (Plugins > Macros > Record...) with the options chosen, as run() replays them."""
+    from pyfiji_dl.fiji.locate import locate_imagej
+
+    driver = tmp_path / "record.py"
+    driver.write_text(RECORDING_DRIVER)
+    classpath = os.pathsep.join([str(JYTHON), str(locate_imagej().path)])
+    model = tmp_path / "my model"
+    out = subprocess.run(["java", f"-Dplugins.dir={fiji['root']}", "-Dpython.cachedir.skip=true", "-cp", classpath,
+                          "org.python.util.jython", str(driver), "Export Model", str(model)],
+                         capture_output=True, text=True, timeout=300)
+    recorded = [line for line in out.stdout.splitlines() if line.startswith("RECORDED ")]
+    assert recorded, out.stdout + out.stderr
+    assert f'run("Export Model", "model=[{model}] format=bioimageio output=[] author=[]");' in recorded[-1]

@@ -29,6 +29,10 @@ if (!pyfijiHasOptions()) {
     splitTouching = Dialog.getCheckbox();
     report = Dialog.getCheckbox();
     replaceLabels = Dialog.getCheckbox();
+    pyfijiRecord("" + pyfijiOption("fluorescence", fluorescence) + pyfijiOption("output", output)
+                 + pyfijiOption("minimum", minimum) + pyfijiOption("maximum", maximum)
+                 + pyfijiFlagOption("split", splitTouching) + pyfijiFlagOption("report", report)
+                 + pyfijiFlagOption("replace", replaceLabels));
 }
 if (fluorescence == "")
     exit("Choose the folder of fluorescence images.");

@@ -27,6 +27,8 @@ if (!pyfijiHasOptions()) {
     exclude = Dialog.getCheckbox();
     splitTouching = Dialog.getCheckbox();
     light = Dialog.getCheckbox();
+    pyfijiRecord("" + pyfijiOption("method", method) + pyfijiOption("minimum", minimum) + pyfijiFlagOption("exclude", exclude)
+                 + pyfijiFlagOption("split", splitTouching) + pyfijiFlagOption("light", light));
 }
 pyfijiRemember("method", method);
 id = getImageID();

@@ -21,6 +21,8 @@ if (!pyfijiHasOptions()) {
     output = Dialog.getString();
     author = Dialog.getString();
     replaceZip = Dialog.getCheckbox();
+    pyfijiRecord("" + pyfijiOption("model", model) + pyfijiOption("format", format) + pyfijiOption("output", output)
+                 + pyfijiOption("author", author) + pyfijiFlagOption("replace", replaceZip));
 }
 if (model == "")
     exit("Choose the model folder to export.");

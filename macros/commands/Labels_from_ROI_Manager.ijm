@@ -21,6 +21,7 @@ if (root == "" && !pyfijiHasOptions()) {
     Dialog.addDirectory("Data folder", pyfijiRemembered("data", ""));
     Dialog.show();
     root = Dialog.getString();
+    pyfijiRecord("" + pyfijiOption("data", root));
 }
 if (root == "")
     exit("Choose the data folder (masks/ is written in it), or save the image first.");

@@ -17,6 +17,7 @@ if (!pyfijiHasOptions()) {
     Dialog.show();
     model = Dialog.getString();
     output = Dialog.getString();
+    pyfijiRecord("" + pyfijiOption("model", model) + pyfijiOption("output", output));
 }
 if (model == "")
     exit("Choose a model folder (one written by 'pyfiji-dl train stardist' or 'train unet').");

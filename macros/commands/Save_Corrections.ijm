@@ -11,6 +11,7 @@ if (!pyfijiHasOptions()) {
     Dialog.addDirectory("Data folder (training data)", pyfijiRemembered("data", ""));
     Dialog.show();
     data = Dialog.getString();
+    pyfijiRecord("" + pyfijiOption("data", data));
 }
 if (data == "")
     exit("Choose the training data folder.");

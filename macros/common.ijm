@@ -78,10 +78,15 @@ function pyfijiRecord(options) {
     call("ij.plugin.frame.Recorder.recordString", line);
 }
 
-// The model families, as 'pyfiji-dl train' names them (the one list the dialogs use):
-// written into the config by 'pyfiji-dl fiji install' from pyfiji_dl's family registry.
-function pyfijiFamilies() {
-    return split(pyfijiConfig("families"), "|");
+// The model families 'pyfiji-dl train' knows, as 'pyfiji-dl fiji install' wrote them from
+// its family registry ('pyfiji-dl families'): their names, or with labels=true their
+// labels for dialogs.
+function pyfijiFamilies(labels) {
+    if (labels)
+        families = split(pyfijiConfig("family_labels"), "|");
+    else
+        families = split(pyfijiConfig("families"), "|");
+    return families;
 }
 
 // A setting written by 'pyfiji-dl fiji install' next to this macro.
@@ -389,7 +394,8 @@ function pyfijiRestore(family, title) {
 // Fine-tune Model). Options: family=stardist|unet|care|n2v data=FOLDER model=FOLDER
 // epochs=N steps=N, and from=MODEL when fine-tuning.
 function pyfijiTrain(fineTune) {
-    families = pyfijiFamilies();
+    families = pyfijiFamilies(false);
+    labels = pyfijiFamilies(true);
     family = pyfijiArg("family", families[0]);
     data = pyfijiArg("data", pyfijiRemembered("data", ""));
     model = pyfijiArg("model", "");
@@ -401,7 +407,12 @@ function pyfijiTrain(fineTune) {
             Dialog.create("pyfiji-dl: Fine-tune");
         else
             Dialog.create("pyfiji-dl: Train");
-        Dialog.addChoice("Family (model type)", families, family);
+        label = labels[0];
+        for (i = 0; i < families.length; i++) {
+            if (families[i] == family)
+                label = labels[i];
+        }
+        Dialog.addChoice("Family (model type)", labels, label);
         Dialog.addDirectory("Data folder (training data)", data);
         if (fineTune)
             Dialog.addDirectory("From model (start from)", source);
@@ -411,7 +422,11 @@ function pyfijiTrain(fineTune) {
         Dialog.addMessage("Data: stardist and unet: images/ + masks/ (or rois/); care: low/ + GT/;\n"
                           + "n2v: images/ (noisy images only). Training runs in the background.");
         Dialog.show();
-        family = Dialog.getChoice();
+        label = Dialog.getChoice();
+        for (i = 0; i < labels.length; i++) {
+            if (labels[i] == label)
+                family = families[i];
+        }
         data = Dialog.getString();
         if (fineTune)
             source = Dialog.getString();

@@ -325,6 +325,7 @@ def test_options_of_every_command_are_checked_by_pyfiji_dl(session, fiji, tmp_pa
     ("Denoise_N2V", ["Model folder", "Output folder"]),
     ("Train_Model", ["Family (model type)", "Data folder", "Model folder (new)", "Epochs"]),
     ("Fine_tune_Model", ["Family (model type)", "From model", "Model folder (new)"]),
+    ("Fine_tune_from_Corrections", ["Model folder (to improve)", "Data folder (corrections)"]),
     ("Bootstrap_ROIs", ["Method (threshold)", "Minimum area"]),
     ("Automatic_Labels", ["Fluorescence folder", "Output folder (masks)", "Minimum diameter"]),
     ("Export_Model", ["Model folder", "Format", "Output zip", "Author"]),

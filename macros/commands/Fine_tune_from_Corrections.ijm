@@ -20,6 +20,8 @@ if (!pyfijiHasOptions()) {
     data = Dialog.getString();
     epochs = "" + Dialog.getNumber();
     steps = "" + Dialog.getNumber();
+    pyfijiRecord("" + pyfijiOption("model", model) + pyfijiOption("data", data) + pyfijiOption("epochs", epochs)
+                 + pyfijiOption("steps", steps));
 }
 if (model == "" || data == "")
     exit("Choose the model to improve and the data folder Save Corrections wrote.");

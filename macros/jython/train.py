@@ -1,4 +1,4 @@
-#@ String (label="Family", choices={"stardist", "unet", "care", "n2v"}) family
+#@ String (label="Family", choices={PYFIJI_FAMILIES}) family
 #@ File (label="Training data folder", style="directory") data
 #@ File (label="New model folder", style="directory") model
 #@ Integer (label="Epochs", value=100, min=1) epochs

@@ -85,7 +85,10 @@ def build_jython_script(name: str) -> str:
     head = 0
     while head < len(lines) and lines[head].startswith("#@"):
         head += 1
-    return "".join(lines[:head]) + (sources / "common.py").read_text() + "\n" + "".join(lines[head:])
+    # choices={PYFIJI_FAMILIES}: the families of the registry, as the macros offer them
+    names = ", ".join(f'"{family.name}"' for family in families.REGISTRY.values())
+    parameters = "".join(lines[:head]).replace("{PYFIJI_FAMILIES}", "{" + names + "}")
+    return parameters + (sources / "common.py").read_text() + "\n" + "".join(lines[head:])
 
 
 def jython_script_names() -> list[str]:

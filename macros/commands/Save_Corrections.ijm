@@ -33,7 +33,7 @@ reviewed = pyfijiRemembered("reviewed", "");
 if (reviewed != "" && File.getNameWithoutExtension(reviewed) == name)
     prediction = File.getParent(File.getParent(reviewed)) + File.separator + "masks" + File.separator + name + ".tif";
 if (prediction == "" || !File.exists(prediction))
-    prediction = pyfijiRemembered("predictions", "") + File.separator + "masks" + File.separator + name + ".tif";
+    prediction = "" + pyfijiRemembered("predictions", "") + File.separator + "masks" + File.separator + name + ".tif";
 if (File.exists(prediction)) {
     output = pyfijiRun(newArray("corrections", prediction, labels, "--data", data));
     lines = split(output, "\n");

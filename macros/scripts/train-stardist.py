@@ -11,11 +11,11 @@
 Use the 'Train Model' menu command (or 'pyfiji-dl train stardist --background') to
 keep Fiji free while training.
 """
-from pyfiji_dl.models.run import train_stardist
-from pyfiji_dl.models.stardist import StarDistOptions
+from pyfiji_dl import families
 
-options = StarDistOptions(epochs=int(epochs), steps=int(steps), patch=(int(patch), int(patch)),
-                          max_minutes=float(minutes) or None)
-outcome = train_stardist(str(data), str(model), options, command_line=["Fiji script train-stardist.py"])
+stardist = families.get("stardist")
+options = stardist.options_class(epochs=int(epochs), steps=int(steps), patch=(int(patch), int(patch)),
+                                 max_minutes=float(minutes) or None)
+outcome = stardist.train(str(data), str(model), options, command_line=["Fiji script train-stardist.py"])
 report = str(outcome.report)
 print(f"pyfiji-dl: model {outcome.model_dir}; thresholds {outcome.thresholds}; QC report {report}")

@@ -284,9 +284,15 @@ def choose_training_plan(family: str, device: str | None, n_cores: int, image_sh
         expected_epochs = epochs
 
     # Halve the learning rate after a tenth of the run without progress (StarDist's own
-    # default: 40 of 400 epochs; CSBDeep's: 10 of 100), stop after two and a half times that.
-    patience = max(2, min(10, round(expected_epochs / 10)))
-    early = max(5, int(2.5 * patience))
+    # default: 40 of 400 epochs; CSBDeep's: 10 of 100), at least 3 epochs: the validation
+    # loss of a few images is noisy. Stop early after two and a half times that; within a
+    # budget only after half the expected epochs without progress, because the budget
+    # already bounds the time and the first epochs of StarDist and Noise2Void often
+    # plateau before the loss falls again (a 2-minute run stopped at its sixth epoch).
+    patience = max(3, min(10, round(expected_epochs / 10)))
+    early = max(10, int(2.5 * patience))
+    if max_minutes:
+        early = max(early, expected_epochs // 2)
     return TrainingPlan(
         family=family, device=kind, n_cores=int(n_cores), patch=patch, batch=batch, steps=steps, epochs=epochs,
         lr=lr, reduce_lr={"factor": 0.5, "patience": patience, "min_delta": 0},

@@ -70,6 +70,8 @@ benchmark: install
 	$(PY) benchmarks/bench_export.py
 	$(PY) benchmarks/bench_distributed.py
 	$(XVFB) $(PY) benchmarks/bench_review.py
+	$(XVFB) $(PY) benchmarks/bench_worker.py
+	$(PY) benchmarks/bench_quality.py
 
 doctor: install
 	$(XVFB) $(VENV)/bin/pyfiji-dl doctor

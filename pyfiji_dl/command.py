@@ -59,6 +59,11 @@ def run_command(func, args, *, name: str, interrupted_note=None) -> int:
     try:
         return func(args)
     except KeyboardInterrupt as stop:
+        # the warm worker's cancel: say it arrived, or the worker raises it again, forcibly, in
+        # the middle of the note below (which looks at every input and may take a while)
+        acknowledge = getattr(stop, "acknowledge", None)
+        if acknowledge is not None:
+            acknowledge()
         # a second Ctrl-C while we explain would print the traceback we are avoiding; only the
         # main thread may set handlers (the warm worker runs commands in another thread, and
         # cancels them with a KeyboardInterrupt of its own)

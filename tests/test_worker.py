@@ -294,6 +294,43 @@ def _poll(job: Path, *, stop_when=None, timeout=180):
     return seen
 
 
+def test_a_cancelled_command_reports_without_a_second_forced_interrupt():
+    """The command catches the cancellation and reports what it kept; the worker's forced
+    cancel (after FORCE_AFTER_SECONDS) must not interrupt that report, however long it takes."""
+    from pyfiji_dl.command import INTERRUPTED, run_command
+    from pyfiji_dl.worker.jobs import FORCE_AFTER_SECONDS, Job
+
+    job = Job(["predict"], os.getcwd(), {})
+    outcome = {}
+
+    def command(args):
+        job.request_cancel("test")
+        job.write(2, "predict:  40%|####      | 4/10 [00:01<00:01,  3.00image/s]\r")  # raises JobCancelled
+        raise AssertionError("the cancellation did not stop the command")
+
+    def slow_note(args):
+        time.sleep(FORCE_AFTER_SECONDS * 3)  # a long report, as for a folder of many outputs
+        outcome["note finished"] = True
+        return "kept"
+
+    def thread():
+        job.begin()
+        try:
+            outcome["code"] = run_command(command, None, name="predict", interrupted_note=slow_note)
+        except BaseException as exc:  # noqa: BLE001 - the failure this test looks for
+            outcome["escaped"] = repr(exc)
+        finally:
+            job.end(outcome.get("code", 1))
+
+    runner = threading.Thread(target=thread)
+    runner.start()
+    while runner.is_alive():
+        job.enforce_cancel()  # what the worker's monitor does every 0.1 s
+        time.sleep(0.05)
+    assert outcome == {"note finished": True, "code": INTERRUPTED}, outcome
+    assert job.state == "cancelled"
+
+
 def test_cancel_mid_folder_keeps_finished_outputs_and_rerun_skips_them(data, env, tmp_path):
     out = tmp_path / "out"
     job = _submit(["predict", data / "model", data / "folder", "-o", out], env)

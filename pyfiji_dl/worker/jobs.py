@@ -5,9 +5,10 @@ streams that hand the text to the job (to the connected client, or to the job fo
 for ImageJ macros). Progress: the command's own tqdm bars (files of a folder, epochs of
 training) are read as they are written and turned into a fraction and a status line.
 Cancellation: the job is asked to stop; the next time the command writes progress or
-output it raises :class:`JobCancelled`, and if it has not stopped half a second later
-the exception is raised in its thread (``PyThreadState_SetAsyncExc``), so a command
-busy in one long computation stops as soon as it returns to Python. Outputs are written
+output it raises :class:`JobCancelled`, and if the command has neither stopped nor
+acknowledged it (:meth:`JobCancelled.acknowledge`) half a second later the exception is
+raised in its thread (``PyThreadState_SetAsyncExc``), so a command busy in one long
+computation stops as soon as it returns to Python. Outputs are written
 through :mod:`pyfiji_dl.io.atomic`, so a stopped command leaves no half-written file.
 
 Job folder (``submit``, for ImageJ macros, which can only poll files):
@@ -41,7 +42,21 @@ FORCE_AFTER_SECONDS = 0.5
 
 
 class JobCancelled(KeyboardInterrupt):
-    """The user stopped the job (raised in the command, handled like Ctrl-C)."""
+    """The user stopped the job (raised in the command, handled like Ctrl-C).
+
+    :func:`pyfiji_dl.command.run_command` catches it, reports what was kept (which may
+    take a while: it looks at every input's outputs) and calls :meth:`acknowledge`, so the
+    worker does not raise the cancellation a second time in the middle of that report.
+    """
+
+    def __init__(self, *args, job: "Job | None" = None):
+        super().__init__(*args)
+        self.job = job
+
+    def acknowledge(self) -> None:
+        """The command received the stop and is ending: no further interrupt."""
+        if self.job is not None:
+            self.job.stop_received()
 
 
 def parse_progress(text: str) -> dict | None:
@@ -110,6 +125,7 @@ class Job:
         self._cancel_reason = ""
         self._cancel_raised = False
         self._forced = 0
+        self._stop_received = False
         self._last_was_bar = False
         self._outer: dict = {}
         self._inner: tuple | None = None
@@ -223,13 +239,20 @@ class Job:
     def _check_cancel(self) -> None:
         if self._cancel_at is not None and not self._cancel_raised and self._thread_id == threading.get_ident():
             self._cancel_raised = True
-            raise JobCancelled(self._cancel_reason)
+            raise JobCancelled(self._cancel_reason, job=self)
+
+    def stop_received(self) -> None:
+        """The command caught the cancellation and reports it: withdraw any forced one."""
+        with self._lock:
+            self._stop_received = True
+            if self._thread_id is not None:  # one set but not yet raised in the thread
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id), None)
 
     def enforce_cancel(self) -> None:
         """Called by the worker's monitor: raise the cancellation in the command's thread if it lingers."""
         with self._lock:
             if (self._cancel_at is None or self._thread_id is None or self.state != "running"
-                    or self._cancel_raised and self._forced):
+                    or self._stop_received or self._cancel_raised and self._forced):
                 return
             # once at FORCE_AFTER_SECONDS; again every second if something swallowed it
             due = FORCE_AFTER_SECONDS + self._forced * 1.0

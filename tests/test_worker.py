@@ -351,10 +351,22 @@ def test_cancel_mid_folder_keeps_finished_outputs_and_rerun_skips_them(data, env
     assert len(list((out / "objects").glob("*.csv"))) == 24
 
 
-def test_a_macro_that_stops_polling_cancels_its_job(data, env, tmp_path):
+@pytest.fixture(scope="module")
+def long_folder(data, tmp_path_factory):
+    """240 images (the folder's 24, ten times): a job far longer than the worker needs to
+    notice a macro that stopped polling (LEASE_SECONDS), however fast this machine predicts."""
+    folder = tmp_path_factory.mktemp("long folder")
+    for copy in range(10):
+        for image in sorted((data / "folder").glob("*.tif")):
+            (folder / f"{image.stem}-{copy}.tif").write_bytes(image.read_bytes())
+    return folder
+
+
+def test_a_macro_that_stops_polling_cancels_its_job(data, long_folder, env, tmp_path):
     out = tmp_path / "out"
-    job = _submit(["predict", data / "model", data / "folder", "-o", out], env)
-    _poll(job, stop_when=lambda fields: fields[0] == "running" and float(fields[1]) > 0.1)
+    total = len(list(long_folder.glob("*.tif")))
+    job = _submit(["predict", data / "model", long_folder, "-o", out], env)
+    _poll(job, stop_when=lambda fields: fields[0] == "running" and float(fields[1]) > 0)
     # as when Esc ends the macro: the alive file grows old
     deadline = time.monotonic() + 30
     while not (job / "result.txt").exists():
@@ -362,7 +374,7 @@ def test_a_macro_that_stops_polling_cancels_its_job(data, env, tmp_path):
         time.sleep(0.1)
     assert "cancelled" in (job / "result.txt").read_text()
     assert no_partial_files(out)
-    assert len(list((out / "objects").glob("*.csv"))) < 24
+    assert len(list((out / "objects").glob("*.csv"))) < total
 
 
 def test_worker_killed_mid_job_is_reported_and_replaced(data, env, tmp_path):
@@ -427,15 +439,15 @@ ij = ImageJ(ImageJ.NO_SHOW)  # the ImageJ window: its status bar and progress ba
 bar = ij.getProgressBar()
 progress = bar.getClass().getDeclaredField("slowX")
 progress.setAccessible(True)
-macro, model, movie, out = sys.argv[1:5]
+macro, model, movie, long_movie, out = sys.argv[1:6]
 
 
-def run(output, escape_at=None):
+def run(image, output, escape_at=None):
     progress.set(bar, 0.0)  # what an earlier run left
     jvm.jimport("ij.IJ").showStatus("")
     result, samples = {}, []
     thread = threading.Thread(target=lambda: result.update(r=run_macro(
-        macro, {"model": model, "image": movie, "output": output})))
+        macro, {"model": model, "image": image, "output": output})))
     thread.start()
     escaped = None
     while thread.is_alive():
@@ -451,8 +463,10 @@ def run(output, escape_at=None):
             "rois": manager.getCount() if manager else 0, "job": str(System.getProperty("pyfiji-dl.job"))}
 
 
-done = run(out + "/full")
-stopped = run(out + "/escaped", escape_at=0.3)
+done = run(movie, out + "/full")
+# Esc a few frames into a movie far longer than the time the worker needs to notice
+# (lease + monitor + one frame), however fast this machine predicts
+stopped = run(long_movie, out + "/escaped", escape_at=0.02)
 job = stopped["job"]
 assert job != done["job"], "the second command's job never started"
 while not __import__("os").path.exists(job + "/result.txt"):
@@ -477,10 +491,13 @@ def test_macro_shows_progress_and_esc_cancels_in_imagej(data, env, tmp_path):
 
     image = test_image_nuclei_2d()
     frames = np.stack([image[(i % 5) * 80:(i % 5) * 80 + 96, (i // 5) * 60:(i // 5) * 60 + 96] for i in range(30)])
-    movie = write_imagej_tiff(tmp_path / "long movie.tif", frames, "TYX")
+    movie = write_imagej_tiff(tmp_path / "movie.tif", frames, "TYX")
+    # the Esc'd run: 300 frames, so the job is still running when the worker notices (after
+    # LEASE_SECONDS) that the macro stopped polling; the test then sees a real cancellation
+    long_movie = write_imagej_tiff(tmp_path / "long movie.tif", np.concatenate([frames] * 10), "TYX")
     run(["worker", "start"], env)
     done = subprocess.run([sys.executable, "-c", IMAGEJ_SCRIPT, str(root / "plugins" / "pyfiji-dl" / "Predict_StarDist.ijm"),
-                           str(data / "model"), str(movie), str(tmp_path / "out")], env=env, capture_output=True,
+                           str(data / "model"), str(movie), str(long_movie), str(tmp_path / "out")], env=env, capture_output=True,
                           text=True, timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stdout[-2000:] + done.stderr[-3000:]

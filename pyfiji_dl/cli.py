@@ -776,8 +776,12 @@ def _main_for_imagej(argv: list[str]) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if not isinstance(exc.code, (int, type(None))):
             print(f"pyfiji-dl: error: {exc.code}")
-    except KeyboardInterrupt:  # Ctrl-C before the command started (run_command handles it after)
-        print("pyfiji-dl: interrupted (Ctrl-C) before the command started; nothing was written")
+    except KeyboardInterrupt as stop:  # outside run_command, which handles the command's own
+        if type(stop) is KeyboardInterrupt:  # Ctrl-C before the command started
+            print("pyfiji-dl: interrupted (Ctrl-C) before the command started; nothing was written")
+        else:  # the warm worker's cancel arriving while the command was reporting its stop
+            print("pyfiji-dl: cancelled: outputs are written whole or not at all, so no half-written "
+                  "file was kept; run the same command again to continue (finished files are skipped)")
         code = 130
     except Exception:  # noqa: BLE001 - a bug or a broken installation: its traceback is the message
         import traceback

@@ -53,6 +53,7 @@ demo: install
 test: install
 	@bash scripts/install-system-deps.sh --test
 	@bash scripts/fetch-test-artifacts.sh
+	$(VENV)/bin/ruff check pyfiji_dl tests benchmarks
 	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider --imagej-jar=$(IJ_JAR_FIJI)
 	$(XVFB) $(PY) -m pytest -q -p no:cacheprovider --imagej-jar=$(IJ_JAR_DEBIAN) -m "imagej and not display"
 

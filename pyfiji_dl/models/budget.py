@@ -327,6 +327,30 @@ def plan_options(family: str, options, image_shapes: list, object_sizes: list | 
     return resolve_options(options, plan), plan
 
 
+def plan_restoration_options(family: str, dataset, options, *, progress: bool = False):
+    """:func:`plan_options` for CARE and Noise2Void, whose networks are CSBDeep's U-Net.
+
+    Parameters
+    ----------
+    family : str
+        ``"care"`` or ``"n2v"``.
+    dataset : pyfiji_dl.data.restoration.RestorationDataset
+    options : the family's options dataclass
+    progress : bool
+        Say which device TensorFlow uses.
+
+    Returns
+    -------
+    options, TrainingPlan
+    """
+    from .device import configure_tensorflow
+
+    device = configure_tensorflow(quiet=not progress)["device"]
+    # CSBDeep's U-Net needs sizes divisible by 2**depth; 8 keeps the historical patches
+    return plan_options(family, options, [s.source.shape for s in dataset.all_samples], device=device,
+                        divisor=max(8, 2 ** options.depth))
+
+
 def explicit_options(options) -> dict:
     """The planned fields the user set (not None) in a family's options dataclass."""
     names = {f.name for f in fields(options)}

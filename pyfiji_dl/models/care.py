@@ -67,13 +67,9 @@ def plan_training(dataset: RestorationDataset, options: CareOptions, *, progress
     options : CareOptions
     plan : pyfiji_dl.models.budget.TrainingPlan
     """
-    from .budget import plan_options
-    from .device import configure_tensorflow
+    from .budget import plan_restoration_options
 
-    device = configure_tensorflow(quiet=not progress)["device"]
-    # CSBDeep's U-Net needs sizes divisible by 2**depth; 8 keeps the historical patches
-    return plan_options(FAMILY, options, [s.source.shape for s in dataset.all_samples], device=device,
-                        divisor=max(8, 2 ** options.depth))
+    return plan_restoration_options(FAMILY, dataset, options, progress=progress)
 
 
 def make_config(ndim: int, options: CareOptions, reduce_lr: dict | None = None):

@@ -78,12 +78,9 @@ def plan_training(dataset: RestorationDataset, options: N2VOptions, *, progress:
     options : N2VOptions
     plan : pyfiji_dl.models.budget.TrainingPlan
     """
-    from .budget import plan_options
-    from .device import configure_tensorflow
+    from .budget import plan_restoration_options
 
-    device = configure_tensorflow(quiet=not progress)["device"]
-    return plan_options(FAMILY, options, [s.source.shape for s in dataset.all_samples], device=device,
-                        divisor=max(8, 2 ** options.depth))
+    return plan_restoration_options(FAMILY, dataset, options, progress=progress)
 
 
 def make_config(X: np.ndarray, ndim: int, patch: tuple, options: N2VOptions, reduce_lr: dict | None = None):

@@ -1,0 +1,117 @@
+"""U-Net settings: what the family declares, its data error and :class:`UNetConfig` (``config.json``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import PyfijiDLError
+from ...io.atomic import atomic_path
+from ..card import ModelFolderError
+
+FAMILY = "unet"
+OUTPUTS = "semantic"  # prediction writes probability, binary mask, label maps, ROI sets, object tables
+# What a complete model folder holds besides its card (models/completeness.py checks it);
+# "card:KEY" is a value training writes into the card when it ends (the optimised threshold).
+MODEL_FILES = {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5"),
+               "thresholds": "card:threshold_optimisation"}
+CONFIG_FILE = "config.json"
+WEIGHTS_BEST = "weights_best.h5"
+WEIGHTS_LAST = "weights_last.h5"
+# Fiji's CLAHE defaults (Process > Enhance Local Contrast; Zuiderveld, Graphics Gems IV, 1994)
+CLAHE_PARAMETERS = {"block_size": 127, "bins": 256, "max_slope": 3.0}
+PERCENTILES = (1.0, 99.8)
+DEFAULT_PATCH = 256
+# Validation patches scored after every epoch: enough for a stable val_loss,
+# few enough that validating stays a small part of an epoch on a CPU.
+MAX_VALIDATION_PATCHES = 64
+THRESHOLD_CANDIDATES = tuple(round(0.05 * k, 2) for k in range(1, 20))
+# Objects smaller than this fraction of the median annotated object are dropped by
+# default: half the diameter of a typical nucleus is rarely a whole nucleus, while
+# debris and noise specks are.
+MIN_AREA_FRACTION_OF_MEDIAN = 0.25
+# Connectivity of the objects: 8-connected, as Fiji's particle analyser and Salomon-Sörensen 2023.
+FULL_CONNECTIVITY = np.ones((3, 3), bool)
+
+
+class UNetDataError(PyfijiDLError, ValueError):
+    """The data cannot train a U-Net; the message says why and what to do."""
+
+
+@dataclass
+class UNetConfig:
+    """What builds, trains and feeds the network; saved as ``config.json``.
+
+    The network fields fix the architecture (a saved model is rebuilt from them);
+    ``contrast`` and the normalisation percentiles fix what its input looks like;
+    the ``train_*`` and loss fields record how it was trained.
+    """
+
+    n_channel_in: int = 1
+    depth: int = 4
+    filters: int = 16
+    kernel_size: int = 3
+    dropout: float = 0.05
+    batch_norm: bool = True
+    upsampling: str = "transpose-2x2"
+    contrast: str = "percentile"
+    normalization_low: float = PERCENTILES[0]
+    normalization_high: float = PERCENTILES[1]
+    loss: str = "focal"
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.5
+    w0: float = 10.0
+    sigma: float = 5.0
+    class_weights: list | None = None
+    train_patch_size: tuple = (DEFAULT_PATCH, DEFAULT_PATCH)
+    train_batch_size: int = 4
+    train_learning_rate: float = 2e-4
+    train_epochs: int = 100
+    train_steps_per_epoch: int = 100
+    train_patience: int | None = 20
+    train_reduce_lr: dict | None = None
+    seed: int = 42
+
+    def save(self, model_dir: Path) -> Path:
+        path = Path(model_dir) / CONFIG_FILE
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(asdict(self), indent=2, default=list))
+        return path
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "UNetConfig":
+        path = Path(model_dir) / CONFIG_FILE
+        if not path.exists():
+            raise ModelFolderError(f"{model_dir}: no {CONFIG_FILE}; this is not a trained U-Net folder.")
+        values = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        config = cls(**{k: v for k, v in values.items() if k in known})
+        config.train_patch_size = tuple(config.train_patch_size)
+        return config
+
+    @property
+    def divisible_by(self) -> int:
+        return 2**self.depth
+
+
+def contrast_parameters(config: UNetConfig) -> dict:
+    """The card's ``contrast`` entry: the method and, for CLAHE, Fiji's parameters."""
+    if config.contrast == "clahe":
+        return {"method": "clahe", **CLAHE_PARAMETERS}
+    return {"method": config.contrast}
+
+
+def normalization_parameters(config: UNetConfig) -> dict:
+    """The card's ``normalization`` entry (percentiles of each image mapped to 0 and 1)."""
+    return {"method": "percentile", "low": float(config.normalization_low),
+            "high": float(config.normalization_high), "per_channel": True, "clip": False}
+
+
+
+def round_up(value: int, unit: int) -> int:
+    """``value`` rounded up to a multiple of ``unit``."""
+    return int(math.ceil(value / unit) * unit)

@@ -344,9 +344,7 @@ def test_weight_map_is_high_between_nearby_objects_and_w_c_elsewhere():
         unet_weight_map(np.zeros((8, 8), np.float32))
 
 
-def test_focal_loss_equals_hand_computed_value_and_keras():
-    import tensorflow as tf
-
+def test_focal_loss_equals_hand_computed_value():
     from pyfiji_dl.models.unet import binary_focal_loss, weighted_binary_crossentropy
 
     y = np.array([1, 0, 1, 0], np.float32).reshape(1, 2, 2, 1)
@@ -355,13 +353,49 @@ def test_focal_loss_equals_hand_computed_value_and_keras():
             + 0.5 * 0.7**2 * -math.log(0.3) + 0.5 * 0.6**2 * -math.log(0.4)) / 4
     assert float(binary_focal_loss(2.0, 0.5)(y, p)[0]) == pytest.approx(hand, rel=1e-5)
     assert hand == pytest.approx(0.1162, abs=1e-4)
-    keras = tf.keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.5, gamma=2.0)
-    assert float(binary_focal_loss(2.0, 0.5)(y, p)[0]) == pytest.approx(float(keras(y, p)), rel=1e-4)
 
     weights = np.array([1, 2, 10, 0.5], np.float32).reshape(1, 2, 2, 1)
     hand_bce = (-math.log(0.9) * 1 - math.log(0.8) * 2 - math.log(0.3) * 10 - math.log(0.4) * 0.5) / 4
     loss = weighted_binary_crossentropy()(np.concatenate([y, weights], -1), p)
     assert float(loss[0]) == pytest.approx(hand_bce, rel=1e-5)
+
+
+def test_focal_loss_equals_keras_up_to_its_log_epsilon():
+    """Keras' BinaryFocalCrossentropy is ours plus ``+1e-7`` inside the logs, except on a sigmoid's output.
+
+    Why the U-Net keeps its own loss: see :mod:`pyfiji_dl.models.unet.losses`.
+    """
+    import tensorflow as tf
+
+    from pyfiji_dl.models.unet import binary_focal_loss
+
+    ours = binary_focal_loss(2.0, 0.5)
+    keras = tf.keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.5, gamma=2.0)
+    rng = np.random.default_rng(0)
+    y = (rng.random((2, 16, 16, 1)) < 0.3).astype(np.float32)
+    p = rng.uniform(0.05, 0.95, y.shape).astype(np.float32)
+    # the log epsilon changes each term by at most 1e-7 / 0.05 relative; float32 rounding adds ~1e-7
+    assert float(tf.reduce_mean(ours(y, p))) == pytest.approx(float(keras(y, p)), rel=3e-6)
+
+    def ours_with_keras_log_epsilon(y, p, eps=1e-7):
+        p = tf.clip_by_value(p, eps, 1 - eps)
+        return tf.reduce_mean(-(0.5 * y * (1 - p) ** 2 * tf.math.log(p + eps)
+                                + 0.5 * (1 - y) * p ** 2 * tf.math.log(1 - p + eps)))
+
+    saturated = rng.choice(np.float32([0, 1e-9, 0.5, 1]), y.shape)
+    assert float(tf.reduce_mean(ours(y, saturated))) != pytest.approx(float(keras(y, saturated)), rel=1e-2)
+    assert float(ours_with_keras_log_epsilon(y, saturated)) == pytest.approx(float(keras(y, saturated)), rel=1e-6)
+
+    # on a sigmoid layer's output (the network's, in training) Keras reads the logits and does not clip
+    logits = tf.keras.Input((16, 16, 1))
+    net = tf.keras.Model(logits, tf.keras.layers.Activation("sigmoid")(logits))
+    z = rng.choice(np.float32([-40, -1, 1, 40]), y.shape)
+    graph = tf.function(lambda z, y: (tf.reduce_mean(ours(y, net(z))), keras(y, net(z))))
+    ours_value, keras_value = (float(v) for v in graph(z, y))
+    unclipped = tf.reduce_mean(tf.where(y > 0, 0.5, 0.5) * tf.pow(tf.abs(y - tf.sigmoid(z)), 2.0)
+                               * tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z))
+    assert keras_value == pytest.approx(float(unclipped), rel=1e-5)
+    assert keras_value > 1.5 * ours_value
 
 
 # --- bad input: named, nothing trained --------------------------------------------------------

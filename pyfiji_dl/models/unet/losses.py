@@ -1,8 +1,30 @@
-"""The U-Net's training losses: binary focal loss and the U-Net paper's border-weighted cross-entropy."""
+"""The U-Net's training losses: binary focal loss and the U-Net paper's border-weighted cross-entropy.
+
+Why not ``tf.keras.losses.BinaryFocalCrossentropy`` (and ``BinaryCrossentropy`` with the
+border weights as per-pixel ``sample_weight``): in Keras 2.15 they compute the same formula
+but not the same numbers during training.
+
+* Outside a graph, on plain probabilities, Keras clips ``p`` to ``[1e-7, 1 - 1e-7]`` as we do
+  and then takes ``ln(p + 1e-7)`` and ``ln(1 - p + 1e-7)``: the only difference from ours,
+  a relative change of at most ``1e-7 / p`` per pixel (below 1e-6 for ``p`` in
+  [0.05, 0.95]: the "equal to 1e-4" seen before was a loose tolerance, not a different loss),
+  but ``ln 2`` per saturated pixel (``p`` clipped to 1e-7).
+* In training, the network's output comes from a sigmoid, and Keras' losses then read the
+  logits the sigmoid layer attaches to its output (``_keras_logits``,
+  ``keras.backend._get_logits``) and switch to ``sigmoid_cross_entropy_with_logits``
+  without any clipping, whatever ``from_logits`` says. A confidently wrong pixel (logit
+  beyond about +-16) then weighs its full cross-entropy and has a gradient, where ours
+  stops at ``-ln(1e-7)`` with none; the weights it trains differ, and so would every U-Net's
+  benchmark figures and exported tensors.
+
+``tests/test_unet.py::test_focal_loss_equals_keras_up_to_its_log_epsilon`` shows both: equal to
+Keras on probabilities once its ``+ 1e-7`` is added, different on a sigmoid layer's output.
+"""
 
 from __future__ import annotations
 
 from .config import UNetConfig
+
 
 def binary_focal_loss(gamma: float = 2.0, alpha: float = 0.5, epsilon: float = 1e-7):
     """The binary focal loss (Lin et al. 2017) as a Keras loss.

@@ -21,13 +21,25 @@ thresholds optimised on the validation quarter), CSBDeep's denoising2D example
 The full run (3 budgets x 4 parts x 3 families x 2 sides) is hours of CPU; choose
 with the flags, e.g. ``--minutes 2 --parts 3 0 --families stardist n2v``.
 
+So that a bad run can be explained, every run keeps, in ``--results`` (default
+``benchmarks/output/quality/<UTC time>/<family>_<minutes>min_q<part>/``), for each side
+its training history (``training_history.csv``: epoch, seconds, losses, learning rate)
+and ``run.json`` (the plan pyfiji-dl chose with its reasons, or the raw example's
+settings; epochs done; StarDist's thresholds; the convergence verdict of the QC report);
+the plan, the thresholds and the verdict are printed under the run's line.
+
 Usage: python benchmarks/bench_quality.py [--minutes 2 5 10] [--parts 0 1 2 3]
-       [--families stardist care n2v]
+       [--families stardist care n2v] [--results FOLDER]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -61,6 +73,65 @@ class TimeLimit:
                     self.model.stop_training = True
 
         return _TimeLimit()
+
+
+class EpochRecorder:
+    """Keras callback: the raw library's history as pyfiji-dl writes it (epoch, seconds, lr, losses)."""
+
+    def __new__(cls):
+        import tensorflow as tf
+
+        class _EpochRecorder(tf.keras.callbacks.Callback):
+            rows: list = []
+
+            def on_train_begin(self, logs=None):
+                self.rows = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                try:
+                    lr = float(tf.keras.backend.get_value(self.model.optimizer.learning_rate))
+                except Exception:  # noqa: BLE001 - optimizers differ between Keras versions
+                    lr = None
+                row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self.started, 3),
+                       "learning_rate": lr}
+                row.update({k: float(v) for k, v in (logs or {}).items() if k != "lr"})
+                self.rows.append(row)
+
+        return _EpochRecorder()
+
+
+def _raw_training(model, minutes: float, settings: dict, train) -> dict:
+    """Run the raw library's ``train`` within ``minutes``; its history and settings for the record."""
+    recorder = EpochRecorder()
+    with _quiet():  # Keras' per-step lines; the history and the run's line say what happened
+        model.prepare_for_training()
+        model.callbacks += [TimeLimit(minutes), recorder]
+        train()
+    return {"settings": settings, "history": recorder.rows}
+
+
+@contextlib.contextmanager
+def _quiet():
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def _ours_record(model_dir: Path) -> dict:
+    """What pyfiji-dl's training left in ``model_dir``: plan, state, history, thresholds."""
+    from pyfiji_dl.models.card import read_card
+    from pyfiji_dl.models.training import TrainingState, read_history
+
+    state = TrainingState.load(model_dir)
+    record = {"model_dir": model_dir, "plan": read_card(model_dir).get("training_plan"),
+              "history": read_history(model_dir),
+              "epochs_done": state.epochs_done if state else None,
+              "epochs_total": state.epochs_total if state else None}
+    if (model_dir / "thresholds.json").exists():
+        record["thresholds"] = json.loads((model_dir / "thresholds.json").read_text())
+    return record
 
 
 def _clear():
@@ -99,7 +170,7 @@ def stardist_ours(root: Path, image, labels, held_out: int, minutes: float) -> d
     test = normalize_percentile(quarter(image, held_out), NORMALIZATION["low"], NORMALIZATION["high"])
     predicted, _ = adapter.predict(model, test)
     _clear()
-    return {"seconds": seconds, "prediction": predicted}
+    return {"seconds": seconds, "prediction": predicted, **_ours_record(model_dir)}
 
 
 def stardist_raw(image, labels, held_out: int, minutes: float, basedir: Path) -> dict:
@@ -123,15 +194,24 @@ def stardist_raw(image, labels, held_out: int, minutes: float, basedir: Path) ->
     config = Config2D(n_rays=32, grid=(2, 2), n_channel_in=1, use_gpu=False, train_tensorboard=False)
     model = StarDist2D(config, name="raw_stardist", basedir=str(basedir))
     started = time.perf_counter()
-    model.prepare_for_training()
-    model.callbacks.append(TimeLimit(minutes))
-    model.train(X, Y, validation_data=(X_val, Y_val), augmenter=augmenter, epochs=config.train_epochs,
-                steps_per_epoch=config.train_steps_per_epoch)
-    model.optimize_thresholds(X_val, Y_val)
+    record = _raw_training(model, minutes, _settings(config), lambda: model.train(
+        X, Y, validation_data=(X_val, Y_val), augmenter=augmenter, epochs=config.train_epochs,
+        steps_per_epoch=config.train_steps_per_epoch))
+    with _quiet():
+        model.optimize_thresholds(X_val, Y_val)
     seconds = time.perf_counter() - started
     predicted, _ = model.predict_instances(normalize(quarter(image, held_out), 1, 99.8))
     _clear()
-    return {"seconds": seconds, "prediction": predicted}
+    record["thresholds"] = {"prob": float(model.thresholds.prob), "nms": float(model.thresholds.nms)}
+    return {"seconds": seconds, "prediction": predicted, **record}
+
+
+def _settings(config) -> dict:
+    """The raw example's training settings, named as pyfiji-dl's plan names them."""
+    patch = getattr(config, "train_patch_size", None)  # CARE's and n2v's patches are cut before training
+    return {"patch": list(patch) if patch else None, "batch": config.train_batch_size,
+            "steps": config.train_steps_per_epoch, "epochs": config.train_epochs,
+            "lr": config.train_learning_rate, "reduce_lr": config.train_reduce_lr}
 
 
 def stardist_scores(truth, predicted) -> tuple:
@@ -165,7 +245,7 @@ def restoration_ours(family: str, root: Path, noisy: list, clean: list, held_out
     adapter = adapter_for(family)
     restored = adapter.predict(adapter.load_model(model_dir), noisy[held_out])
     _clear()
-    return {"seconds": seconds, "prediction": restored}
+    return {"seconds": seconds, "prediction": restored, **_ours_record(model_dir)}
 
 
 def care_raw(noisy: list, clean: list, held_out: int, minutes: float, basedir: Path) -> dict:
@@ -181,13 +261,12 @@ def care_raw(noisy: list, clean: list, held_out: int, minutes: float, basedir: P
     config = Config("YXC", n_channel_in=1, n_channel_out=1, train_tensorboard=False)
     model = CARE(config, name="raw_care", basedir=str(basedir))
     started = time.perf_counter()
-    model.prepare_for_training()
-    model.callbacks.append(TimeLimit(minutes))
-    model.train(X[n_val:], Y[n_val:], validation_data=(X[:n_val], Y[:n_val]))
+    record = _raw_training(model, minutes, _settings(config) | {"patch": [128, 128]},
+                           lambda: model.train(X[n_val:], Y[n_val:], validation_data=(X[:n_val], Y[:n_val])))
     seconds = time.perf_counter() - started
     restored = model.predict(noisy[held_out], "YX")
     _clear()
-    return {"seconds": seconds, "prediction": np.asarray(restored, np.float32)}
+    return {"seconds": seconds, "prediction": np.asarray(restored, np.float32), **record}
 
 
 def n2v_raw(noisy: list, held_out: int, minutes: float, basedir: Path) -> dict:
@@ -206,13 +285,11 @@ def n2v_raw(noisy: list, held_out: int, minutes: float, basedir: Path) -> dict:
                        train_tensorboard=False)
     model = N2V(config, name="raw_n2v", basedir=str(basedir))
     started = time.perf_counter()
-    model.prepare_for_training()
-    model.callbacks.append(TimeLimit(minutes))
-    model.train(X, X_val)
+    record = _raw_training(model, minutes, _settings(config) | {"patch": [64, 64]}, lambda: model.train(X, X_val))
     seconds = time.perf_counter() - started
     restored = model.predict(noisy[held_out], axes="YX")
     _clear()
-    return {"seconds": seconds, "prediction": np.asarray(restored, np.float32)}
+    return {"seconds": seconds, "prediction": np.asarray(restored, np.float32), **record}
 
 
 def psnr_gain(restored, clean, noisy) -> float:
@@ -231,7 +308,11 @@ def main():
                         help="held-out quarters (default all four)")
     parser.add_argument("--families", nargs="+", default=["stardist", "care", "n2v"],
                         choices=["stardist", "care", "n2v"])
+    parser.add_argument("--results", type=Path, default=None,
+                        help="folder for each run's plans and histories (default benchmarks/output/quality/<UTC time>)")
     args = parser.parse_args()
+    results = args.results or (Path(__file__).resolve().parent / "output" / "quality"
+                               / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     from stardist.data import test_image_nuclei_2d
 
     from pyfiji_dl.models.budget import available_cores
@@ -240,7 +321,8 @@ def main():
     clean = [quarter(image, i).astype(np.float32) for i in range(4)]
     noisy = [add_noise(c, seed=10 + i) for i, c in enumerate(clean)]
     print(f"bench_quality: budgets {args.minutes} min, held-out quarters {args.parts}, families {args.families}, "
-          f"{available_cores()} CPU core(s)", flush=True)
+          f"{available_cores()} CPU core(s); plans and histories in {results}", flush=True)
+    results.mkdir(parents=True, exist_ok=True)
     rows = []
     for minutes in args.minutes:
         for family in args.families:
@@ -262,9 +344,12 @@ def main():
                         row = {"family": family, "minutes": minutes, "part": part, "metric": "PSNR gain (dB)",
                                "raw": psnr_gain(raw["prediction"], clean[part], noisy[part]),
                                "ours": psnr_gain(ours["prediction"], clean[part], noisy[part])}
-                    row.update(raw_seconds=raw["seconds"], ours_seconds=ours["seconds"])
+                    # both sides share the machine with whatever else runs: its load is part of the record
+                    row.update(raw_seconds=raw["seconds"], ours_seconds=ours["seconds"], load=os.getloadavg()[0])
                     rows.append(row)
                     print(_line(row), flush=True)
+                    print(keep_run(results / f"{family}_{minutes:g}min_q{part}", row, raw, ours), flush=True)
+                    (results / "table.json").write_text(json.dumps(rows, indent=1))
     print("\nSummary (mean over the held-out parts):")
     for minutes in args.minutes:
         for family in args.families:
@@ -275,12 +360,65 @@ def main():
                       f"{_ratio(ours, raw)} ({len(chosen)} part(s))")
 
 
+def keep_run(folder: Path, row: dict, raw: dict, ours: dict) -> str:
+    """Write both sides' plan/settings and history into ``folder``; return lines that explain the run."""
+    from pyfiji_dl.io.tables import write_csv
+    from pyfiji_dl.qc.report import convergence_diagnosis
+
+    lines = []
+    for side, result in (("raw", raw), ("pyfiji-dl", ours)):
+        target = folder / ("raw" if side == "raw" else "ours")
+        target.mkdir(parents=True, exist_ok=True)
+        history = result.get("history") or []
+        if history:
+            write_csv(target / "training_history.csv", history)
+        diagnosis = convergence_diagnosis(history) if history else {"verdict": "no history"}
+        if result.get("model_dir") and (Path(result["model_dir"]) / "qc").is_dir():
+            shutil.copytree(Path(result["model_dir"]) / "qc", target / "qc", dirs_exist_ok=True)
+        kept = {k: v for k, v in result.items() if k not in ("prediction", "history", "model_dir")}
+        kept["convergence"] = diagnosis
+        kept["score"] = {k: v for k, v in row.items() if k in ("raw", "ours", "raw_iou", "ours_iou")}
+        (target / "run.json").write_text(json.dumps(kept, indent=1, default=str))
+        lines.append("    " + side + ": " + _describe(result, diagnosis))
+    return "\n".join(lines)
+
+
+def _describe(result: dict, diagnosis: dict) -> str:
+    """One line: the training settings, epochs done, last losses, thresholds and convergence verdict."""
+    settings = result.get("plan") or result.get("settings") or {}
+    history = result.get("history") or []
+    patch = "x".join(str(p) for p in (settings.get("patch") or [])) or "?"
+    text = (f"patch {patch} batch {settings.get('batch')} steps {settings.get('steps')} "
+            f"lr {settings.get('lr')}")
+    if "early_stopping_patience" in settings:
+        text += (f" (halved after {settings['reduce_lr']['patience']} flat epochs, early stop "
+                 f"{settings['early_stopping_patience']})")
+    done = result.get("epochs_done", len(history))
+    total = result.get("epochs_total", settings.get("epochs"))
+    text += f"; {done} of {total} epochs"
+    if history:
+        last = history[-1]
+        best = min((r.get("val_loss") for r in history if r.get("val_loss") is not None), default=None)
+        text += (f", {sum(r.get('seconds') or 0 for r in history):.0f} s in epochs, last loss "
+                 f"{last.get('loss', float('nan')):.4g} val {last.get('val_loss') or float('nan'):.4g}"
+                 + (f" (best {best:.4g})" if best is not None else "")
+                 + f", lr {last.get('learning_rate') or float('nan'):.2g}")
+    if "thresholds" in result:
+        text += f"; thresholds prob {result['thresholds']['prob']:.3f} nms {result['thresholds']['nms']:.2f}"
+    text += f"; QC: {diagnosis.get('verdict')}"
+    if diagnosis.get("suggestion"):
+        text += f" ({diagnosis['suggestion']})"
+    if "plan" in result and result["plan"]:
+        text += "\n      plan reasons: " + "; ".join(f"{k}: {v}" for k, v in result["plan"]["reasons"].items())
+    return text
+
+
 def _ratio(ours: float, raw: float) -> str:
     return f"ratio {ours / raw:.3f}" if raw > 0 else f"difference {ours - raw:+.3f}"
 
 
 def _line(row: dict) -> str:
-    head = f"{row['family']:8s} {row['minutes']:g} min, held-out q{row['part']}: "
+    head = f"{row['family']:8s} {row['minutes']:g} min, held-out q{row['part']} (load {row['load']:.1f}): "
     if row["family"] == "stardist":
         return (head + f"raw F1 {row['raw']:.3f} IoU {row['raw_iou']:.3f} ({row['raw_seconds']:.0f} s) | "
                 f"pyfiji-dl F1 {row['ours']:.3f} IoU {row['ours_iou']:.3f} ({row['ours_seconds']:.0f} s) | "

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from pyfiji_dl.models.budget import FAMILY_DEFAULTS, choose_training_plan, explicit_options, resolve_options
-from pyfiji_dl.models.training import BudgetClock, budget_allows_another_epoch, predicted_epoch_seconds
+from pyfiji_dl.models.training import (BudgetClock, budget_allows_another_epoch, budget_stop_message,
+                                       predicted_epoch_seconds)
 
 QUARTERS = [(256, 256)] * 3
 NUCLEI = [(30, 28), (41, 37), (12, 15)]  # bounding boxes of DSB2018-like nuclei
@@ -164,3 +165,29 @@ def test_every_family_has_a_plan_for_cpu_and_gpu_with_and_without_budget(family)
             plan = choose_training_plan(family, device, 2, [(512, 512)], NUCLEI, minutes)
             assert plan.steps >= 1 and plan.epochs >= 1 and plan.batch >= 1
             assert all(p % 8 == 0 for p in plan.patch)
+
+
+def test_the_plan_keeps_its_estimate_of_the_epochs_within_the_budget():
+    two = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
+    assert 10 <= two.expected_epochs < two.epochs  # an estimate; the plan's epochs are only a bound
+    assert str(two.expected_epochs) in two.reasons["epochs"]
+    assert two.as_dict()["expected_epochs"] == two.expected_epochs
+    without = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI)
+    assert without.expected_epochs == without.epochs
+
+
+def test_the_budget_stop_says_how_many_epochs_fitted_not_the_plans_upper_bound():
+    clock = FakeClock()
+    budget = BudgetClock(1.0, clock)
+    budget.start()
+    for duration in [15.0, 10.0, 10.0, 10.0, 10.0]:
+        clock.now += duration
+        budget.epoch_ended()
+    message = budget_stop_message(5, 1.0, budget.epoch_seconds, expected_epochs=20)
+    assert message.startswith("Stopped at the 1-minute time limit after 5 epochs, all the budget allowed")
+    assert "about 10 s each, measured" in message and "epoch 6 would have ended after the limit" in message
+    assert "the plan estimated ~20 epochs" in message and "--resume" in message
+    assert " of 200" not in message and "of 100" not in message
+    # a resumed run counts its earlier epochs in the next epoch's number
+    resumed = budget_stop_message(12, 1.0, budget.epoch_seconds)
+    assert "after 5 epochs (12 in all)" in resumed and "epoch 13 would" in resumed and "estimated" not in resumed

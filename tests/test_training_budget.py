@@ -43,6 +43,8 @@ def test_training_stops_before_an_epoch_that_would_overrun_the_budget(tmp_path):
     assert [row["epoch"] for row in training.read_history(tmp_path)] == [1, 2, 3]
     state = training.TrainingState.load(tmp_path)
     assert (state.epochs_done, state.finished) == (3, False)  # --resume can continue
+    budget = callbacks[0].budget  # what fit_with_bookkeeping reports from
+    assert budget.stopped and budget.epoch_seconds == [10.0, 10.0, 10.0]
 
 
 def test_without_a_budget_all_epochs_run(tmp_path):
@@ -52,6 +54,7 @@ def test_without_a_budget_all_epochs_run(tmp_path):
     x, y = data()
     model.fit(x, y, validation_data=(x, y), epochs=4, verbose=0, callbacks=callbacks)
     assert len(training.read_history(tmp_path)) == 4
+    assert not callbacks[0].budget.stopped
 
 
 def test_early_stopping_keeps_the_best_weights_and_finishes_the_run(tmp_path):

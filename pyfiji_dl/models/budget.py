@@ -94,6 +94,9 @@ class TrainingPlan:
         Epochs without a better validation loss before training stops (best weights kept).
     max_minutes : float or None
     estimated_step_seconds : float
+    expected_epochs : int
+        Epochs estimated to fit in the budget (``epochs`` without one); with a budget
+        ``epochs`` is only an upper bound, the budget measured while training ends it.
     explicit : tuple of str
         Options the user gave (kept as given).
     reasons : dict
@@ -112,6 +115,7 @@ class TrainingPlan:
     early_stopping_patience: int | None
     max_minutes: float | None
     estimated_step_seconds: float
+    expected_epochs: int = 0
     explicit: tuple = ()
     reasons: dict = field(default_factory=dict)
 
@@ -297,7 +301,7 @@ def choose_training_plan(family: str, device: str | None, n_cores: int, image_sh
         family=family, device=kind, n_cores=int(n_cores), patch=patch, batch=batch, steps=steps, epochs=epochs,
         lr=lr, reduce_lr={"factor": 0.5, "patience": patience, "min_delta": 0},
         early_stopping_patience=early, max_minutes=max_minutes, estimated_step_seconds=round(seconds, 4),
-        explicit=tuple(sorted(explicit)), reasons=reasons,
+        expected_epochs=int(min(expected_epochs, epochs)), explicit=tuple(sorted(explicit)), reasons=reasons,
     )
 
 

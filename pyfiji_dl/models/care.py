@@ -139,7 +139,8 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
     training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
                                   progress=progress, description="CARE training",
                                   max_minutes=options.max_minutes, extra_callbacks=extra_callbacks,
-                                  early_stopping_patience=plan_used.get("early_stopping_patience"))
+                                  early_stopping_patience=plan_used.get("early_stopping_patience"),
+                                  expected_epochs=plan_used.get("expected_epochs"))
     return model
 
 

@@ -219,7 +219,8 @@ def train(
     training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
                                   progress=progress, description="StarDist training",
                                   max_minutes=options.max_minutes, extra_callbacks=extra_callbacks,
-                                  early_stopping_patience=plan_used.get("early_stopping_patience"))
+                                  early_stopping_patience=plan_used.get("early_stopping_patience"),
+                                  expected_epochs=plan_used.get("expected_epochs"))
     if progress:
         print(f"Optimising the probability and overlap thresholds on {len(X_val)} validation image(s)...",
               flush=True)

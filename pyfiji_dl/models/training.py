@@ -131,11 +131,13 @@ class BudgetClock:
         self.deadline = None
         self.mark = None
         self.epoch_seconds: list = []
+        self.stopped = False  # True once the budget has ended training
 
     def start(self) -> None:
         self.mark = self.clock()
         self.deadline = self.mark + 60.0 * self.max_minutes if self.max_minutes is not None else None
         self.epoch_seconds = []
+        self.stopped = False
 
     def epoch_ended(self) -> bool:
         """Record the epoch that just ended; True when another one still fits the budget."""
@@ -143,6 +145,36 @@ class BudgetClock:
         self.epoch_seconds.append(now - self.mark)
         self.mark = now
         return budget_allows_another_epoch(now, self.deadline, self.epoch_seconds)
+
+
+def budget_stop_message(epochs_done: int, max_minutes: float, epoch_seconds: list,
+                        expected_epochs: int | None = None) -> str:
+    """What the user reads when the time budget ended training: the epochs it allowed, measured.
+
+    The plan's number of epochs is only an upper bound when a budget is given (the
+    machine may be faster than estimated), so it is not the figure to compare with:
+    the epochs that fitted are, with their measured duration and the plan's estimate.
+
+    Parameters
+    ----------
+    epochs_done : int
+        Epochs of the model so far (a resumed run counts the earlier ones).
+    max_minutes : float
+    epoch_seconds : list of float
+        Measured durations of this run's epochs.
+    expected_epochs : int, optional
+        The plan's estimate of the epochs within the budget.
+    """
+    predicted = predicted_epoch_seconds(epoch_seconds)
+    run = len(epoch_seconds)
+    text = f"Stopped at the {max_minutes:g}-minute time limit after {run} epoch{'s' if run != 1 else ''}"
+    if epochs_done != run:
+        text += f" ({epochs_done} in all)"
+    if predicted is not None:
+        text += (f", all the budget allowed (about {predicted:.0f} s each, measured; epoch {epochs_done + 1} "
+                 "would have ended after the limit")
+        text += f"; the plan estimated ~{expected_epochs} epochs)" if expected_epochs else ")"
+    return text + ". Continue later with --resume."
 
 
 def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_done: int = 0,
@@ -177,6 +209,7 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
             super().__init__()
             self.bar = None
             self.started = None
+            self.budget = budget  # read after training: did the budget stop it, and after which epochs
 
         def on_train_begin(self, logs=None):
             budget.start()
@@ -205,6 +238,7 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
                 self.bar.update(1)
             if not budget.epoch_ended() and number < epochs_total:
                 self.model.stop_training = True
+                budget.stopped = True
 
         def on_train_end(self, logs=None):
             if self.bar is not None:
@@ -550,14 +584,17 @@ class TrainingOptionError(PyfijiDLError, ValueError):
 def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epochs_done: int = 0,
                          progress: bool = True, description: str = "training",
                          max_minutes: float | None = None, extra_callbacks: list | None = None,
-                         early_stopping_patience: int | None = None) -> TrainingState:
+                         early_stopping_patience: int | None = None,
+                         expected_epochs: int | None = None) -> TrainingState:
     """Run ``fit(epochs)`` on a CSBDeep-style model with our progress, history and checkpoints.
 
     Shared by every model family built on CSBDeep's ``BaseModel`` (StarDist, CARE,
     Noise2Void): their ``prepare_for_training`` makes ``model.callbacks`` (with the
     learning-rate reduction of ``config.train_reduce_lr`` and the best-weights
     checkpoint), to which our bookkeeping and early stopping are added; on resume
-    the learning rate of the last epoch is restored.
+    the learning rate of the last epoch is restored. When the time budget ends
+    training, the message gives the epochs that fitted, measured, and the plan's
+    estimate ``expected_epochs`` (the plan's ``epochs_total`` is only an upper bound).
 
     Returns
     -------
@@ -566,6 +603,7 @@ def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epoc
     """
     model_dir = Path(model_dir)
     remaining = epochs_total - epochs_done
+    budget = None
     if remaining > 0:
         with quiet_keras():
             model.prepare_for_training()
@@ -578,10 +616,12 @@ def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epoc
         for callback in model.callbacks:
             if hasattr(callback, "verbose"):
                 callback.verbose = 0
-        model.callbacks += keras_callbacks(
+        bookkeeping = keras_callbacks(
             model_dir, model.keras_model, epochs_total=epochs_total, epochs_done=epochs_done,
             progress=progress, description=description, max_minutes=max_minutes,
-        ) + list(extra_callbacks or [])
+        )
+        budget = bookkeeping[0].budget
+        model.callbacks += bookkeeping + list(extra_callbacks or [])
         stopped_at = []
         if early_stopping_patience is not None:
             model.callbacks.append(early_stopping_callback(
@@ -593,8 +633,12 @@ def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epoc
                   f"{early_stopping_patience} epochs; keeping the best weights.", flush=True)
     state = mark_finished(model_dir)
     if progress and state is not None and not state.finished:
-        print(f"Stopped after {state.epochs_done} of {state.epochs_total} epochs (time limit); "
-              "continue later with --resume.", flush=True)
+        if budget is not None and budget.stopped:
+            print(budget_stop_message(state.epochs_done, max_minutes, budget.epoch_seconds, expected_epochs),
+                  flush=True)
+        else:
+            print(f"Stopped after {state.epochs_done} of {state.epochs_total} epochs; continue later with --resume.",
+                  flush=True)
     return state
 
 

@@ -107,6 +107,46 @@ def test_ssim_and_psnr_agree_with_scikit_image_on_the_same_arrays(dtype, toleran
     assert nrmse(gt_norm, x_norm) == pytest.approx(np.sqrt(mean_squared_error(gt_norm, x_norm)), rel=1e-6)
 
 
+def _former_ssim_map(gt, x, data_range=1.0, sigma=1.5):
+    """The SSIM this module computed itself before it called scikit-image (Wang et al. 2004)."""
+    from scipy.ndimage import gaussian_filter
+
+    gt, x = gt.astype(np.float64), x.astype(np.float64)
+
+    def smooth(image):
+        return gaussian_filter(image, sigma, truncate=3.5, mode="reflect")
+
+    mean_gt, mean_x = smooth(gt), smooth(x)
+    var_gt, var_x = smooth(gt * gt) - mean_gt * mean_gt, smooth(x * x) - mean_x * mean_x
+    covariance = smooth(gt * x) - mean_gt * mean_x
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    return ((2 * mean_gt * mean_x + c1) * (2 * covariance + c2)
+            / ((mean_gt**2 + mean_x**2 + c1) * (var_gt + var_x + c2)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("data_range", [1.0, 2.5])
+def test_scikit_image_metrics_give_the_former_figures_bit_for_bit(seed, data_range):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(11, 80, 2))
+    gt = rng.random(shape).astype(np.float32) * 3000
+    gt_norm, x_norm = norm_minmse(gt, (gt + rng.normal(0, 400, shape)).astype(np.float32))
+    former = _former_ssim_map(gt_norm, x_norm, data_range)
+    assert np.array_equal(ssim_map(gt_norm, x_norm, data_range=data_range), former)
+    assert mssim(gt_norm, x_norm, data_range=data_range) == former[5:-5, 5:-5].mean(dtype=np.float64)
+    mse = np.mean(np.square(gt_norm - x_norm), dtype=np.float64)
+    assert psnr(gt_norm, x_norm, data_range=data_range) == float(10 * np.log10(data_range**2 / mse))
+    assert nrmse(gt_norm, x_norm) == float(np.sqrt(mse))
+    stack_gt, stack_x = np.stack([gt_norm, gt_norm[::-1]]), np.stack([x_norm, x_norm[::-1]])
+    assert np.array_equal(ssim_map(stack_gt, stack_x, data_range=data_range)[1],
+                          _former_ssim_map(gt_norm[::-1], x_norm[::-1], data_range))
+
+
+def test_ssim_window_larger_than_the_image_is_named():
+    with pytest.raises(ValueError, match="smaller than the 11x11 SSIM window"):
+        mssim(np.zeros((10, 40)), np.zeros((10, 40)))
+
+
 def test_simple_values_by_hand():
     gt = np.zeros((16, 16))
     off = gt + 0.1

@@ -14,9 +14,11 @@ Then, with a data range of 1 (the normalised GT spans about [0, 1]):
 * SSIM with an 11x11 Gaussian window (sigma 1.5), population covariance,
   K1 = 0.01, K2 = 0.03, and mSSIM the mean of the map without a 5-pixel border:
   scikit-image's ``structural_similarity(..., gaussian_weights=True,
-  use_sample_covariance=False, sigma=1.5, data_range=1)``;
-* PSNR = 10 log10(1 / MSE);
-* NRMSE = sqrt(MSE), CSBDeep's ``get_scores`` value;
+  use_sample_covariance=False, sigma=1.5, data_range=1)``, called on float64 copies
+  (scikit-image computes in its input's precision, and ``norm_minmse`` gives float32:
+  float64 keeps the figures this module gave when it computed SSIM itself, bit for bit);
+* PSNR = 10 log10(1 / MSE): scikit-image's ``peak_signal_noise_ratio``;
+* NRMSE = sqrt(MSE), CSBDeep's ``get_scores`` value (scikit-image's ``mean_squared_error``);
 * RSE map = |GT - x| (the root of the squared error, pixel by pixel).
 
 ZeroCostDL4Mic's tables print ``sqrt(mean(RSE map))`` under the name "NRMSE",
@@ -155,8 +157,8 @@ def ssim_map(gt, x, *, data_range=DATA_RANGE, sigma=SSIM_SIGMA):
     """
     gt, x = _as_image_pair(gt, x)
     if gt.ndim == 3:
-        return np.stack([_ssim_map_2d(g, p, data_range, sigma) for g, p in zip(gt, x)])
-    return _ssim_map_2d(gt, x, data_range, sigma)
+        return np.stack([_ssim_2d(g, p, data_range, sigma)[1] for g, p in zip(gt, x)])
+    return _ssim_2d(gt, x, data_range, sigma)[1]
 
 
 def mssim(gt, x, *, data_range=DATA_RANGE, sigma=SSIM_SIGMA):
@@ -173,7 +175,7 @@ def mssim(gt, x, *, data_range=DATA_RANGE, sigma=SSIM_SIGMA):
     """
     gt, x = _as_image_pair(gt, x)
     slices = zip(gt, x) if gt.ndim == 3 else [(gt, x)]
-    values = [_mean_ssim(_ssim_map_2d(g, p, data_range, sigma), sigma) for g, p in slices]
+    values = [_ssim_2d(g, p, data_range, sigma)[0] for g, p in slices]
     return float(np.mean(values))
 
 
@@ -184,11 +186,11 @@ def psnr(gt, x, *, data_range=DATA_RANGE):
     ``skimage.metrics.peak_signal_noise_ratio(gt, x, data_range=1.0)``. Identical
     images give ``inf``.
     """
+    from skimage.metrics import peak_signal_noise_ratio
+
     gt, x = _as_image_pair(gt, x)
-    mse = np.mean(np.square(gt - x), dtype=np.float64)
-    if mse == 0:
-        return float("inf")
-    return float(10 * np.log10(data_range**2 / mse))
+    with np.errstate(divide="ignore"):  # identical images: MSE 0, PSNR inf
+        return float(peak_signal_noise_ratio(gt, x, data_range=data_range))
 
 
 def nrmse(gt, x):
@@ -197,8 +199,10 @@ def nrmse(gt, x):
     After :func:`norm_minmse` the GT spans about 1, so this is the RMSE relative to
     the GT's intensity range. Lower is better.
     """
+    from skimage.metrics import mean_squared_error
+
     gt, x = _as_image_pair(gt, x)
-    return float(np.sqrt(np.mean(np.square(gt - x), dtype=np.float64)))
+    return float(np.sqrt(mean_squared_error(gt, x)))
 
 
 def zerocost_nrmse(gt, x):
@@ -304,39 +308,24 @@ def restoration_maps(prediction, gt, source=None):
 # ---------------------------------------------------------------------------
 
 
-def _ssim_map_2d(gt, x, data_range, sigma):
-    from scipy.ndimage import gaussian_filter
+def _ssim_2d(gt, x, data_range, sigma):
+    """(mSSIM, SSIM map) of two 2D images: scikit-image's, in float64."""
+    from skimage.metrics import structural_similarity
 
     window = _window_size(sigma)
     if min(gt.shape) < window:
         raise ValueError(
             f"images of shape {gt.shape} are smaller than the {window}x{window} SSIM window."
         )
-    gt = gt.astype(np.float64, copy=False)
-    x = x.astype(np.float64, copy=False)
-
-    def smooth(image):
-        return gaussian_filter(image, sigma, truncate=SSIM_TRUNCATE, mode="reflect")
-
-    mean_gt, mean_x = smooth(gt), smooth(x)
-    var_gt = smooth(gt * gt) - mean_gt * mean_gt
-    var_x = smooth(x * x) - mean_x * mean_x
-    covariance = smooth(gt * x) - mean_gt * mean_x
-    c1 = (SSIM_K1 * data_range) ** 2
-    c2 = (SSIM_K2 * data_range) ** 2
-    numerator = (2 * mean_gt * mean_x + c1) * (2 * covariance + c2)
-    denominator = (mean_gt**2 + mean_x**2 + c1) * (var_gt + var_x + c2)
-    return numerator / denominator
+    return structural_similarity(
+        gt.astype(np.float64, copy=False), x.astype(np.float64, copy=False), data_range=data_range, full=True,
+        gaussian_weights=True, sigma=sigma, use_sample_covariance=False, K1=SSIM_K1, K2=SSIM_K2,
+    )
 
 
 def _window_size(sigma):
+    # scikit-image's Gaussian window: truncated at 3.5 sigma (its fixed ``truncate``)
     return 2 * int(SSIM_TRUNCATE * sigma + 0.5) + 1
-
-
-def _mean_ssim(ssim, sigma):
-    # The border is where the window reaches past the image (filled by reflection).
-    pad = (_window_size(sigma) - 1) // 2
-    return ssim[pad:-pad, pad:-pad].mean(dtype=np.float64)
 
 
 def _check_same_shape(a, b):

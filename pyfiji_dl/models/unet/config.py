@@ -111,7 +111,6 @@ def normalization_parameters(config: UNetConfig) -> dict:
             "high": float(config.normalization_high), "per_channel": True, "clip": False}
 
 
-
 def round_up(value: int, unit: int) -> int:
     """``value`` rounded up to a multiple of ``unit``."""
     return int(math.ceil(value / unit) * unit)

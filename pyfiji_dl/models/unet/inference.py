@@ -9,6 +9,7 @@ from .. import training
 from .config import CLAHE_PARAMETERS, contrast_parameters, normalization_parameters, round_up
 from .model import UNetModel
 
+
 def preprocess(image: np.ndarray, contrast: dict, normalization: dict) -> np.ndarray:
     """Contrast enhancement and percentile normalisation, as the network was trained.
 

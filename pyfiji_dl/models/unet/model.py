@@ -10,6 +10,7 @@ from .config import FAMILY, WEIGHTS_BEST, WEIGHTS_LAST, UNetConfig
 from .losses import loss_for
 from .network import build_unet, tile_halo
 
+
 class UNetModel:
     """A U-Net in a model folder, shaped like CSBDeep's models.
 
@@ -117,7 +118,6 @@ def load_model(model_dir: Path) -> UNetModel:
         raise ModelFolderError(f"{model_dir}: no {WEIGHTS_BEST} or {WEIGHTS_LAST}; the training never finished "
                                "an epoch. Train again, or --resume it.")
     return model
-
 
 
 def thresholds(model: UNetModel) -> dict:

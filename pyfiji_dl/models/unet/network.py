@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 def build_unet(n_channels: int = 1, *, filters: int = 16, depth: int = 4, kernel_size: int = 3,
                dropout: float = 0.05, batch_norm: bool = True, name: str = "unet"):
     """The U-Net as a plain Keras functional model.
@@ -68,7 +69,6 @@ def receptive_radius(depth: int, kernel_size: int = 3) -> int:
     from ..tiling import unet_receptive_radius
 
     return unet_receptive_radius(n_depth=depth, kernel_size=kernel_size, conv_after_unet=False)
-
 
 
 def tile_halo(depth: int, kernel_size: int = 3) -> int:

@@ -24,6 +24,7 @@ from .objects import annotation_instances
 if TYPE_CHECKING:
     from ...families.unet import UnetOptions
 
+
 def _default_patch(shapes: list, div: int) -> tuple:
     smallest = int(min(min(s[:2]) for s in shapes))
     side = min(DEFAULT_PATCH, (smallest // div) * div)

@@ -195,9 +195,10 @@ def test_diameter_rule_is_equivalent_diameter_inclusive():
     for k, area in enumerate(sizes, start=1):
         labels.ravel()[start: start + area] = k
         start += area + 50
-    out, n_small, n_large = _filter_diameter(labels, 5, 30)
-    assert set(np.unique(out)) == {0, 2, 3}
-    assert (n_small, n_large) == (1, 1)
+    kept = _filter_diameter(labels, 5, 30)
+    assert set(np.unique(labels[kept.labels > 0])) == {2, 3}
+    assert set(np.unique(kept.labels)) == {0, 1, 2}
+    assert (kept.n_small, kept.n_large) == (1, 1)
 
 
 def test_split_touching_separates_two_touching_discs():

@@ -94,6 +94,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .objects import filter_by_area
 
 __all__ = [
     "AdaptiveThreshold",
@@ -498,10 +499,13 @@ def _autolabel(fluorescence, **opts):
     n_removed_border = 0
     if opts["exclude_border"]:
         labels, n_removed_border = _remove_border_objects(labels)
-    labels, n_small, n_large = _filter_diameter(labels, min_d, max_d)
+    kept = _filter_diameter(labels, min_d, max_d)
+    labels, n_small, n_large = kept.labels, kept.n_small, kept.n_large
     if opts["fill_holes"]:
+        # a filled hole joins the one object around it and never holds that object's first
+        # pixel (the pixel above a hole's first pixel is that object's), so renumbering
+        # before filling numbers the objects as renumbering after it did
         labels = _fill_object_holes(labels)
-    labels = _relabel_sequential(labels)
     n_objects = int(labels.max())
     low, high = at.intensity_range
     info = {
@@ -546,6 +550,12 @@ def _run_clahe(image, block_size, bins, max_slope):
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         image = image.astype(np.float32)
     return fiji_clahe(image, block_size=block_size, bins=bins, max_slope=max_slope), "fiji"
+
+
+def _filter_diameter(labels, min_diameter, max_diameter):
+    """Keep objects whose equivalent diameter is in ``[min, max]`` (CellProfiler's size rule), renumbered."""
+    return filter_by_area(labels, math.pi * min_diameter * min_diameter / 4.0,
+                          math.pi * max_diameter * max_diameter / 4.0, order="raster")
 
 
 def _fill_small_holes(binary, max_area):
@@ -708,35 +718,6 @@ def _remove_border_objects(labels):
     out = labels.copy()
     out[np.isin(labels, edge)] = 0
     return out, int(edge.size)
-
-
-def _filter_diameter(labels, min_diameter, max_diameter):
-    """Remove objects whose equivalent diameter is outside ``[min, max]`` (CellProfiler's area rule)."""
-    areas = np.bincount(labels.ravel())
-    ids = np.flatnonzero(areas)
-    ids = ids[ids > 0]
-    min_area = math.pi * min_diameter * min_diameter / 4.0
-    max_area = math.pi * max_diameter * max_diameter / 4.0
-    small = ids[areas[ids] < min_area]
-    large = ids[areas[ids] > max_area]
-    if small.size or large.size:
-        remove = np.zeros(areas.size, bool)
-        remove[small] = True
-        remove[large] = True
-        labels = np.where(remove[labels], 0, labels)
-    return labels, int(small.size), int(large.size)
-
-
-def _relabel_sequential(labels):
-    """Renumber objects 1..N in raster order of their first pixel; int32."""
-    flat = labels.ravel()
-    ids, first = np.unique(flat, return_index=True)
-    keep = ids > 0
-    ids, first = ids[keep], first[keep]
-    order = ids[np.argsort(first, kind="stable")]
-    lut = np.zeros(int(labels.max()) + 1 if labels.size else 1, np.int32)
-    lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
-    return lut[labels]
 
 
 # ---------------------------------------------------------------------------

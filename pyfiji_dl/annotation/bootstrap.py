@@ -40,6 +40,7 @@ from ..io.rois import write_rois
 from ..io.tiff import ImageReadError, read_image
 from .convert import labels_to_rois
 from .threshold import auto_threshold, canonical_method, mask_from_limits
+from .objects import filter_by_area
 from .watershed import split_touching as _split_touching
 
 __all__ = ["BootstrapError", "bootstrap_labels", "bootstrap_rois_file"]
@@ -51,18 +52,6 @@ class BootstrapError(PyfijiDLError, ValueError):
     """An image cannot be bootstrapped; the message names the file and what to do."""
 
 
-def _relabel_in_scan_order(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Labels with ``keep[label]`` renumbered 1..N by their first pixel in raster order."""
-    flat = labels.ravel()
-    first_index = np.full(keep.shape[0], flat.size, dtype=np.int64)
-    np.minimum.at(first_index, flat, np.arange(flat.size, dtype=np.int64))
-    ids = np.flatnonzero(keep & (first_index < flat.size))
-    ids = ids[ids > 0]
-    new_ids = np.zeros(keep.shape[0], dtype=np.int32)
-    new_ids[ids[np.argsort(first_index[ids], kind="stable")]] = np.arange(1, ids.size + 1, dtype=np.int32)
-    return new_ids[labels]
-
-
 def _particles(mask: np.ndarray, *, min_area, max_area, exclude_edges, split_touching, fill_holes) -> np.ndarray:
     """Label map of one thresholded plane, as the ParticleAnalyzer would outline it."""
     if fill_holes:
@@ -72,16 +61,8 @@ def _particles(mask: np.ndarray, *, min_area, max_area, exclude_edges, split_tou
         labels = _split_touching(mask)
     else:
         labels, _ = ndimage.label(mask, structure=_EIGHT_CONNECTED)
-    n = int(labels.max())
-    areas = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = areas >= min_area
-    if max_area is not None:
-        keep &= areas <= max_area
-    if exclude_edges:
-        border = np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1]))
-        keep[np.unique(border)] = False
-    keep[0] = False
-    return _relabel_in_scan_order(labels, keep)
+    border = np.unique(np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1]))) if exclude_edges else ()
+    return filter_by_area(labels, min_area, max_area, order="raster", drop=border).labels
 
 
 def _check_area(name: str, value) -> float:

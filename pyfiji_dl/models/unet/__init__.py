@@ -40,7 +40,7 @@ from .inference import _clahe_function, predict, predict_normalized, preprocess
 from .losses import binary_focal_loss, loss_for, weighted_binary_crossentropy
 from .model import UNetModel, load_model, thresholds
 from .network import build_unet, receptive_radius, tile_halo
-from .objects import annotation_instances, filter_areas, instances, mean_probabilities, postprocess
+from .objects import annotation_instances, instances, mean_probabilities, postprocess
 from .trainer import (default_area_limits, make_config, optimise_threshold, patch_batches, plan_training,
                       prepare_arrays, require_2d, train, validation_patches)
 
@@ -49,7 +49,7 @@ __all__ = [
     "MIN_AREA_FRACTION_OF_MEDIAN", "MODEL_FILES", "OUTPUTS", "PERCENTILES", "THRESHOLD_CANDIDATES",
     "WEIGHTS_BEST", "WEIGHTS_LAST", "UNetConfig", "UNetDataError", "UNetModel", "_clahe_function",
     "annotation_instances", "binary_focal_loss", "build_unet", "contrast_parameters", "default_area_limits",
-    "filter_areas", "instances", "load_model", "loss_for", "make_config", "mean_probabilities",
+    "instances", "load_model", "loss_for", "make_config", "mean_probabilities",
     "normalization_parameters", "optimise_threshold", "patch_batches", "plan_training", "postprocess", "predict",
     "predict_normalized", "prepare_arrays", "preprocess", "receptive_radius", "require_2d", "thresholds",
     "tile_halo", "train", "validation_patches", "weighted_binary_crossentropy",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ...annotation.objects import filter_by_area
 from .config import FULL_CONNECTIVITY
+
 
 def instances(probability: np.ndarray, *, threshold: float = 0.5, min_area: int | None = None,
               max_area: int | None = None, split_touching: bool = False) -> np.ndarray:
@@ -26,8 +28,9 @@ def instances(probability: np.ndarray, *, threshold: float = 0.5, min_area: int 
     Returns
     -------
     ndarray of int32
-        Label map, objects numbered 1..n in raster order of their first pixel,
-        8-connected (as Fiji's particle analyser).
+        Label map, objects numbered 1..n in raster order of their first pixel
+        (with ``split_touching``: of their watershed seeds), 8-connected (as Fiji's
+        particle analyser).
     """
     from ...annotation.watershed import split_touching as split
 
@@ -36,24 +39,8 @@ def instances(probability: np.ndarray, *, threshold: float = 0.5, min_area: int 
         labels = split(mask)
     else:
         labels, _ = ndimage.label(mask, structure=FULL_CONNECTIVITY)
-    return filter_areas(labels, min_area, max_area)
-
-
-def filter_areas(labels: np.ndarray, min_area: int | None = None, max_area: int | None = None) -> np.ndarray:
-    """Drop objects outside ``[min_area, max_area]`` pixels and renumber the rest 1..n."""
-    labels = np.asarray(labels)
-    if not labels.any():
-        return labels.astype(np.int32)
-    areas = np.bincount(labels.ravel())
-    keep = areas > 0
-    keep[0] = False
-    if min_area is not None:
-        keep &= areas >= min_area
-    if max_area is not None:
-        keep &= areas <= max_area
-    new_ids = np.zeros(areas.size, np.int32)
-    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return new_ids[labels]
+    # renumbered keeping the ids' order: a watershed's pieces stay in the order of their seeds
+    return filter_by_area(labels, min_area, max_area, order="id").labels
 
 
 def mean_probabilities(labels: np.ndarray, probability: np.ndarray) -> dict:

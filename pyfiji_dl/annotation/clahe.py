@@ -63,6 +63,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .java_numbers import d2i_array, jit_d2i
+
 __all__ = ["clahe"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
@@ -75,29 +77,6 @@ _F255 = np.float32(255.0)
 # A safety net only: Fiji's redistribution loop terminates after a handful of
 # rounds for any non-negative slope; Java would loop forever if it did not.
 _MAX_CLIP_ROUNDS = 100000
-
-
-# ---------------------------------------------------------------------------
-# Java arithmetic helpers
-# ---------------------------------------------------------------------------
-
-
-@njit(cache=True, inline="always")
-def _f2i(x):
-    """Java's ``(int) x`` for a float or double: NaN -> 0, saturating."""
-    if x != x:
-        return 0
-    if x >= 2147483647.0:
-        return 2147483647
-    if x <= -2147483648.0:
-        return -2147483648
-    return int(x)
-
-
-def _java_d2i(values: np.ndarray) -> np.ndarray:
-    """Vectorised Java ``(int)`` cast of float64 values (NaN -> 0, saturating)."""
-    out = np.nan_to_num(values, nan=0.0, posinf=2147483647.0, neginf=-2147483648.0)
-    return np.trunc(np.clip(out, -2147483648.0, 2147483647.0)).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------
@@ -173,7 +152,7 @@ def _mapped_byte(v, clipped, total):
         cdf += clipped[i]
     cdf_min = clipped[h_min]
     t = np.float32(cdf - cdf_min) / np.float32(total - cdf_min)
-    return _f2i(t * _F255 + _FHALF) & 0xFF
+    return jit_d2i(t * _F255 + _FHALF) & 0xFF
 
 
 # ---------------------------------------------------------------------------
@@ -207,9 +186,9 @@ def _flat(idx, radius, nbins, slope, mask, use_mask):
             n = h * (min(width, x_max) - x_min)
             if use_mask:
                 w = _F1 + np.float32(mask[y, x]) / _F255 * slope_m1
-                limit = _f2i(w * np.float32(n) / f_bins + _FHALF)
+                limit = jit_d2i(w * np.float32(n) / f_bins + _FHALF)
             else:
-                limit = _f2i(slope * np.float32(n) / f_bins + _FHALF)
+                limit = jit_d2i(slope * np.float32(n) / f_bins + _FHALF)
             if x_min > 0:
                 for yi in range(y_min, y_max):
                     hist[idx[yi, x_min - 1]] -= 1
@@ -269,7 +248,7 @@ def _fast_flat(idx, radius, nbins, slope, cs, rs):
     height, width = idx.shape
     nb = nbins + 1
     block = 2 * radius + 1
-    limit = _f2i(
+    limit = jit_d2i(
         slope * np.float32(block) * np.float32(block) / np.float32(nbins) + _FHALF
     )
     ncs = cs.shape[0]
@@ -310,7 +289,7 @@ def _fast_flat(idx, radius, nbins, slope, cs, rs):
                         t = t0
                     else:
                         t = wy * t0 + (_F1 - wy) * t1
-                    g = _f2i(t * _F255 + _FHALF)
+                    g = jit_d2i(t * _F255 + _FHALF)
                     dst[y, x] = max(0, min(255, g))
     return dst
 
@@ -328,7 +307,7 @@ def _apply_8bit(src, dst, mask, use_mask):
         for x in range(width):
             m = np.float32(mask[y, x]) / _F255 if use_mask else _F1
             b = m * np.float32(dst[y, x]) + (_F1 - m) * np.float32(src[y, x])
-            out[y, x] = _f2i(b + _FHALF) & 0xFF
+            out[y, x] = jit_d2i(b + _FHALF) & 0xFF
     return out
 
 
@@ -351,7 +330,7 @@ def _apply_16bit(image, src, dst, lo, mask, use_mask):
             v = np.int64(image[y, x])
             a = _gain(src, dst, y, x)
             b = m * (a * np.float32(v - lo) + f_lo - np.float32(v)) + np.float32(v)
-            out[y, x] = max(0, min(65535, _f2i(b + _FHALF)))
+            out[y, x] = max(0, min(65535, jit_d2i(b + _FHALF)))
     return out
 
 
@@ -387,7 +366,7 @@ def _view_16bit(plane: np.ndarray, lo: int, hi: int) -> np.ndarray:
     scale = 256.0 / (hi - lo + 1)
     value = np.maximum(plane.astype(np.int64) - lo, 0)
     with np.errstate(invalid="ignore", over="ignore"):
-        g = _java_d2i(value * scale + 0.5)
+        g = d2i_array(value * scale + 0.5)
     return (np.minimum(g, 255) & 0xFF).astype(np.uint8)
 
 
@@ -406,7 +385,7 @@ def _view_32bit(plane: np.ndarray, lo: float, hi: float) -> np.ndarray:
         scale = np.float64(255.0) / (np.float64(hi) - np.float64(lo))
         value = plane.astype(np.float64) - lo
         value[value < 0] = 0.0
-        g = _java_d2i(value * scale + 0.5)
+        g = d2i_array(value * scale + 0.5)
     return (np.minimum(g, 255) & 0xFF).astype(np.uint8)
 
 

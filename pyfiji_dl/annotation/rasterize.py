@@ -31,6 +31,8 @@ import numpy as np
 import roifile
 from numba import njit
 
+from .java_numbers import ceil_int, d2i, double_div, f32, floor_int, jit_d2i, jit_math_round
+
 __all__ = [
     "AREA_ROI_TYPES",
     "RasterRules",
@@ -97,52 +99,10 @@ _SEG_MOVETO, _SEG_LINETO, _SEG_QUADTO, _SEG_CUBICTO, _SEG_CLOSE = 0, 1, 2, 3, 4
 _FILL_FLATNESS_SQ = 0.01 * 0.01
 _FLATTEN_LIMIT = 10
 
-_INT_MIN = -(2**31)
-_INT_MAX = 2**31 - 1
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Float.MIN_VALUE: FloatPolygon starts its max search there (not at -MAX_VALUE),
 # which matters for ROIs lying entirely at negative coordinates.
 _FLOAT32_MIN_VALUE = float(np.finfo(np.float32).smallest_subnormal)
-
-
-# --------------------------------------------------------------------------
-# Java numeric semantics
-# --------------------------------------------------------------------------
-
-
-def _f32(value: float) -> float:
-    """Round a double to float and back, like Java's ``(float)`` cast."""
-    return float(np.float32(value))
-
-
-def _d2i(value: float) -> int:
-    """Java's ``(int)`` cast of a double: truncation, NaN to 0, saturation."""
-    if value != value:
-        return 0
-    if value >= _INT_MAX:
-        return _INT_MAX
-    if value <= _INT_MIN:
-        return _INT_MIN
-    return int(value)
-
-
-def _floor_i(value: float) -> int:
-    """``(int)Math.floor(value)``."""
-    return _d2i(math.floor(value)) if math.isfinite(value) else _d2i(value)
-
-
-def _ceil_i(value: float) -> int:
-    """``(int)Math.ceil(value)``."""
-    return _d2i(math.ceil(value)) if math.isfinite(value) else _d2i(value)
-
-
-def _java_div(a: float, b: float) -> float:
-    """Java double division, which yields inf/NaN where Python raises."""
-    if b == 0.0:
-        if a != a or a == 0.0:
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
 
 
 def _decoded_short(value: int) -> int:
@@ -157,18 +117,7 @@ def _decoded_short(value: int) -> int:
 
 def _decoded_float(value: float) -> float:
     """A header float as written by ``struct.pack('>f')`` and read by ImageJ."""
-    return _f32(value)
-
-
-@njit(cache=True)
-def _java_round(value):
-    """Java's ``Math.round(double)``: floor(value + 1/2) without rounding error."""
-    if value != value:
-        return 0
-    fl = np.floor(value)
-    if value - fl >= 0.5:
-        fl += 1.0
-    return int(fl)
+    return f32(value)
 
 
 # --------------------------------------------------------------------------
@@ -266,8 +215,8 @@ def _fill_float_polygon(xf, yf, n, x_offset, y_offset, width, height):
         y2f = np.float64(yf[iplus1]) + y_offset
         x1f = np.float64(xf[i]) + x_offset
         x2f = np.float64(xf[iplus1]) + x_offset
-        y1 = _java_round(y1f)
-        y2 = _java_round(y2f)
+        y1 = jit_math_round(y1f)
+        y2 = jit_math_round(y2f)
         if y1 == y2 or (y1 <= 0 and y2 <= 0):
             continue
         if y1 > y2:
@@ -288,17 +237,6 @@ def _fill_float_polygon(xf, yf, n, x_offset, y_offset, width, height):
 
 
 @njit(cache=True)
-def _java_f2i(value):
-    if value != value:
-        return 0
-    if value >= 2147483647.0:
-        return 2147483647
-    if value <= -2147483648.0:
-        return -2147483648
-    return int(value)
-
-
-@njit(cache=True)
 def _path_from_shape_array(array):
     """``ShapeRoi.makeShapeFromArray`` into a ``GeneralPath`` (Path2D.Float).
 
@@ -314,7 +252,7 @@ def _path_from_shape_array(array):
     ncoords = 0
     index = 0
     while index < n:
-        seg = _java_f2i(array[index])
+        seg = jit_d2i(array[index])
         index += 1
         if seg == 0 or seg == 1:
             ncoord = 2
@@ -390,7 +328,7 @@ def _path_float_bounds(coords):
     fy = np.floor(np.float64(y1))
     cx = np.ceil(np.float64(x1) + np.float64(w))
     cy = np.ceil(np.float64(y1) + np.float64(h))
-    return _java_f2i(fx), _java_f2i(fy), _java_f2i(cx - fx), _java_f2i(cy - fy)
+    return jit_d2i(fx), jit_d2i(fy), jit_d2i(cx - fx), jit_d2i(cy - fy)
 
 
 @njit(cache=True)
@@ -688,11 +626,11 @@ def _float_polygon_bounds(xs: np.ndarray, ys: np.ndarray):
 def _relative_to_int_bounds(xs: np.ndarray, ys: np.ndarray):
     """``EllipseRoi/RotatedRectRoi.makePolygonRelative`` via ``FloatPolygon.getBounds``."""
     min_x, min_y, max_x, max_y = _float_polygon_bounds(xs, ys)
-    left = _floor_i(min_x)
-    top = _floor_i(min_y)
+    left = floor_int(min_x)
+    top = floor_int(min_y)
     # (int)(maxX - iMinX + 0.5): float subtraction, then double.
-    width = _d2i(float(np.float32(max_x) - np.float32(left)) + 0.5)
-    height = _d2i(float(np.float32(max_y) - np.float32(top)) + 0.5)
+    width = d2i(float(np.float32(max_x) - np.float32(left)) + 0.5)
+    height = d2i(float(np.float32(max_y) - np.float32(top)) + 0.5)
     rel_x = (xs - np.float32(left)).astype(np.float32)
     rel_y = (ys - np.float32(top)).astype(np.float32)
     return left, top, width, height, rel_x, rel_y
@@ -736,12 +674,12 @@ def _rotated_rect_vertices(x1: float, y1: float, x2: float, y2: float, rect_widt
     direction vector; v1.53t atan/sin/cos and 5 vertices (the first repeated)."""
     if polygon:
         length = math.sqrt((x2 - x1) * (x2 - x1) + (y2 - y1) * (y2 - y1))
-        wsa = _java_div(0.5 * rect_width * (y2 - y1), length)
-        wca = _java_div(-0.5 * rect_width * (x2 - x1), length)
+        wsa = double_div(0.5 * rect_width * (y2 - y1), length)
+        wca = double_div(-0.5 * rect_width * (x2 - x1), length)
         xs = np.array([x1 + wsa, x2 + wsa, x2 - wsa, x1 - wsa], np.float32)
         ys = np.array([y1 + wca, y2 + wca, y2 - wca, y1 - wca], np.float32)
         return xs, ys
-    angle = math.atan(_java_div(x2 - x1, y2 - y1))
+    angle = math.atan(double_div(x2 - x1, y2 - y1))
     wsa = (rect_width / 2.0) * math.sin((math.pi / 2.0) + angle)
     wca = (rect_width / 2.0) * math.cos((math.pi / 2) + angle)
     xs = np.array([x1 + wsa, x2 + wsa, x2 - wsa, x1 - wsa, x1 + wsa], np.float32)
@@ -759,10 +697,10 @@ def _subpixel_polygon_layout(xf: np.ndarray, yf: np.ndarray):
     bounds_h = float(np.float32(max_y) - np.float32(min_y))
     rel_x = (xf - np.float32(min_x)).astype(np.float32)
     rel_y = (yf - np.float32(min_y)).astype(np.float32)
-    left = _floor_i(min_x)
-    top = _floor_i(min_y)
-    width = _ceil_i(min_x + bounds_w) - left
-    height = _ceil_i(min_y + bounds_h) - top
+    left = floor_int(min_x)
+    top = floor_int(min_y)
+    width = ceil_int(min_x + bounds_w) - left
+    height = ceil_int(min_y + bounds_h) - top
     return left, top, width, height, rel_x, rel_y, min_x - left, min_y - top
 
 
@@ -896,10 +834,10 @@ def _roi_geometry(roi, rules: RasterRules = _DEFAULT_RULES):
     if roitype == _RECT or roitype == _OVAL:
         if version >= 223 and subpixel:
             # new Roi(double x, y, w, h): bounds truncated / rounded up
-            x = _d2i(_decoded_float(roi.xd))
-            y = _d2i(_decoded_float(roi.yd))
-            width = _ceil_i(_decoded_float(roi.widthd))
-            height = _ceil_i(_decoded_float(roi.heightd))
+            x = d2i(_decoded_float(roi.xd))
+            y = d2i(_decoded_float(roi.yd))
+            width = ceil_int(_decoded_float(roi.widthd))
+            height = ceil_int(_decoded_float(roi.heightd))
         else:
             x, y = left, top
             width = _decoded_short(roi.right) - left
@@ -1304,7 +1242,7 @@ def _spline_geometry(rel_x, rel_y, base_x, base_y, roitype, subpixel, hornbeck):
             length = _smoothed_perimeter_int(rel_x, rel_y, n)
     else:
         length = _closed_length(rel_x, rel_y, n, is_float)
-    evaluation_points = _d2i(length / 2.0)
+    evaluation_points = d2i(length / 2.0)
     if evaluation_points < 100:
         evaluation_points = 100
     xpf = rel_x.astype(np.float32)

@@ -53,6 +53,8 @@ import math
 
 import numpy as np
 
+from .java_numbers import INT_MAX, INT_MIN, d2i, d2i_array, int_div, math_round, wrap_int32
+
 __all__ = [
     "THRESHOLD_METHODS",
     "canonical_method",
@@ -92,50 +94,8 @@ _BY_LOWER = {name.lower(): name for name in THRESHOLD_METHODS}
 _DOUBLE_MAX = float(np.finfo(np.float64).max)  # Double.MAX_VALUE
 _DOUBLE_MIN_VALUE = 5e-324  # Double.MIN_VALUE, the smallest positive double
 _DOUBLE_EPSILON = 2.220446049250313e-16  # the constant in the Java sources
-_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _MAX_SMOOTHING_ITERATIONS = 10000  # Intermodes / Minimum give up after this
 _MAX_REFINEMENTS = 10000  # Li / MinError: Java would loop forever; we stop here
-
-
-# --------------------------------------------------------------------------
-# Java numeric semantics
-# --------------------------------------------------------------------------
-
-
-def _java_int(value) -> int:
-    """Java's ``(int)`` cast of a double: truncate toward 0, NaN -> 0, saturate."""
-    value = float(value)
-    if math.isnan(value):
-        return 0
-    if value >= _INT_MAX:
-        return _INT_MAX
-    if value <= _INT_MIN:
-        return _INT_MIN
-    return int(value)
-
-
-def _java_int_array(values: np.ndarray) -> np.ndarray:
-    """Element-wise :func:`_java_int` as int64."""
-    values = np.asarray(values, dtype=np.float64)
-    out = np.trunc(np.nan_to_num(values, nan=0.0, posinf=_INT_MAX, neginf=_INT_MIN))
-    return np.clip(out, _INT_MIN, _INT_MAX).astype(np.int64)
-
-
-def _java_round(value) -> int:
-    """Java's ``Math.round(double)``: nearest integer, halves up, NaN -> 0."""
-    value = float(value)
-    if math.isnan(value):
-        return 0
-    if math.isinf(value):
-        return _INT_MAX if value > 0 else _INT_MIN
-    low = math.floor(value)
-    return int(low + 1 if value - low >= 0.5 else low)
-
-
-def _wrap_int32(values):
-    """Two's-complement wrap of int64 values to Java ``int`` (overflowing products)."""
-    values = np.asarray(values, dtype=np.int64)
-    return ((values + 2**31) % 2**32) - 2**31
 
 
 def _log(values) -> np.ndarray:
@@ -209,7 +169,7 @@ def _check_histogram(histogram) -> np.ndarray:
     elif data.dtype.kind not in "iub":
         raise ValueError(f"histogram counts must be integers, not {data.dtype}")
     data = data.astype(np.int64)
-    if np.any(data < 0) or np.any(data > _INT_MAX):
+    if np.any(data < 0) or np.any(data > INT_MAX):
         raise ValueError("histogram counts must be between 0 and 2**31 - 1 (ImageJ stores them as int)")
     return data
 
@@ -217,7 +177,7 @@ def _check_histogram(histogram) -> np.ndarray:
 def _cumulative_normalised(data: np.ndarray, int_total: bool = False):
     """``norm_histo``, ``P1``, ``P2`` and the first/last bins used by the entropy methods
     (``int_total``: ImageJ 1.54 counts the pixels in a Java ``int``)."""
-    total = float(_wrap_int32(data.sum())) if int_total else float(data.sum())
+    total = float(wrap_int32(data.sum())) if int_total else float(data.sum())
     norm = data / total
     p1 = np.cumsum(norm)
     p2 = 1.0 - p1
@@ -246,11 +206,11 @@ def huang_fuzzy_threshold(histogram, int_sums: bool = False) -> int:
     levels = np.arange(256, dtype=np.float64)
     weighted = levels * data
     if int_sums:
-        weighted = _wrap_int32(np.arange(256, dtype=np.int64) * data)
+        weighted = wrap_int32(np.arange(256, dtype=np.int64) * data)
 
     def running(values):  # sequential sums, in int (wrapping) for ImageJ 1.54
         if int_sums:
-            return _wrap_int32(np.cumsum(values)).astype(np.float64)
+            return wrap_int32(np.cumsum(values)).astype(np.float64)
         return np.cumsum(values.astype(np.float64) if values.dtype.kind != "f" else values)
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -331,8 +291,8 @@ def isodata_threshold(histogram) -> int:
     g = np.arange(start, 255)
     lower_sum_exclusive = np.concatenate(([0], np.cumsum(data * levels)))  # [k] = sum over i < k
     lower_count_exclusive = np.concatenate(([0], np.cumsum(data)))
-    lower_sum = _wrap_int32(lower_sum_exclusive[g])
-    lower_count = _wrap_int32(lower_count_exclusive[g])
+    lower_sum = wrap_int32(lower_sum_exclusive[g])
+    lower_count = wrap_int32(lower_count_exclusive[g])
     upper_count = data.sum() - lower_count_exclusive[g + 1]
     upper_sum = (data * levels).sum() - lower_sum_exclusive[g + 1]
     for k, candidate in enumerate(g.tolist()):
@@ -341,7 +301,7 @@ def isodata_threshold(histogram) -> int:
             low = int(lower_sum[k])
             low = abs(low) // totl * (1 if low >= 0 else -1)  # Java int division
             high = float(upper_sum[k]) / float(toth)
-            if candidate == _java_round((low + high) / 2.0):
+            if candidate == math_round((low + high) / 2.0):
                 return candidate
     return -1
 
@@ -366,7 +326,7 @@ def ij_isodata_threshold(histogram) -> int:
     result = (below_mean + above_mean) / 2.0
     carry_on = (moving + 2 <= result) & (moving + 1 < high - 1)
     stop = int(np.argmin(carry_on))  # the first False exists: the last candidate always stops
-    return _java_round(result[stop])
+    return math_round(result[stop])
 
 
 def default_isodata_threshold(histogram) -> int:
@@ -380,8 +340,8 @@ def default_isodata_threshold(histogram) -> int:
     mode = int(np.argmax(data)) if data.max() > 0 else 0
     max_count = int(data[mode])
     second = int(np.delete(data, mode).max())
-    if max_count > int(_wrap_int32(second * 2)) and second != 0:
-        data[mode] = _java_int(second * 1.5)
+    if max_count > int(wrap_int32(second * 2)) and second != 0:
+        data[mode] = d2i(second * 1.5)
     return ij_isodata_threshold(data)
 
 
@@ -395,7 +355,7 @@ def li_threshold(histogram) -> int:
     new_thresh = total_weighted / num_pixels  # the mean (bin 0 adds nothing)
     for _ in range(_MAX_REFINEMENTS):
         old_thresh = new_thresh
-        threshold = _java_int(old_thresh + 0.5)
+        threshold = d2i(old_thresh + 0.5)
         if threshold < 0:
             back_sum = back_num = 0.0
         else:
@@ -408,7 +368,7 @@ def li_threshold(histogram) -> int:
             temp = float(
                 (np.float64(mean_back) - mean_obj) / (_log([mean_back])[0] - _log([mean_obj])[0])
             )
-        new_thresh = float(_java_int(temp - 0.5) if temp < -_DOUBLE_EPSILON else _java_int(temp + 0.5))
+        new_thresh = float(d2i(temp - 0.5) if temp < -_DOUBLE_EPSILON else d2i(temp + 0.5))
         if not abs(new_thresh - old_thresh) > 0.5:
             break
     return threshold
@@ -445,7 +405,7 @@ def mean_threshold(histogram) -> int:
     weighted = float((np.arange(256) * data).sum())
     if total == 0:
         return 0  # Java: (int) Math.floor(NaN)
-    return _java_int(math.floor(weighted / total))
+    return d2i(math.floor(weighted / total))
 
 
 def min_error_threshold(histogram, initial: int | None = None) -> int:
@@ -457,8 +417,8 @@ def min_error_threshold(histogram, initial: int | None = None) -> int:
     data = _check_histogram(histogram)
     levels = np.arange(256, dtype=np.int64)
     count_cum = np.cumsum(data.astype(np.float64))
-    first_cum = np.cumsum(_wrap_int32(levels * data).astype(np.float64))
-    second_cum = np.cumsum(_wrap_int32(levels * levels * data).astype(np.float64))
+    first_cum = np.cumsum(wrap_int32(levels * data).astype(np.float64))
+    second_cum = np.cumsum(wrap_int32(levels * levels * data).astype(np.float64))
 
     def upto(cum, j):
         if j < 0:
@@ -487,7 +447,7 @@ def min_error_threshold(histogram, initial: int | None = None) -> int:
                 return threshold  # ImageJ logs "MinError(I): not converging."
             previous = threshold
             temp = (w1 + np.sqrt(sqterm)) / w0
-            threshold = previous if np.isnan(temp) else _java_int(math.floor(temp) if np.isfinite(temp) else temp)
+            threshold = previous if np.isnan(temp) else d2i(math.floor(temp) if np.isfinite(temp) else temp)
     return threshold
 
 
@@ -588,7 +548,7 @@ def renyi_entropy_threshold(histogram, int_total: bool = False) -> int:
         + 0.25 * t_star2 * omega * beta[1]
         + t_star3 * (p2[t_star3] + 0.25 * omega * beta[2])
     )
-    return _java_int(value)
+    return d2i(value)
 
 
 def shanbhag_threshold(histogram, int_total: bool = False) -> int:
@@ -688,7 +648,7 @@ def _bilevel_154(data: np.ndarray) -> int:
 
 def _otsu_154(data: np.ndarray) -> int:
     """Otsu as M. E. Celebi's Fourier library computes it (ImageJ 1.54)."""
-    num_pixels = float(_wrap_int32(data.sum()))
+    num_pixels = float(wrap_int32(data.sum()))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         term = 1.0 / num_pixels
         histo = term * data.astype(np.float64)
@@ -699,7 +659,7 @@ def _otsu_154(data: np.ndarray) -> int:
         bcv = mean[-1] * cnh - mean
         bcv = bcv * (bcv / (cnh * (1.0 - cnh)))
     best = _first_max_above(bcv, 0.0)
-    return _INT_MIN if best < 0 else best  # Java starts from Integer.MIN_VALUE
+    return INT_MIN if best < 0 else best  # Java starts from Integer.MIN_VALUE
 
 
 def _intermodes_154(data: np.ndarray) -> int:
@@ -711,26 +671,20 @@ def _intermodes_154(data: np.ndarray) -> int:
     return int(math.floor(int(peaks.sum()) / 2.0))
 
 
-def _java_int_div(a: int, b: int) -> int:
-    """Java ``int`` division (truncates toward zero)."""
-    quotient = abs(a) // abs(b)
-    return quotient if (a >= 0) == (b >= 0) else -quotient
-
-
 def _isodata_154(data: np.ndarray) -> int:
     """IsoData with both class sums in Java ``int`` and integer means (ImageJ 1.54)."""
     nonzero = np.flatnonzero(data[1:])
     g = int(nonzero[0]) + 2 if nonzero.size else 0
-    products = _wrap_int32(np.arange(256, dtype=np.int64) * data)
+    products = wrap_int32(np.arange(256, dtype=np.int64) * data)
     while True:
-        totl = int(_wrap_int32(data[:g].sum()))
-        low = int(_wrap_int32(products[:g].sum()))
-        toth = int(_wrap_int32(data[g + 1:].sum()))
-        high = int(_wrap_int32(products[g + 1:].sum()))
+        totl = int(wrap_int32(data[:g].sum()))
+        low = int(wrap_int32(products[:g].sum()))
+        toth = int(wrap_int32(data[g + 1:].sum()))
+        high = int(wrap_int32(products[g + 1:].sum()))
         if totl > 0 and toth > 0:
-            low = _java_int_div(low, totl)
-            high = _java_int_div(high, toth)
-            if g == _java_round((low + high) / 2.0):
+            low = int_div(low, totl)
+            high = int_div(high, toth)
+            if g == math_round((low + high) / 2.0):
                 return g
         g += 1
         if g > 254:
@@ -739,8 +693,8 @@ def _isodata_154(data: np.ndarray) -> int:
 
 def _li_154(data: np.ndarray) -> int:
     """Li & Tam with Java ``int`` sums (ImageJ 1.54)."""
-    products = _wrap_int32(np.arange(256, dtype=np.int64) * data)
-    num_pixels = int(_wrap_int32(data.sum()))
+    products = wrap_int32(np.arange(256, dtype=np.int64) * data)
+    num_pixels = int(wrap_int32(data.sum()))
     product_cum = np.cumsum(products)
     count_cum = np.cumsum(data)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -748,19 +702,19 @@ def _li_154(data: np.ndarray) -> int:
     threshold = 0
     for _ in range(_MAX_REFINEMENTS):
         old_thresh = new_thresh
-        threshold = _java_int(old_thresh + 0.5)
+        threshold = d2i(old_thresh + 0.5)
         t = min(threshold, 255)
         if t < 0:
             sum_back = num_back = 0
         else:
-            sum_back, num_back = int(_wrap_int32(product_cum[t])), int(_wrap_int32(count_cum[t]))
-        sum_obj = int(_wrap_int32(product_cum[-1] - (product_cum[t] if t >= 0 else 0)))
-        num_obj = int(_wrap_int32(count_cum[-1] - (count_cum[t] if t >= 0 else 0)))
+            sum_back, num_back = int(wrap_int32(product_cum[t])), int(wrap_int32(count_cum[t]))
+        sum_obj = int(wrap_int32(product_cum[-1] - (product_cum[t] if t >= 0 else 0)))
+        num_obj = int(wrap_int32(count_cum[-1] - (count_cum[t] if t >= 0 else 0)))
         mean_back = 0.0 if num_back == 0 else sum_back / float(num_back)
         mean_obj = 0.0 if num_obj == 0 else sum_obj / float(num_obj)
         with np.errstate(divide="ignore", invalid="ignore"):
             temp = float((np.float64(mean_back) - mean_obj) / (_log([mean_back])[0] - _log([mean_obj])[0]))
-        new_thresh = float(_java_int(temp - 0.5) if temp < -_DOUBLE_EPSILON else _java_int(temp + 0.5))
+        new_thresh = float(d2i(temp - 0.5) if temp < -_DOUBLE_EPSILON else d2i(temp + 0.5))
         if not abs(new_thresh - old_thresh) > 0.5:
             break
     return threshold
@@ -770,7 +724,7 @@ def _mean_154(data: np.ndarray) -> int:
     """The mean grey level from ``long`` sums and ``long`` division (ImageJ 1.54)."""
     total = int(data.sum())
     weighted = int((np.arange(256, dtype=np.int64) * data).sum())
-    return _java_int(weighted // total) if total else 0
+    return d2i(weighted // total) if total else 0
 
 
 def _min_error_154(data: np.ndarray) -> int:
@@ -936,7 +890,7 @@ def _plane_histogram(pixels: np.ndarray) -> tuple[np.ndarray, float, float]:
         low, high = int(present[0]), int(present[-1])
         scale = 256.0 / (high - low + 1)
         bins = np.minimum(
-            _java_int_array(np.arange(high - low + 1, dtype=np.float64) * scale + 0.5), 255
+            d2i_array(np.arange(high - low + 1, dtype=np.float64) * scale + 0.5), 255
         )
         histogram = np.bincount(bins, weights=counts[low : high + 1], minlength=256)
         return np.rint(histogram).astype(np.int64), float(low), float(high)
@@ -945,7 +899,7 @@ def _plane_histogram(pixels: np.ndarray) -> tuple[np.ndarray, float, float]:
         scale = 255.0 / (np.float64(high) - low)
         shifted = pixels.astype(np.float64).ravel() - low
         shifted[shifted < 0.0] = 0.0
-        bins = np.minimum(_java_int_array(shifted * scale + 0.5), 255)
+        bins = np.minimum(d2i_array(shifted * scale + 0.5), 255)
     return np.bincount(bins, minlength=256), low, high
 
 
@@ -960,7 +914,7 @@ def _stack_histogram(pixels: np.ndarray, imagej: str = "1.54") -> tuple[np.ndarr
         with np.errstate(divide="ignore", invalid="ignore"):
             width = (high - low + 1) if imagej == "1.54" else (high - low)  # StackStatistics.binSize
             scale = 1.0 / np.float64(width / 256.0)
-            bins = np.minimum(_java_int_array(scale * np.arange(high - low + 1, dtype=np.float64)), 255)
+            bins = np.minimum(d2i_array(scale * np.arange(high - low + 1, dtype=np.float64)), 255)
         histogram = np.bincount(bins, weights=counts[low : high + 1], minlength=256)
         return np.rint(histogram).astype(np.int64), float(low), float(high)
     # StackStatistics: only values within +-Float.MAX_VALUE count (no NaN, no infinity)
@@ -971,7 +925,7 @@ def _stack_histogram(pixels: np.ndarray, imagej: str = "1.54") -> tuple[np.ndarr
     low, high = float(values.min()), float(values.max())
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = 256.0 / np.float64(high - low)
-        bins = np.minimum(_java_int_array(scale * (values - low)), 255)
+        bins = np.minimum(d2i_array(scale * (values - low)), 255)
     return np.bincount(bins, minlength=256), low, high
 
 
@@ -1031,8 +985,8 @@ def _scale_limits(lower, upper, low, high, dtype, *, full_range: bool) -> tuple[
     else:
         lower = upper = low
     if dtype == np.uint16:
-        lower = float(_java_round(max(lower, 0.0)))
-        upper = float(_java_round(min(upper, 65535.0)))
+        lower = float(math_round(max(lower, 0.0)))
+        upper = float(math_round(min(upper, 65535.0)))
     return float(lower), float(upper)
 
 

@@ -191,3 +191,14 @@ def test_the_budget_stop_says_how_many_epochs_fitted_not_the_plans_upper_bound()
     # a resumed run counts its earlier epochs in the next epoch's number
     resumed = budget_stop_message(12, 1.0, budget.epoch_seconds)
     assert "after 5 epochs (12 in all)" in resumed and "epoch 13 would" in resumed and "estimated" not in resumed
+
+
+def test_a_short_budget_on_a_cpu_raises_stardists_learning_rate_and_nothing_else_does():
+    short = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
+    published = FAMILY_DEFAULTS[("stardist", 2)]["lr"]
+    assert short.lr > published and "steps fit in the budget" in short.reasons["lr"]
+    # a GPU does thousands of steps in the same budget; no budget: the published schedule
+    assert choose_training_plan("stardist", "gpu", 2, QUARTERS, NUCLEI, max_minutes=2).lr == published
+    assert choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI).lr == published
+    assert choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, 2, {"lr": 1e-4}).lr == 1e-4
+    assert choose_training_plan("care", "cpu", 2, [(256, 256)], max_minutes=2).lr == FAMILY_DEFAULTS[("care", 2)]["lr"]

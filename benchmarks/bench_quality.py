@@ -125,7 +125,7 @@ def _ours_record(model_dir: Path) -> dict:
     from pyfiji_dl.models.training import TrainingState, read_history
 
     state = TrainingState.load(model_dir)
-    record = {"model_dir": model_dir, "plan": read_card(model_dir).get("training_plan"),
+    record = {"model_dir": model_dir, "plan": read_card(model_dir).training_plan,
               "history": read_history(model_dir),
               "epochs_done": state.epochs_done if state else None,
               "epochs_total": state.epochs_total if state else None}

@@ -170,7 +170,7 @@ def speed(root: Path, model: Path, n_images: int = 5) -> None:
     for i in range(n_images):
         write_imagej_tiff(folder / f"big{i}.tif", np.roll(big, 37 * i, axis=1), "YX")
 
-    adapter = adapter_for(read_card(model)["family"])
+    adapter = adapter_for(read_card(model).family)
     unet = adapter.load_model(model)
     from pyfiji_dl.data.normalize import normalize_percentile
 

@@ -55,6 +55,7 @@ def test_review_rois_orders_3d_slices_together_and_unknown_last():
 
 
 def test_unet_confidence_is_the_mean_foreground_probability_inside_the_object():
+    from pyfiji_dl.models.card import ModelCard
     from pyfiji_dl.models.unet import postprocess
     from pyfiji_dl.prediction.review import review_rois
     from pyfiji_dl.annotation.convert import labels_to_rois
@@ -62,7 +63,7 @@ def test_unet_confidence_is_the_mean_foreground_probability_inside_the_object():
     probability = np.zeros((40, 40), np.float32)
     probability[2:12, 2:12] = 0.9
     probability[20:30, 20:30] = np.linspace(0.55, 0.75, 10)[None, :]
-    _, labels, confidences = postprocess(probability, {"threshold": 0.5, "split_touching": False})
+    _, labels, confidences = postprocess(probability, ModelCard.new("unet", threshold=0.5, split_touching=False))
     for label, confidence in confidences.items():
         assert confidence == pytest.approx(probability[labels == label].mean())
     ordered = review_rois(labels_to_rois(labels, "YX"), confidences)
@@ -150,11 +151,12 @@ def test_confidence_is_stardists_own_object_probability(model_dir, data_dir, pre
 def test_roi_set_is_ordered_named_and_coloured_for_review_in_imagej(ij, model_dir, predicted, data_dir):
     from pyfiji_dl.fiji import jvm
     from pyfiji_dl.fiji.imagej1 import read_roi_set
+    from pyfiji_dl.models.card import read_card
     from pyfiji_dl.prediction.review import confidence_floor
 
     rows = read_table(predicted / "objects" / "new0.csv")
     confidence = {int(r["label"]): float(r["confidence"]) for r in rows}
-    floor = confidence_floor(json.loads((model_dir / "pyfiji_dl.json").read_text()))
+    floor = confidence_floor(read_card(model_dir))
     assert jvm.has_display(), "the ROI Manager needs a display: run under xvfb-run"
     rois, via_manager = read_roi_set(predicted / "rois" / "new0.zip", use_roi_manager=True)
     assert via_manager and len(rois) == len(rows)
@@ -183,9 +185,10 @@ def test_roi_set_is_ordered_named_and_coloured_for_review_in_imagej(ij, model_di
 
 def test_review_ranking_on_made_up_tables(tmp_path):
     from pyfiji_dl.io.tables import write_csv
+    from pyfiji_dl.models.card import ModelCard
     from pyfiji_dl.prediction.queue import add_review_columns
 
-    card = {"thresholds": {"prob": 0.4}}  # low confidence: below 0.7
+    card = ModelCard.new("stardist", thresholds={"prob": 0.4})  # low confidence: below 0.7
     tables = {}
     for name, confidences in {"calm.tif": [0.95, 0.9], "doubtful.tif": [0.45, 0.5, 0.99],
                               "unsure.tif": [0.6, 0.8], "empty.tif": []}.items():
@@ -202,10 +205,11 @@ def test_review_ranking_on_made_up_tables(tmp_path):
 def test_review_queue_over_a_folder(model_dir, predicted):
     from PIL import Image
 
+    from pyfiji_dl.models.card import read_card
     from pyfiji_dl.prediction.queue import low_confidence_limit
     from pyfiji_dl.prediction.review import CONFIDENCE_RAMP, confidence_floor
 
-    low = low_confidence_limit(confidence_floor(json.loads((model_dir / "pyfiji_dl.json").read_text())))
+    low = low_confidence_limit(confidence_floor(read_card(model_dir)))
     summary = [row for row in read_table(predicted / "summary.csv") if row["frame"] == "all"]
     assert {row["image"] for row in summary} == {"new0.tif", "new1.tif"}
     for row in summary:

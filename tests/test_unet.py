@@ -190,6 +190,7 @@ def test_tiled_prediction_equals_whole_image_prediction(trained, nuclei):
 
 
 def test_instances_from_probability_split_touching_and_area_filter():
+    from pyfiji_dl.models.card import ModelCard
     from pyfiji_dl.models.unet import annotation_instances, instances, mean_probabilities, postprocess
 
     yy, xx = np.mgrid[:60, :80]
@@ -203,7 +204,7 @@ def test_instances_from_probability_split_touching_and_area_filter():
     split = instances(probability, threshold=0.5, min_area=10, split_touching=True)
     assert split.max() == 2 and split[30, 25] != split[30, 47] and split[30, 25] and split[30, 47]
     assert instances(probability, threshold=0.5, max_area=10).max() == 1
-    mask, labels, probs = postprocess(probability, {"threshold": 0.85, "min_area": 5})
+    mask, labels, probs = postprocess(probability, ModelCard.new("unet", threshold=0.85, min_area=5))
     assert labels.max() == 1 and probs == {1: pytest.approx(0.9)} and mask.sum() > labels.astype(bool).sum()
     assert mean_probabilities(np.zeros((3, 3), int), probability[:3, :3]) == {}
 

@@ -44,9 +44,10 @@ import numpy as np
 
 from .. import __version__, families
 from ..io.atomic import atomic_path
-from .network import (OLDEST_PROVEN_TENSORFLOW, PROVEN_RUNTIMES, ExportError, ExportableModel, load_exportable,
-                      unet_threshold, write_saved_model_zip)
+from ..models.card import ModelCard
 from ..models.source import FORMAT_MARKER
+from .network import (OLDEST_PROVEN_TENSORFLOW, PROVEN_RUNTIMES, ExportError, ExportableModel, load_exportable,
+                      write_saved_model_zip)
 from .validation import (PackageValidationError, ValidationReport, _entry_text, _import_spec, _quiet_bioimageio,
                          apply_processing, validate_bioimageio_package)
 
@@ -336,7 +337,7 @@ class Processing:
 def _processing_for(exportable: ExportableModel) -> Processing:
     card, family = exportable.card, exportable.family
     axes = list(exportable.spatial_axes)
-    norm = card.get("normalization") or {}
+    norm = card.normalization
     if family == "n2v":
         from .fiji import n2v_mean_std
 
@@ -373,13 +374,13 @@ def _processing_for(exportable: ExportableModel) -> Processing:
                      f"(deepImageJ: {STARDIST_MACRO})")
     else:
         post_text = (f"none: the output is a probability map; objects are the connected components (8-connected) "
-                     f"of probability > {unet_threshold(card)}"
-                     + (f" with at least {card['min_area']} pixels" if card.get("min_area") else "")
+                     f"of probability > {card.details.probability_threshold}"
+                     + (f" with at least {card.details.min_area} pixels" if card.details.min_area else "")
                      + f" (pyfiji-dl predict does this; deepImageJ: {POSTPROCESSING_MACRO})")
     outside_step = None
     pre_macro = _macro_percentiles(low, high)
-    if family == "unet" and (card.get("contrast") or {}).get("method") == "clahe":
-        contrast = card["contrast"]
+    if family == "unet" and (card.details.contrast or {}).get("method") == "clahe":
+        contrast = card.details.contrast
         outside_step = (f"Fiji's CLAHE (Process > Enhance Local Contrast (CLAHE): blocksize "
                         f"{contrast.get('block_size', 127)}, histogram bins {contrast.get('bins', 256)}, maximum "
                         f"slope {contrast.get('max_slope', 3.0)}, not 'fast'), which the bioimageio format cannot "
@@ -394,9 +395,9 @@ def _processing_for(exportable: ExportableModel) -> Processing:
 
 def prepare_outside_format(exportable: ExportableModel, raw: np.ndarray) -> np.ndarray:
     """Steps before the package's preprocessing that the format cannot express (U-Net CLAHE)."""
-    contrast = exportable.card.get("contrast") or {}
-    if exportable.family != "unet" or contrast.get("method") != "clahe":
+    if exportable.family != "unet" or (exportable.card.details.contrast or {}).get("method") != "clahe":
         return raw
+    contrast = exportable.card.details.contrast
     from ..models import unet
 
     enhance = unet._clahe_function()
@@ -465,12 +466,13 @@ run("Enhance Local Contrast (CLAHE)", "blocksize={contrast.get('block_size', 127
 """)
 
 
-def _macro_unet_objects(card: dict) -> str:
-    threshold = float(unet_threshold(card))
-    min_area = int(card.get("min_area") or 0)
-    max_area = card.get("max_area")
+def _macro_unet_objects(card: ModelCard) -> str:
+    post = card.details
+    threshold = post.probability_threshold
+    min_area = int(post.min_area or 0)
+    max_area = post.max_area
     size = f"{min_area}-{int(max_area) if max_area else 'Infinity'}"
-    watershed = 'run("Watershed");\n' if card.get("split_touching") else ""
+    watershed = 'run("Watershed");\n' if post.split_touching else ""
     return f"""// pyfiji_dl export: U-Net objects from the probability map, for deepImageJ.
 // Threshold at the probability the model was tuned for, then 8-connected particles
 // within the model's area limits (pixels), as pyfiji-dl predict does; the objects go
@@ -517,7 +519,7 @@ def _write_macros(staging: Path, exportable: ExportableModel, processing: Proces
         (staging / POSTPROCESSING_MACRO).write_text(processing.deepimagej_post)
         written.append(POSTPROCESSING_MACRO)
     if exportable.family == "stardist" and exportable.ndim == 2:
-        thresholds = exportable.card.get("thresholds") or {}
+        thresholds = exportable.card.thresholds
         (staging / STARDIST_MACRO).write_text(_macro_stardist(float(thresholds.get("prob", 0.5)),
                                                               float(thresholds.get("nms", 0.4))))
         written.append(STARDIST_MACRO)
@@ -625,7 +627,7 @@ def _write_cover(path: Path, exportable: ExportableModel, raw: np.ndarray, norma
     elif exportable.family == "unet":
         from scipy import ndimage
 
-        mask = flat(output) > float(unet_threshold(exportable.card))
+        mask = flat(output) > exportable.card.details.probability_threshold
         labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
         right = _label_colours(labels, left)
     else:
@@ -714,7 +716,7 @@ def _rdf(exportable: ExportableModel, processing: Processing, *, name, authors, 
                       for a, h in zip(spatial, exportable.halo)]
                    + [{"type": "channel", "channel_names": list(exportable.output_channel_names)}])
     tf_version = tf.__version__
-    thresholds = card.get("thresholds") or {}
+    thresholds = card.thresholds if family == "stardist" else {}
     pixel_size = {"x": float(calibration.pixel_width), "y": float(calibration.pixel_height),
                   "z": float(calibration.voxel_depth)}
     has_post_macro = POSTPROCESSING_MACRO in attachments or STARDIST_MACRO in attachments
@@ -741,7 +743,7 @@ def _rdf(exportable: ExportableModel, processing: Processing, *, name, authors, 
     config = {
         "bioimageio": {
             "architecture_type": "U-Net",
-            "architecture_description": f"{title} network ({card.get('ndim')}D) from pyfiji_dl; "
+            "architecture_description": f"{title} network ({card.ndim}D) from pyfiji_dl; "
                                         f"{exportable.network.count_params()} parameters",
             "task": task,
             "model_parameter_count": int(exportable.network.count_params()),
@@ -752,7 +754,7 @@ def _rdf(exportable: ExportableModel, processing: Processing, *, name, authors, 
             "format": FORMAT_MARKER,
             "version": __version__,
             "family": family,
-            "card": card,
+            "card": card.to_json(),
             "model_folder_files": [n for n in MODEL_FOLDER_FILES if n in attachments],
             "preprocessing": processing.description_pre,
             "postprocessing": processing.description_post,
@@ -835,7 +837,7 @@ def _stardist_config(exportable: ExportableModel) -> dict:
 
     model = exportable.model
     config_json = json.loads((exportable.model_dir / "config.json").read_text())
-    thresholds = exportable.card.get("thresholds") or {
+    thresholds = exportable.card.thresholds or {
         "prob": float(model.thresholds.prob), "nms": float(model.thresholds.nms)}
     result = {
         "stardist_version": stardist.__version__,
@@ -843,8 +845,8 @@ def _stardist_config(exportable: ExportableModel) -> dict:
         "thresholds": {"prob": float(thresholds["prob"]), "nms": float(thresholds["nms"])},
         "weights": "weights_best.h5",
         "config": config_json,
-        "n_rays": int(config_json.get("n_rays", exportable.card.get("n_rays", 0))),
-        "grid": list(config_json.get("grid", exportable.card.get("grid", []))),
+        "n_rays": int(config_json.get("n_rays", exportable.card.details.n_rays or 0)),
+        "grid": list(config_json.get("grid", exportable.card.details.grid or [])),
         "output_layout": "single output: probability then distances, upsampled to the input size "
                          "(export_TF(single_output=True, upsample_grid=True))",
     }
@@ -899,11 +901,11 @@ def _readme(exportable: ExportableModel, processing: Processing, name: str, desc
               f"{_channel_text(exportable.output_channel_names)}",
               f"- postprocessing: {processing.description_post}", ""]
     if family == "stardist":
-        thresholds = card.get("thresholds") or {}
+        thresholds = card.thresholds
         lines += ["### StarDist thresholds", "",
                   f"- probability threshold: {thresholds.get('prob', 'n/a')}",
                   f"- overlap (NMS) threshold: {thresholds.get('nms', 'n/a')}",
-                  f"- rays: {card.get('n_rays')}, grid: {card.get('grid')}", ""]
+                  f"- rays: {card.details.n_rays}, grid: {card.details.grid}", ""]
     lines += ["## How to use it", "",
               "- **Fiji / deepImageJ**: install the package with deepImageJ's *Install model* (from this zip), "
               "open an image, run it. deepImageJ 3 applies the preprocessing in `rdf.yaml`; older versions run "
@@ -952,13 +954,13 @@ def _training_section(exportable: ExportableModel) -> list:
     card = exportable.card
     config = getattr(exportable.model, "config", None)
     lines = ["## Training", ""]
-    facts = [("patch size", card.get("patch")),
+    facts = [("patch size", card.patch),
              ("epochs", getattr(config, "train_epochs", None)),
              ("steps per epoch", getattr(config, "train_steps_per_epoch", None)),
              ("batch size", getattr(config, "train_batch_size", None)),
              ("learning rate", getattr(config, "train_learning_rate", None)),
              ("U-Net depth", getattr(config, "unet_n_depth", None)),
-             ("fine-tuned from", card.get("fine_tuned_from"))]
+             ("fine-tuned from", card.fine_tuned_from)]
     lines += ["| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in facts if v is not None]
     lines.append("")

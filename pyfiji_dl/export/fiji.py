@@ -22,9 +22,8 @@ import numpy as np
 
 from .. import families
 from ..io.atomic import atomic_path
-from ..models.card import read_card
-from .network import (ExportError, call_network, check_saved_model_zip, load_exportable, unet_threshold,
-                      write_saved_model_zip)
+from ..models.card import ModelCard, read_card
+from .network import ExportError, call_network, check_saved_model_zip, load_exportable, write_saved_model_zip
 
 FLAVOURS = {"stardist": "stardist", "fiji-stardist": "stardist", "csbdeep": "csbdeep", "fiji-csbdeep": "csbdeep"}
 
@@ -99,12 +98,12 @@ def export_fiji(model_dir: str | os.PathLike, out_zip: str | os.PathLike, flavou
 PLUGIN_NAMES = {"stardist": "the Fiji StarDist plugin", "csbdeep": "CSBDeep's 'Run your network'"}
 
 
-def check_family_for_flavour(card: dict, flavour: str, model_dir: Path) -> None:
+def check_family_for_flavour(card: ModelCard, flavour: str, model_dir: Path) -> None:
     """Refuse a model the chosen plugin cannot run, saying which format fits it.
 
     Which plugin runs which family is each family's declaration (``fiji_plugin``).
     """
-    family, ndim = families.get(card.get("family")), int(card.get("ndim", 2))
+    family, ndim = families.get(card.family), int(card.ndim)
     if family.fiji_plugin != flavour:
         runs = [f.title for f in families.REGISTRY.values() if f.fiji_plugin == flavour]
         runs = " and ".join(runs) if len(runs) < 3 else ", ".join(runs[:-1]) + " and " + runs[-1]
@@ -167,11 +166,11 @@ def fiji_note(exportable, out_zip: Path, flavour: str) -> str:
     import tensorflow as tf
 
     card = exportable.card
-    norm = card.get("normalization", {})
+    norm = card.normalization
     overlap = max(exportable.halo)
     lines = [f"Fiji model written: {out_zip} (TensorFlow SavedModel, signature 'serving_default': input -> output)"]
     if flavour == "stardist":
-        thresholds = card.get("thresholds") or {}
+        thresholds = card.thresholds
         prob, nms = thresholds.get("prob"), thresholds.get("nms")
         lines += [
             "In Fiji: Plugins > StarDist > StarDist 2D; Model: 'Model (.zip) from File'; Model file: this zip.",
@@ -180,13 +179,13 @@ def fiji_note(exportable, out_zip: Path, flavour: str) -> str:
             "  Probability/Score Threshold: (no optimised threshold in the model card; StarDist's default is 0.5)",
             f"  Overlap Threshold: {nms:.2f}" if nms is not None else "  Overlap Threshold: 0.4 (StarDist's default)",
             "  (the thresholds optimised on the validation images after training; pyfiji-dl predict uses them too)",
-            f"  Rays: {card.get('n_rays', len(exportable.output_channel_names) - 1)}, grid "
-            f"{tuple(card.get('grid', ()))}: the zip's output is already upsampled to the image size.",
+            f"  Rays: {card.details.n_rays or len(exportable.output_channel_names) - 1}, grid "
+            f"{tuple(card.details.grid or ())}: the zip's output is already upsampled to the image size.",
             "  Large images: raise 'Number of Tiles'.",
         ]
     else:
-        contrast = card.get("contrast") or {}
-        if exportable.family == "unet" and contrast.get("method") == "clahe":
+        contrast = (card.details.contrast or {}) if exportable.family == "unet" else {}
+        if contrast.get("method") == "clahe":
             lines.append("First, as in training: Process > Enhance Local Contrast (CLAHE) with blocksize "
                          f"{contrast.get('block_size', 127)}, histogram {contrast.get('bins', 256)}, maximum slope "
                          f"{contrast.get('max_slope', 3.0)} ('fast' off).")
@@ -206,8 +205,8 @@ def fiji_note(exportable, out_zip: Path, flavour: str) -> str:
                 lines.append("  The result is in normalised units (the percentiles mapped to 0 and 1); "
                              "pyfiji-dl predict maps it back to the input's intensity range.")
             else:
-                threshold = unet_threshold(card)
-                min_area = card.get("min_area") or (card.get("postprocessing") or {}).get("min_area")
+                threshold = card.details.probability_threshold
+                min_area = card.details.min_area
                 lines.append(f"  The result is a probability map; threshold it at {threshold} (Image > Adjust > "
                              "Threshold), then Analyze > Analyze Particles"
                              + (f" with size >= {min_area} pixels" if min_area else "") + " for objects.")

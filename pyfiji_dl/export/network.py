@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import families
 from ..errors import PyfijiDLError
-from ..models.card import read_card
+from ..models.card import ModelCard, read_card
 
 SIGNATURE_KEY = "serving_default"  # tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 SERVING_TAG = "serve"  # tf.saved_model.tag_constants.SERVING
@@ -70,7 +70,7 @@ class ExportableModel:
     Attributes
     ----------
     model_dir : Path
-    card : dict
+    card : ModelCard
         ``pyfiji_dl.json``.
     family : str
     ndim : int
@@ -90,7 +90,7 @@ class ExportableModel:
     """
 
     model_dir: Path
-    card: dict
+    card: ModelCard
     family: str
     ndim: int
     n_channels: int
@@ -144,11 +144,11 @@ def load_exportable(model_dir: str | os.PathLike) -> ExportableModel:
 
     model_dir = Path(model_dir)
     card = require_complete(model_dir, read_card(model_dir))
-    family = card.get("family")
+    family = card.family
     configure_tensorflow(quiet=True)
     model = _adapter(family).load_model(model_dir)
-    ndim = int(card.get("ndim", 2))
-    n_channels = int(card.get("n_channels", 1))
+    ndim = int(card.ndim)
+    n_channels = int(card.n_channels)
     spatial = "ZYX" if ndim == 3 else "YX"
     keras_model = model.keras_model
     if len(keras_model.inputs) != 1:
@@ -218,11 +218,6 @@ def _stardist_network(model):
     network = tf.keras.Model(model.keras_model.inputs[0], output, name="stardist_single_output")
     names = ["prob"] + [f"dist_{i}" for i in range(int(config.n_rays))]
     return network, names
-
-
-def unet_threshold(card: dict) -> float:
-    """The probability threshold of a U-Net card (0.5 when none was stored, as prediction does)."""
-    return float(card.get("threshold", 0.5))
 
 
 def _pooling_factor(keras_model) -> int:

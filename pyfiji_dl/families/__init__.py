@@ -43,7 +43,7 @@ def get(name: str) -> Family:
 
 def of_model(model_dir) -> Family:
     """The family of a model folder, from its model card."""
-    family = read_card(model_dir).get("family")
+    family = read_card(model_dir).family
     try:
         return get(family)
     except UnknownFamilyError:

@@ -156,6 +156,14 @@ class Family:
         """Predict ``data`` (with ground truth) with the model and write the QC report to ``out_dir``."""
         raise NotImplementedError
 
+    def open_trained(self, model_dir) -> tuple:
+        """The card, adapter and loaded model of a trained model folder (what evaluation starts with)."""
+        from ..models.card import read_card
+
+        card = read_card(model_dir)
+        adapter = self.adapter()
+        return card, adapter, adapter.load_model(model_dir)
+
     def citations(self, ndim: int) -> list:
         """The papers of the method, ``[(text, doi)]``, cited by exported packages."""
         return list(self.references)

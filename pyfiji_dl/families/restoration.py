@@ -74,19 +74,15 @@ class RestorationFamily(Family):
         return TrainingOutcome(model_dir, report, provenance, None, [])
 
     def evaluate(self, model_dir, data, out_dir, *, channel=None) -> Path:
-        from ..models.card import read_card
         from ..models.training import read_history
         from ..prediction.run import restore_image
         from ..qc.restoration_report import write_restoration_report
 
         model_dir, out_dir = Path(model_dir), Path(out_dir)
-        card = read_card(model_dir)
-        adapter = self.adapter()
-        model = adapter.load_model(model_dir)
+        card, adapter, model = self.open_trained(model_dir)
         dataset = self.load_data(data, val=data, channel=channel)  # every file, no split
         samples = dataset.val
-        spatial = "ZYX" if card["ndim"] == 3 else "YX"
-        predictions = [restore_image(model, adapter, card, s.source, spatial) for s in samples]
+        predictions = [restore_image(model, adapter, card, s.source, card.spatial_axes) for s in samples]
         return write_restoration_report(out_dir, title=f"Evaluation of {model_dir.name} on {Path(data).name}",
                                         names=[s.name for s in samples], sources=[s.source for s in samples],
                                         predictions=predictions, targets=[s.target for s in samples],

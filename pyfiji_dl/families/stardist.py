@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..argtypes import positive_float, positive_int
-from .base import (UNET_PAPER, Family, TrainingOutcome, announcer, check_start, default_text,
-                   finish_training, sizes, train_adapter)
+from .base import UNET_PAPER, TrainingOutcome, announcer, check_start, default_text, finish_training, sizes, train_adapter
+from .instances import InstanceFamily
 
 STARDIST_2D_PAPER = ("Schmidt, Weigert, Broaddus, Myers. Cell Detection with Star-Convex Polygons. MICCAI 2018.",
                      "10.1007/978-3-030-00934-2_30")
 STARDIST_3D_PAPER = ("Weigert, Schmidt, Haase, Sugawara, Myers. Star-convex Polyhedra for 3D Object Detection and "
                      "Segmentation in Microscopy. WACV 2020.", "10.1109/WACV45572.2020.9093435")
-INSTANCE_DATA_HELP = "folder with images/ and masks/ or rois/"
-INSTANCE_VAL_HELP = "separate validation folder (default: 10%% of the files, at least one)"
 
 
 @dataclass
@@ -50,7 +48,7 @@ class StarDistOptions:
     extra: dict = field(default_factory=dict)
 
 
-class StarDist(Family):
+class StarDist(InstanceFamily):
     name = "stardist"
     title = "StarDist"
     task = "instance segmentation"
@@ -68,8 +66,6 @@ class StarDist(Family):
     task_tag = "instance-segmentation"
     fiji_plugin = "stardist"
     learns_from_corrected_objects = True
-    data_help = INSTANCE_DATA_HELP
-    val_help = INSTANCE_VAL_HELP
     channel_help = "1-based channel of multichannel images (default: all)"
     seed_help = "seed of the validation split and augmentation"
     augment_help = "no flips/rotations/intensity augmentation"
@@ -97,11 +93,6 @@ class StarDist(Family):
             values["grid"] = grid[0]
         return values
 
-    def load_data(self, data, *, val=None, seed: int = 42, channel: int | None = None):
-        from ..data.instances import load_instance_dataset
-
-        return load_instance_dataset(data, val_dir=val, seed=seed, channel=channel)
-
     def train(self, data, model_dir, options, *, val=None, channel=None, resume=False, from_model=None,
               progress=True, command_line=None, extra_callbacks=None, restart=False) -> TrainingOutcome:
         """Check the data, train StarDist, optimise thresholds, write QC and provenance.
@@ -118,7 +109,7 @@ class StarDist(Family):
         from ..data.checks import ObjectsDoNotFitError, check_objects_fit
         from ..models import training
         from ..models.card import read_card, write_card
-        from ..qc.instance_report import write_instance_report
+        from ..models.training import read_history
 
         adapter = self.adapter()
         model_dir = check_start(model_dir, options, resume=resume, restart=restart, from_model=from_model)
@@ -154,40 +145,33 @@ class StarDist(Family):
                               from_model=from_model, progress=progress, extra_callbacks=extra_callbacks)
         thresholds = adapter.thresholds(model)
         card = read_card(model_dir)
-        card.update({
-            "thresholds": thresholds,
-            "patch": list(model.config.train_patch_size),
-            "n_rays": int(model.config.n_rays),
-            "grid": list(model.config.grid),
-            "largest_object_px": int(max(fit.largest_object)) if fit.largest_object else None,
-            "data_check": fit.as_dict(),
-        })
+        card.update(
+            thresholds=thresholds,
+            patch=list(model.config.train_patch_size),
+            n_rays=int(model.config.n_rays),
+            grid=list(model.config.grid),
+            largest_object_px=int(max(fit.largest_object)) if fit.largest_object else None,
+            data_check=fit.as_dict(),
+        )
         write_card(model_dir, card)
 
         say("Writing the quality-control report on the validation images...")
-        report = write_instance_report(model, adapter, card, dataset.val, model_dir, fit_warnings=fit.warnings)
+        report = self.write_report(model, adapter, card, dataset.val, model_dir / "qc",
+                                   title=f"QC report: {model_dir.name} (StarDist)", history=read_history(model_dir),
+                                   warnings=fit.warnings)
         provenance = finish_training(model_dir, options, dataset.files, self.name, thresholds=thresholds,
                                      resume=resume, from_model=from_model, command_line=command_line,
                                      extra={"data_check": fit.as_dict()})
         return TrainingOutcome(model_dir, report, provenance, thresholds, fit.warnings)
 
-    def evaluate(self, model_dir, data, out_dir, *, channel=None) -> Path:
-        from ..data.instances import load_instance_samples
-        from ..models.card import read_card
-        from ..models.training import read_history
-        from ..qc.instance_report import predict_samples, write_matching_report
+    def write_report(self, model, adapter, card, samples, out_dir, *, title, history, warnings=None) -> Path:
+        from ..prediction.run import predict_samples
+        from ..qc.instance_report import sample_images, write_matching_report
 
-        model_dir, out_dir = Path(model_dir), Path(out_dir)
-        card = read_card(model_dir)
-        adapter = self.adapter()
-        model = adapter.load_model(model_dir)
-        samples, _ = load_instance_samples(data, channel=channel)
-        predictions = predict_samples(model, adapter, card, samples)
-        images = [s.image if s.image.ndim == s.labels.ndim else s.image[..., 0] for s in samples]
-        return write_matching_report(out_dir, title=f"Evaluation of {model_dir.name} on {Path(data).name}",
-                                     names=[s.name for s in samples], images=images,
-                                     truths=[s.labels for s in samples], predictions=predictions,
-                                     history=read_history(model_dir), card=card)
+        return write_matching_report(out_dir, title=title, names=[s.name for s in samples],
+                                     images=sample_images(samples), truths=[s.labels for s in samples],
+                                     predictions=predict_samples(model, adapter, card, samples),
+                                     history=history, card=card, extra_warnings=warnings)
 
 
 FAMILY = StarDist()

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..argtypes import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int, probability
-from .base import (UNET_PAPER, Family, TrainingOutcome, announcer, check_start, default_text,
-                   finish_training, sizes, train_adapter)
-from .stardist import INSTANCE_DATA_HELP, INSTANCE_VAL_HELP
+from .base import UNET_PAPER, TrainingOutcome, announcer, check_start, default_text, finish_training, sizes, train_adapter
+from .instances import InstanceFamily
 
 LOSSES = ("focal", "weighted-bce")
 CONTRAST_METHODS = ("none", "percentile", "clahe")
@@ -142,7 +141,7 @@ class UnetOptions:
             raise ValueError("U-Net options: " + "; ".join(problems))
 
 
-class UNet(Family):
+class UNet(InstanceFamily):
     name = "unet"
     title = "U-Net"
     task = "semantic segmentation of transmitted-light images"
@@ -163,8 +162,7 @@ class UNet(Family):
     fiji_plugin = "csbdeep"
     references = (UNET_PAPER,)
     learns_from_corrected_objects = True
-    data_help = INSTANCE_DATA_HELP
-    val_help = INSTANCE_VAL_HELP
+    evaluation_title = "Evaluation of {model} (U-Net) on {data}"
     channel_help = "1-based channel of multichannel images (default: all)"
     seed_help = "seed of the validation split, weights and patches"
     augment_help = "no flips/rotations/intensity augmentation"
@@ -217,11 +215,6 @@ class UNet(Family):
             values["patience"] = None  # never stop early
         return values
 
-    def load_data(self, data, *, val=None, seed: int = 42, channel: int | None = None):
-        from ..data.instances import load_instance_dataset
-
-        return load_instance_dataset(data, val_dir=val, seed=seed, channel=channel)
-
     def train(self, data, model_dir, options, *, val=None, channel=None, resume=False, from_model=None,
               progress=True, command_line=None, extra_callbacks=None, restart=False) -> TrainingOutcome:
         """Check the data, train a U-Net, optimise its threshold, write QC and provenance.
@@ -241,7 +234,7 @@ class UNet(Family):
         import numpy as np
 
         from ..models.card import read_card, write_card
-        from ..qc.instance_report import write_semantic_report
+        from ..models.training import read_history
 
         adapter = self.adapter()
         model_dir = check_start(model_dir, options, resume=resume, restart=restart, from_model=from_model)
@@ -260,34 +253,39 @@ class UNet(Family):
         # the adapter measured the objects and the class weights it trained with; reported, not recomputed
         data_check = {
             "training foreground fraction": foreground_fraction,
-            "median annotated object area (px)": card["median_object_area"],
+            "median annotated object area (px)": card.details.median_object_area,
             "balanced class weights (background, foreground)": [round(w, 3) for w in model.config.class_weights],
         }
-        card["data_check"] = data_check
+        card.update(data_check=data_check)
         write_card(model_dir, card)
-        thresholds = {"prob": float(card["threshold"])}
+        thresholds = card.thresholds
 
         say("Writing the quality-control report on the validation images...")
-        report = write_semantic_report(model, adapter, card, dataset.val, model_dir,
-                                       title=f"QC report: {model_dir.name} (U-Net)")
+        report = self.write_report(model, adapter, card, dataset.val, model_dir / "qc",
+                                   title=f"QC report: {model_dir.name} (U-Net)", history=read_history(model_dir))
         provenance = finish_training(model_dir, options, dataset.files, self.name, thresholds=thresholds,
                                      resume=resume, from_model=from_model, command_line=command_line,
                                      extra={"data_check": data_check,
-                                            "early_stopped_at_epoch": card.get("early_stopped_at_epoch")})
+                                            "early_stopped_at_epoch": card.details.early_stopped_at_epoch})
         return TrainingOutcome(model_dir, report, provenance, thresholds, [])
 
-    def evaluate(self, model_dir, data, out_dir, *, channel=None) -> Path:
-        from ..data.instances import load_instance_samples
-        from ..models.card import read_card
+    def write_report(self, model, adapter, card, samples, out_dir, *, title, history, warnings=None) -> Path:
+        """Pixel, any-overlap and IoU-matched scores side by side (:func:`~pyfiji_dl.qc.instance_report.write_semantic_report`)."""
+        from ..prediction.run import segment_samples
         from ..qc.instance_report import write_semantic_report
 
-        model_dir, out_dir = Path(model_dir), Path(out_dir)
-        card = read_card(model_dir)
-        adapter = self.adapter()
-        model = adapter.load_model(model_dir)
-        samples, _ = load_instance_samples(data, channel=channel)
-        return write_semantic_report(model, adapter, card, samples, model_dir, out_dir=out_dir,
-                                     title=f"Evaluation of {model_dir.name} (U-Net) on {Path(data).name}")
+        masks, predictions = segment_samples(model, adapter, card, samples)
+        post = card.details
+        post_processing = {
+            "probability threshold": post.threshold,
+            "object area limits (px)": f"{post.min_area} - {post.max_area or 'no limit'}",
+            "split touching objects": post.split_touching,
+            "contrast / normalisation": f"{(post.contrast or {}).get('method')} / "
+                                        f"percentiles {card.normalization.get('low')}-{card.normalization.get('high')}",
+        }
+        return write_semantic_report(out_dir, card, samples, [adapter.annotation_instances(s.labels) for s in samples],
+                                     masks, predictions, title=title, history=history, extra_warnings=warnings,
+                                     summary_extra=post_processing)
 
 
 FAMILY = UNet()

@@ -15,7 +15,7 @@ import numpy as np
 from ..data.augment import geometric_augmenter
 from ..data.restoration import RestorationDataset
 from . import training
-from .card import ModelFolderError, read_card, write_card
+from .card import ModelCard, ModelFolderError, read_card, write_card
 
 if TYPE_CHECKING:
     from ..families.care import CareOptions
@@ -96,8 +96,8 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
     epochs_done = 0
     if resume:
         model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
-        patch = tuple(read_card(model_dir)["patch"])
-        plan_used = read_card(model_dir).get("training_plan") or plan.as_dict()
+        patch = tuple(read_card(model_dir).patch)
+        plan_used = read_card(model_dir).training_plan or plan.as_dict()
     else:
         if progress:
             print(plan.summary(), flush=True)
@@ -118,14 +118,13 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
             model.keras_model.set_weights(source.keras_model.get_weights())
         epochs_total = options.epochs
         patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
-        write_card(model_dir, {
-            "family": FAMILY, "ndim": dataset.ndim, "n_channels": 1,
-            "axes": "ZYX" if dataset.ndim == 3 else "YX", "patch": list(patch),
-            "normalization": {"method": "percentile", "low": PREDICT_PERCENTILES[0],
-                              "high": PREDICT_PERCENTILES[1], "restore_intensity_range": True},
-            "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
-            "training_plan": plan_used,
-        })
+        write_card(model_dir, ModelCard.new(
+            FAMILY, ndim=dataset.ndim, n_channels=1, axes="ZYX" if dataset.ndim == 3 else "YX", patch=list(patch),
+            normalization={"method": "percentile", "low": PREDICT_PERCENTILES[0],
+                           "high": PREDICT_PERCENTILES[1], "restore_intensity_range": True},
+            fine_tuned_from=str(Path(from_model).resolve()) if from_model else None,
+            training_plan=plan_used,
+        ))
         training.TrainingState(0, epochs_total, options.lr).save(model_dir)
 
     X, Y = make_patches(dataset.train, patch, options.patches_per_image, options.seed)

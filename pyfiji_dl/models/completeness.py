@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from . import UnknownAdapterError, adapter_for
-from .card import ModelFolderError, read_card
+from .card import ModelCard, ModelFolderError, read_card
 
 class IncompleteModelError(ModelFolderError):
     """The model folder lacks a file it needs to be used (the message says which and what to do)."""
@@ -71,7 +71,7 @@ def _readable_hdf5(path: Path) -> None:
                                 "a copy of the model, or train the model again.", path=path) from None
 
 
-def missing_parts(model_dir: str | Path, card: dict | None = None) -> list[str]:
+def missing_parts(model_dir: str | Path, card: ModelCard | None = None) -> list[str]:
     """What ``model_dir`` lacks to be used, one phrase each (empty: complete).
 
     Raises
@@ -83,7 +83,7 @@ def missing_parts(model_dir: str | Path, card: dict | None = None) -> list[str]:
     """
     model_dir = Path(model_dir)
     card = read_card(model_dir) if card is None else card
-    family = card.get("family")
+    family = card.family
     try:
         parts = adapter_for(family).MODEL_FILES
     except UnknownAdapterError:
@@ -102,7 +102,7 @@ def missing_parts(model_dir: str | Path, card: dict | None = None) -> list[str]:
         missing.append(f"trained weights ({' or '.join(parts['weights'])})")
     thresholds = parts.get("thresholds")
     if thresholds and thresholds.startswith("card:"):
-        if thresholds[5:] not in card:
+        if not card.has(thresholds[5:]):
             missing.append("the optimised threshold (written when training ends)")
     elif thresholds:
         if (model_dir / thresholds).exists():
@@ -112,7 +112,7 @@ def missing_parts(model_dir: str | Path, card: dict | None = None) -> list[str]:
     return missing
 
 
-def require_complete(model_dir: str | Path, card: dict | None = None) -> dict:
+def require_complete(model_dir: str | Path, card: ModelCard | None = None) -> ModelCard:
     """The card of ``model_dir`` when the model is complete; an error saying what is missing otherwise.
 
     Raises
@@ -129,7 +129,7 @@ def require_complete(model_dir: str | Path, card: dict | None = None) -> dict:
     card = read_card(model_dir) if card is None else card
     missing = missing_parts(model_dir, card)
     if missing:
-        finish = how_to_finish(model_dir, card.get("family"))
+        finish = how_to_finish(model_dir, card.family)
         raise IncompleteModelError(
             f"{model_dir}: the model is incomplete, so it cannot be used as a trained model. Missing: "
             f"{'; '.join(missing)}. {finish[0].upper()}{finish[1:]}.", path=model_dir)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data.restoration import RestorationDataset
 from . import training
-from .card import ModelFolderError, read_card, write_card
+from .card import ModelCard, ModelFolderError, read_card, write_card
 
 if TYPE_CHECKING:
     from ..families.n2v import N2VOptions
@@ -105,8 +105,8 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
     configure_tensorflow(quiet=not progress)
     options, plan = plan_training(dataset, options, progress=progress)
     if resume:
-        patch = tuple(read_card(model_dir)["patch"])
-        plan_used = read_card(model_dir).get("training_plan") or plan.as_dict()
+        patch = tuple(read_card(model_dir).patch)
+        plan_used = read_card(model_dir).training_plan or plan.as_dict()
     else:
         if progress:
             print(plan.summary(), flush=True)
@@ -140,13 +140,12 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
         if from_model is not None:
             model.keras_model.set_weights(source.keras_model.get_weights())
         epochs_total = options.epochs
-        write_card(model_dir, {
-            "family": FAMILY, "ndim": dataset.ndim, "n_channels": 1,
-            "axes": "ZYX" if dataset.ndim == 3 else "YX", "patch": list(patch),
-            "normalization": {"method": "mean/std of the training patches (n2v config)"},
-            "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
-            "training_plan": plan_used,
-        })
+        write_card(model_dir, ModelCard.new(
+            FAMILY, ndim=dataset.ndim, n_channels=1, axes="ZYX" if dataset.ndim == 3 else "YX", patch=list(patch),
+            normalization={"method": "mean/std of the training patches (n2v config)"},
+            fine_tuned_from=str(Path(from_model).resolve()) if from_model else None,
+            training_plan=plan_used,
+        ))
         training.TrainingState(0, epochs_total, options.lr).save(model_dir)
 
     def fit(epochs):

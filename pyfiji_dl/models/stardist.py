@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from ..data.augment import instance_augmenter
 from ..data.instances import InstanceDataset
 from ..data.normalize import normalize_percentile
 from . import training
-from .card import ModelFolderError, read_card, write_card
+from .card import CardDetails, ModelCard, ModelFolderError, read_card, write_card
 
 if TYPE_CHECKING:
     from ..families.stardist import StarDistOptions
@@ -30,6 +31,36 @@ OUTPUTS = "labels"  # prediction writes label maps, ROI sets and object tables
 MODEL_FILES = {"config": "config.json", "weights": ("weights_best.h5", "weights_last.h5"),
                "thresholds": "thresholds.json"}
 NORMALIZATION = {"method": "percentile", "low": 1.0, "high": 99.8}
+
+
+@dataclass
+class StarDistCard(CardDetails):
+    """The StarDist part of a model card, written when training ends.
+
+    Attributes
+    ----------
+    thresholds : dict, optional
+        ``{"prob": ..., "nms": ...}`` optimised on the validation images.
+    n_rays : int, optional
+    grid : list of int, optional
+    largest_object_px : int, optional
+        Largest annotated object (pixels along its longest axis): the block size of
+        prediction on very large images keeps whole objects in a block.
+    """
+
+    thresholds: dict | None = None
+    n_rays: int | None = None
+    grid: list | None = None
+    largest_object_px: int | None = None
+
+    def decision_thresholds(self) -> dict:
+        return dict(self.thresholds or {})
+
+    def largest_object(self) -> int | None:
+        return self.largest_object_px
+
+
+CARD_DETAILS = StarDistCard
 
 
 def plan_training(dataset: InstanceDataset, options: StarDistOptions, *, progress: bool = False):
@@ -105,7 +136,7 @@ def _model_class(ndim: int):
 
 
 def _open(model_dir: Path, config=None):
-    ndim = config.n_dim if config is not None else read_card(model_dir)["ndim"]
+    ndim = config.n_dim if config is not None else read_card(model_dir).ndim
     return training.open_model(_model_class(ndim), model_dir, config)
 
 
@@ -173,7 +204,7 @@ def train(
     if resume:
         model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
         _check_compatible(model.config, dataset, model_dir)
-        plan_used = read_card(model_dir).get("training_plan") or plan.as_dict()
+        plan_used = read_card(model_dir).training_plan or plan.as_dict()
     else:
         if progress:
             print(plan.summary(), flush=True)
@@ -197,15 +228,15 @@ def train(
         if from_model is not None:
             model.keras_model.set_weights(source.keras_model.get_weights())
         epochs_total = options.epochs
-        write_card(model_dir, {
-            "family": "stardist",
-            "ndim": dataset.ndim,
-            "n_channels": dataset.n_channels,
-            "axes": ("ZYX" if dataset.ndim == 3 else "YX") + ("C" if dataset.n_channels > 1 else ""),
-            "normalization": NORMALIZATION,
-            "fine_tuned_from": str(Path(from_model).resolve()) if from_model else None,
-            "training_plan": plan_used,
-        })
+        write_card(model_dir, ModelCard.new(
+            FAMILY,
+            ndim=dataset.ndim,
+            n_channels=dataset.n_channels,
+            axes=("ZYX" if dataset.ndim == 3 else "YX") + ("C" if dataset.n_channels > 1 else ""),
+            normalization=NORMALIZATION,
+            fine_tuned_from=str(Path(from_model).resolve()) if from_model else None,
+            training_plan=plan_used,
+        ))
         training.TrainingState(0, epochs_total, options.lr).save(model_dir)
 
     X, Y = prepare_arrays(dataset.train, dataset.n_channels)

@@ -405,7 +405,7 @@ def open_model(model_class, model_dir: Path, config=None):
                                 "the model again.", path=model_dir) from exc
 
 
-def check_family(model_dir: Path, family: str, title: str) -> dict:
+def check_family(model_dir: Path, family: str, title: str):
     """The model card of ``model_dir``, which must be a complete ``family`` model.
 
     Raises
@@ -418,8 +418,8 @@ def check_family(model_dir: Path, family: str, title: str) -> dict:
     from .completeness import require_complete
 
     card = read_card(model_dir)
-    if card.get("family") != family:
-        raise ModelFolderError(f"{model_dir}: is a {card.get('family')} model, not {title}.")
+    if card.family != family:
+        raise ModelFolderError(f"{model_dir}: is a {card.family} model, not {title}.")
     return require_complete(model_dir, card)
 
 

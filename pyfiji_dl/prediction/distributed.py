@@ -327,7 +327,7 @@ def _cached_model(model_dir: Path, tf_threads: int | None):
             _configure_worker_tensorflow(tf_threads)
             from ..models import adapter_for
 
-            model = adapter_for(read_card(model_dir)["family"]).load_model(model_dir)
+            model = adapter_for(read_card(model_dir).family).load_model(model_dir)
             _MODEL_LOADS[key[0]] += 1
             _MODEL_CACHE[key] = (model, threading.Lock())
         model, lock = _MODEL_CACHE[key]

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..io.atomic import atomic_path
 from ..io.tables import read_csv
+from ..models.card import ModelCard
 from .review import confidence_colour, confidence_floor
 
 REVIEW_PAGE = "review.html"
@@ -56,7 +57,7 @@ def confidence_statistics(confidences: list, low: float) -> dict:
     }
 
 
-def add_review_columns(rows: list[dict], objects_tables: Mapping, card: Mapping,
+def add_review_columns(rows: list[dict], objects_tables: Mapping, card: ModelCard,
                        inputs: Mapping | None = None) -> list[dict]:
     """Summary rows with the review statistics of their image (and frame) and the ranking.
 
@@ -66,7 +67,7 @@ def add_review_columns(rows: list[dict], objects_tables: Mapping, card: Mapping,
         ``summary_rows`` of every image (an ``all`` row per image, then frames).
     objects_tables : mapping
         Image name -> path of its ``objects/NAME.csv``.
-    card : mapping
+    card : ModelCard
         Model card (its probability threshold sets what counts as low).
     inputs : mapping, optional
         Image name -> input path, for the ``input`` column.
@@ -170,7 +171,7 @@ def thumbnail(image: np.ndarray, labels: np.ndarray, confidences: Mapping, floor
     return rgb
 
 
-def write_review_page(out_dir: Path, rows: list[dict], inputs: Mapping, outputs: Mapping, card: Mapping) -> Path:
+def write_review_page(out_dir: Path, rows: list[dict], inputs: Mapping, outputs: Mapping, card: ModelCard) -> Path:
     """``review.html`` and ``review/NAME.png``: images in review order with thumbnails.
 
     Parameters
@@ -182,7 +183,7 @@ def write_review_page(out_dir: Path, rows: list[dict], inputs: Mapping, outputs:
         Image name -> input path (for the thumbnail).
     outputs : mapping
         Image name -> its ``output_paths`` (label map, ROI set, object table).
-    card : mapping
+    card : ModelCard
     """
     from PIL import Image
 

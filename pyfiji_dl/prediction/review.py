@@ -26,6 +26,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..models.card import ModelCard
+
 ROI_ORDERS = ("confidence", "label")
 # Okabe & Ito (2008) vermillion, yellow and sky blue, low -> high confidence.
 CONFIDENCE_RAMP = ((213, 94, 0), (240, 228, 66), (86, 180, 233))
@@ -34,15 +36,14 @@ UNKNOWN_COLOUR = (153, 153, 153)
 _ROI_NAME_RE = re.compile(r"^label-(\d+)(?:-z(\d+))?(?:-t(\d+))?")
 
 
-def confidence_floor(card: Mapping) -> float:
+def confidence_floor(card: ModelCard) -> float:
     """The lowest confidence an object of this model can have: its probability threshold.
 
     StarDist keeps polygons with ``prob`` above ``thresholds.prob``; a U-Net keeps
     pixels above ``threshold``. Colours are spread between this floor and 1, so the
     ramp is used in full whatever threshold the model was given.
     """
-    thresholds = card.get("thresholds") or {}
-    value = thresholds.get("prob", card.get("threshold", 0.0))
+    value = card.thresholds.get("prob", 0.0)
     try:
         value = float(value)
     except (TypeError, ValueError):

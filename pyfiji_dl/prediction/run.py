@@ -31,7 +31,7 @@ from ..io.outputs import DiskFullError
 from ..io.tables import write_csv
 from ..io.tiff import ImageInfo, read_image, select_channel, write_imagej_tiff, write_label_image
 from ..models import adapter_for, tiling
-from ..models.card import read_card
+from ..models.card import ModelCard, read_card
 from ..models.source import open_model_source
 
 
@@ -73,9 +73,9 @@ def expand_inputs(inputs: list) -> list[Path]:
 SEMANTIC_OVERRIDES = ("threshold", "min_area", "max_area", "split_touching")
 
 
-def outputs_of(card: dict) -> str:
+def outputs_of(card: ModelCard) -> str:
     """What a model's predictions are: ``"labels"``, ``"semantic"`` or ``"restored"`` (its adapter says)."""
-    return _adapter(card["family"]).OUTPUTS
+    return _adapter(card.family).OUTPUTS
 
 
 def output_paths(out_dir: Path, stem: str, outputs: str = "labels") -> dict:
@@ -97,9 +97,9 @@ def output_paths(out_dir: Path, stem: str, outputs: str = "labels") -> dict:
     return paths
 
 
-def _model_layout(image: np.ndarray, info: ImageInfo, card: dict, channel: int | None, source: Path):
+def _model_layout(image: np.ndarray, info: ImageInfo, card: ModelCard, channel: int | None, source: Path):
     """Image with channels last (or the chosen channel), and its axes without C."""
-    n_channels = card.get("n_channels", 1)
+    n_channels = card.n_channels
     if n_channels > 1 and channel is not None:
         raise PredictionInputError(f"{source}: this model takes {n_channels} channels; --channel picks one "
                                    "for a one-channel model. Leave it out.")
@@ -108,7 +108,7 @@ def _model_layout(image: np.ndarray, info: ImageInfo, card: dict, channel: int |
     if given != n_channels:
         raise PredictionInputError(f"{source}: has {given} channel(s); the model needs {n_channels}")
     axes = axes.replace("C", "")
-    if card["ndim"] == 3 and "Z" not in axes:
+    if card.ndim == 3 and "Z" not in axes:
         raise PredictionInputError(f"{source}: is 2D ({info.axes}); this is a 3D model and needs a z-stack")
     return image, axes
 
@@ -120,12 +120,12 @@ def _planes(axes: str, model_ndim: int) -> tuple[list, str]:
     return loop, spatial
 
 
-def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> tuple[np.ndarray, dict]:
+def predict_image(model, adapter, card: ModelCard, image: np.ndarray, axes: str) -> tuple[np.ndarray, dict]:
     """Labels (axes = ``axes``) and {(frame, label): probability} for one image."""
-    loop_axes, spatial = _planes(axes, card["ndim"])
+    loop_axes, spatial = _planes(axes, card.ndim)
     loop_shape = tuple(image.shape[axes.index(a)] for a in loop_axes)
     spatial_shape = tuple(image.shape[axes.index(a)] for a in spatial)
-    n_channels = card.get("n_channels", 1)
+    n_channels = card.n_channels
     flat = image.reshape((-1,) + image.shape[len(loop_axes):])
     labels = np.zeros((flat.shape[0],) + spatial_shape, np.int32)
     probabilities: dict = {}
@@ -134,14 +134,14 @@ def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> t
     div_by = tuple(model._axes_div_by(spatial)) if hasattr(model, "_axes_div_by") else 1
     block = None
     tiled_shape = spatial_shape
-    if card["ndim"] == 2 and tiling.needs_block_processing(spatial_shape, spatial):
-        block = tiling.block_parameters(spatial_shape, card.get("largest_object_px") or 64, div_by,
+    if card.ndim == 2 and tiling.needs_block_processing(spatial_shape, spatial):
+        block = tiling.block_parameters(spatial_shape, card.largest_object or 64, div_by,
                                  axes="YXC" if n_channels > 1 else "YX", divisible_by=div_by)
         tiled_shape = tuple(block["block_size"][:2])  # n_tiles applies to each block
     n_tiles = tuple(tiling.choose_n_tiles(tiled_shape, spatial, n_channels=n_channels, grid=div_by))
     if n_channels > 1:
         n_tiles += (1,)
-    low, high = card["normalization"]["low"], card["normalization"]["high"]
+    low, high = card.percentiles
     for index, plane in enumerate(flat):
         normalized = normalize_percentile(plane, low, high, channel_axis=-1 if n_channels > 1 else None)
         plane_labels, probs = adapter.predict(model, normalized, n_tiles=n_tiles, block=block)
@@ -153,7 +153,7 @@ def predict_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> t
     return labels.reshape(loop_shape + spatial_shape), probabilities
 
 
-def segment_image(model, adapter, card: dict, image: np.ndarray, axes: str):
+def segment_image(model, adapter, card: ModelCard, image: np.ndarray, axes: str):
     """A semantic model (U-Net) on one image, plane by plane or frame by frame.
 
     Parameters
@@ -161,7 +161,7 @@ def segment_image(model, adapter, card: dict, image: np.ndarray, axes: str):
     model, adapter
         The loaded model and its adapter (``predict`` gives a probability map of a
         raw plane, ``postprocess`` its mask, objects and object probabilities).
-    card : dict
+    card : ModelCard
         Model card, possibly with overridden post-processing.
     image : ndarray
         Raw image in the model's layout (channels last if the model has several).
@@ -177,7 +177,7 @@ def segment_image(model, adapter, card: dict, image: np.ndarray, axes: str):
     probabilities : dict
         ``{(plane, label): mean probability}``, planes 1-based.
     """
-    loop_axes, spatial = _planes(axes, card["ndim"])
+    loop_axes, spatial = _planes(axes, card.ndim)
     loop_shape = tuple(image.shape[axes.index(a)] for a in loop_axes)
     spatial_shape = tuple(image.shape[axes.index(a)] for a in spatial)
     flat = image.reshape((-1,) + image.shape[len(loop_axes):])
@@ -195,9 +195,35 @@ def segment_image(model, adapter, card: dict, image: np.ndarray, axes: str):
     return probability.reshape(shape), mask.reshape(shape), labels.reshape(shape), probabilities
 
 
-def restore_image(model, adapter, card: dict, image: np.ndarray, axes: str) -> np.ndarray:
+def predict_samples(model, adapter, card: ModelCard, samples: list) -> list:
+    """Label maps of annotated samples (already in the model's layout), for a QC report."""
+    return [predict_image(model, adapter, card, sample.image, card.spatial_axes)[0] for sample in samples]
+
+
+def segment_samples(model, adapter, card: ModelCard, samples: list) -> tuple[list, list]:
+    """Masks and objects of annotated 2D samples with a semantic model (U-Net), for a QC report.
+
+    Each raw image is predicted (``adapter.predict``) and post-processed with the
+    card (``adapter.postprocess``: threshold, connected components, area filter).
+
+    Returns
+    -------
+    masks : list of ndarray of bool
+        The thresholded probability (before the area filter).
+    labels : list of ndarray of int32
+        The objects.
+    """
+    masks, labels = [], []
+    for sample in samples:
+        mask, objects, _ = adapter.postprocess(adapter.predict(model, sample.image), card)
+        masks.append(mask)
+        labels.append(objects)
+    return masks, labels
+
+
+def restore_image(model, adapter, card: ModelCard, image: np.ndarray, axes: str) -> np.ndarray:
     """Restored float32 image (axes = ``axes``), plane by plane or frame by frame."""
-    loop_axes, spatial = _planes(axes, card["ndim"])
+    loop_axes, spatial = _planes(axes, card.ndim)
     spatial_shape = tuple(image.shape[axes.index(a)] for a in spatial)
     div_by = tuple(model._axes_div_by(spatial)) if hasattr(model, "_axes_div_by") else 1
     n_tiles = tuple(tiling.choose_n_tiles(spatial_shape, spatial, grid=div_by))
@@ -274,7 +300,7 @@ def predict_paths(
 
     model_dir, card, files = prepare_run(model_dir, inputs, out_dir)
     out_dir = Path(out_dir)
-    adapter = _adapter(card["family"])
+    adapter = _adapter(card.family)
     kind = adapter.OUTPUTS
     card = _with_overrides(card, overrides, model_dir, kind)
     result = PredictionResult()
@@ -313,14 +339,14 @@ def predict_paths(
     return result
 
 
-def prepare_run(model_dir, inputs: list, out_dir) -> tuple[Path, dict, list]:
+def prepare_run(model_dir, inputs: list, out_dir) -> tuple[Path, ModelCard, list]:
     """Everything a prediction run checks before it reads an image or writes a file.
 
     Returns
     -------
     model_dir : Path
         The model folder (a bioimageio package unpacked).
-    card : dict
+    card : ModelCard
     files : list of Path
         The inputs, folders expanded.
 
@@ -383,7 +409,7 @@ def _readable_output(path: Path) -> bool:
     return True
 
 
-def summarize_run(out_dir: Path, files: list, outputs: str, card: dict | None = None) -> Path | None:
+def summarize_run(out_dir: Path, files: list, outputs: str, card: ModelCard | None = None) -> Path | None:
     """``summary.csv`` over every finished input of a run (skipped ones too); None for restoration.
 
     With the model's ``card`` the summary gains the review queue (ranking and
@@ -396,14 +422,14 @@ def summarize_run(out_dir: Path, files: list, outputs: str, card: dict | None = 
 
 
 def _write_objects(outputs: dict, labels: np.ndarray, probabilities: dict, data: np.ndarray, axes: str,
-                   info: ImageInfo, card: dict, image_name: str, roi_order: str = "confidence") -> None:
+                   info: ImageInfo, card: ModelCard, image_name: str, roi_order: str = "confidence") -> None:
     """Label map, ROI set and object table of one input; the table last (it marks the input done)."""
     from ..annotation.convert import labels_to_rois
     from ..io.rois import write_rois
     from .measure import object_columns, object_rows
     from .review import confidence_floor, review_rois
 
-    model_ndim = card["ndim"]
+    model_ndim = card.ndim
     write_label_image(outputs["labels"], labels, axes, calibration=info.calibration)
     n_z = labels.shape[axes.index("Z")] if "Z" in axes else 1
     rois = review_rois(labels_to_rois(labels, axes), probabilities, n_z=n_z, model_ndim=model_ndim,
@@ -423,7 +449,7 @@ def _write_objects(outputs: dict, labels: np.ndarray, probabilities: dict, data:
     write_csv(outputs["objects"], rows, object_columns(measure_axes, n_channels) + ["confidence"])
 
 
-def _with_overrides(card: dict, overrides: dict | None, model_dir: Path, outputs: str) -> dict:
+def _with_overrides(card: ModelCard, overrides: dict | None, model_dir: Path, outputs: str) -> ModelCard:
     """The card with the user's post-processing; an error for a model that has none."""
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     if not given:
@@ -434,14 +460,14 @@ def _with_overrides(card: dict, overrides: dict | None, model_dir: Path, outputs
     if outputs != "semantic":
         raise PredictionInputError(
             f"{model_dir}: {', '.join(sorted(given))} can only be changed for U-Net models; this is a "
-            f"{card['family']} model (its own thresholds are in its folder)."
+            f"{card.family} model (its own thresholds are in its folder)."
         )
     if "threshold" in given and not 0 < given["threshold"] < 1:
         raise PredictionInputError(f"threshold must be between 0 and 1, not {given['threshold']}")
-    return {**card, **given}
+    return card.copy_with(**given)
 
 
-def write_summary(out_dir: Path, files: list, card: dict | None = None) -> Path | None:
+def write_summary(out_dir: Path, files: list, card: ModelCard | None = None) -> Path | None:
     """``summary.csv``: counts per image and per frame, from the object tables.
 
     With the model's ``card``, also the review ranking of every image (the
@@ -485,7 +511,7 @@ def _adapter(family: str):
 
 
 
-def interrupted_note(out_dir, inputs: list, card: dict | None, again_command: str) -> str:
+def interrupted_note(out_dir, inputs: list, card: ModelCard | None, again_command: str) -> str:
     """What an interrupted prediction kept in ``out_dir`` and how to continue it."""
     try:
         files = expand_inputs(inputs)

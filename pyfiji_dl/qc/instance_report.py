@@ -12,88 +12,57 @@ from pathlib import Path
 
 import numpy as np
 
-
-def predict_samples(model, adapter, card: dict, samples: list) -> list:
-    """Predicted label maps for samples (already in the model's layout)."""
-    from ..prediction.run import predict_image
-
-    predictions = []
-    for sample in samples:
-        axes = ("ZYX" if card["ndim"] == 3 else "YX") + ("C" if card.get("n_channels", 1) > 1 else "")
-        labels, _ = predict_image(model, adapter, card, sample.image, axes.replace("C", ""))
-        predictions.append(labels)
-    return predictions
+from ..models.card import ModelCard
 
 
-def write_instance_report(model, adapter, card: dict, samples: list, model_dir: Path,
-                          *, fit_warnings: list | None = None, out_dir: Path | None = None) -> Path:
-    """Predict the validation samples, score them and write ``model_dir/qc/index.html``."""
-    from ..models.training import read_history
-
-    model_dir = Path(model_dir)
-    predictions = predict_samples(model, adapter, card, samples)
-    images = [s.image if s.image.ndim == s.labels.ndim else s.image[..., 0] for s in samples]
-    return write_matching_report(
-        out_dir or model_dir / "qc", title=f"QC report: {model_dir.name} (StarDist)",
-        names=[s.name for s in samples], images=images, truths=[s.labels for s in samples],
-        predictions=predictions, history=read_history(model_dir), card=card, extra_warnings=fit_warnings,
-    )
-
-
-def write_semantic_report(model, adapter, card: dict, samples: list, model_dir: Path, *, title: str,
-                          extra_warnings: list | None = None, out_dir: Path | None = None) -> Path:
+def write_semantic_report(out: Path, card: ModelCard, samples: list, truths: list, masks: list, predictions: list, *,
+                          title: str, history: list | None = None, extra_warnings: list | None = None,
+                          summary_extra: dict | None = None) -> Path:
     """QC report of a semantic-segmentation model (U-Net) on annotated samples.
 
-    Each sample's raw image is predicted (``adapter.predict``) and post-processed
-    with the card (``adapter.postprocess``: threshold, connected components, area
-    filter); pixel metrics score the thresholded probability (the network's own
-    answer), object metrics the objects. Annotations that are binary masks become
-    connected components (``adapter.annotation_instances``).
+    Pixel metrics score the thresholded probability (the network's own answer),
+    object metrics the objects after the card's post-processing (threshold, connected
+    components, area filter); the predicting is done by
+    :func:`pyfiji_dl.prediction.run.segment_samples`.
 
     Parameters
     ----------
-    model, adapter
-        A loaded model and its adapter module (:mod:`pyfiji_dl.models.unet`).
-    card : dict
+    out : Path
+        Folder of the report.
+    card : ModelCard
+        The model's card.
     samples : list of Sample
-    model_dir : Path
-        For the training history; the report goes to ``model_dir/qc`` unless ``out_dir``.
+        The annotated samples, for names and overlays.
+    truths : list of ndarray
+        The annotated objects (binary masks already split into connected components).
+    masks, predictions : list of ndarray
+        Thresholded probability and objects of each sample.
     title : str
+    history : list of dict, optional
+        Training history (loss curves).
     extra_warnings : list of str, optional
-    out_dir : Path, optional
+    summary_extra : dict, optional
+        More summary lines (the family's post-processing).
 
     Returns
     -------
     Path
         The HTML file.
     """
-    from ..models.training import read_history
-
-    model_dir = Path(model_dir)
-    masks, predictions, truths = [], [], []
-    for sample in samples:
-        mask, labels, _ = adapter.postprocess(adapter.predict(model, sample.image), card)
-        masks.append(mask)
-        predictions.append(labels)
-        truths.append(adapter.annotation_instances(sample.labels))
     warnings = list(extra_warnings or [])
     if any(t.any() for t in truths) and not any(m.any() for m in masks):
         warnings.append("the network predicts background everywhere on these images: train longer, check the "
                         "annotations, or enhance the contrast (--contrast clahe), which brightfield often needs")
-    images = [s.image if s.image.ndim == s.labels.ndim else s.image[..., 0] for s in samples]
-    summary = {
-        "probability threshold": card.get("threshold"),
-        "object area limits (px)": f"{card.get('min_area')} - {card.get('max_area') or 'no limit'}",
-        "split touching objects": card.get("split_touching"),
-        "contrast / normalisation": f"{(card.get('contrast') or {}).get('method')} / "
-                                    f"percentiles {(card.get('normalization') or {}).get('low')}-"
-                                    f"{(card.get('normalization') or {}).get('high')}",
-    }
     return write_matching_report(
-        out_dir or model_dir / "qc", title=title, names=[s.name for s in samples], images=images, truths=truths,
-        predictions=predictions, history=read_history(model_dir), card=card, extra_warnings=warnings,
-        pixel_predictions=masks, summary_extra=summary, compare_rules=True,
+        out, title=title, names=[s.name for s in samples], images=sample_images(samples), truths=truths,
+        predictions=predictions, history=history, card=card, extra_warnings=warnings,
+        pixel_predictions=masks, summary_extra=summary_extra, compare_rules=True,
     )
+
+
+def sample_images(samples: list) -> list:
+    """The images of annotated samples for overlays (the first channel of multichannel ones)."""
+    return [s.image if s.image.ndim == s.labels.ndim else s.image[..., 0] for s in samples]
 
 
 def compare_rules_rows(pixels: list, any_overlap: list, at_half: dict) -> list:
@@ -135,7 +104,7 @@ def compare_rules_rows(pixels: list, any_overlap: list, at_half: dict) -> list:
 
 
 def write_matching_report(out: Path, *, title: str, names: list, images: list, truths: list, predictions: list,
-                          history: list | None = None, card: dict | None = None,
+                          history: list | None = None, card: ModelCard | None = None,
                           extra_warnings: list | None = None, pixel_predictions: list | None = None,
                           summary_extra: dict | None = None, compare_rules: bool = False) -> Path:
     """Score predicted label maps against annotations and write ``out/index.html``.
@@ -150,7 +119,8 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
     truths, predictions : list of ndarray
         Label maps of the same shapes.
     history : list of dict, optional
-    card : dict, optional
+    card : ModelCard, optional
+        Shown under "Data check" and "Model".
     extra_warnings : list of str, optional
     pixel_predictions : list of ndarray, optional
         Masks scored by the pixel metrics instead of the foreground of
@@ -193,7 +163,7 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
     warnings += data_warnings(at_half["n_true"], [t.shape for t in truths], [p.shape for p in predictions],
                               names=names)
     warnings += class_balance_warnings(truths)
-    thresholds = (card or {}).get("thresholds") or {}
+    thresholds = card.thresholds if card is not None else {}
     summary = {
         "images": len(names),
         "objects (ground truth)": at_half["n_true"],
@@ -202,7 +172,7 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
         "mean matched IoU at IoU 0.5": f"{at_half['mean_matched_score']:.3f}",
         "precision / recall at IoU 0.5": f"{at_half['precision']:.3f} / {at_half['recall']:.3f}",
     }
-    if thresholds:
+    if "nms" in thresholds:  # StarDist's pair; a U-Net's single threshold is listed with its post-processing
         summary["probability / overlap (NMS) thresholds"] = f"{thresholds.get('prob')} / {thresholds.get('nms')}"
     sections = [{"heading": "Summary", "key_values": summary}]
     if compare_rules:
@@ -234,7 +204,8 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
         {"heading": "Pixels (foreground vs background)", "tables": {"pixel_metrics_per_image": pixels}},
         {"heading": "Overlays (TP green, FP red, FN blue, at IoU 0.5)", "pictures": overlays},
     ]
-    if card:
-        sections.append({"heading": "Data check", "key_values": card.get("data_check", {})})
-        sections.append({"heading": "Model", "key_values": {k: v for k, v in card.items() if k != "data_check"}})
+    if card is not None:
+        shown = card.to_json()
+        sections.append({"heading": "Data check", "key_values": shown.pop("data_check", None) or {}})
+        sections.append({"heading": "Model", "key_values": shown})
     return write_html_report(out, title=title, sections=sections, warnings=warnings)

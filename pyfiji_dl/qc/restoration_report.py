@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from ..io.tiff import write_imagej_tiff
+from ..models.card import ModelCard
 
 
 def write_restoration_report(out_dir: Path, *, title: str, names: list, sources: list, predictions: list,
-                             targets: list, history: list | None = None, card: dict | None = None,
+                             targets: list, history: list | None = None, card: ModelCard | None = None,
                              extra_warnings: list | None = None) -> Path:
     """Score restored images against ground truth (where given) and write the report.
 
@@ -32,7 +33,7 @@ def write_restoration_report(out_dir: Path, *, title: str, names: list, sources:
         Ground truth per image, or None.
     history : list of dict, optional
         Training history rows.
-    card : dict, optional
+    card : ModelCard, optional
         Model card shown under "Model".
     """
     from .plots import plot_loss_curves, restoration_panel
@@ -89,6 +90,6 @@ def write_restoration_report(out_dir: Path, *, title: str, names: list, sources:
         {"heading": "Panels (target, input, prediction, SSIM and RSE maps)", "pictures": panels},
         {"heading": "Files", "links": maps_written + [f"restored/{n}.tif" for n in names]},
     ]
-    if card:
-        sections.append({"heading": "Model", "key_values": card})
+    if card is not None:
+        sections.append({"heading": "Model", "key_values": card.to_json()})
     return write_html_report(out_dir, title=title, sections=sections, warnings=warnings)

@@ -32,10 +32,10 @@ The adapter is split by job: :mod:`.config` (what the family declares, :class:`U
 hands out.
 """
 
-from .config import (CLAHE_PARAMETERS, CONFIG_FILE, DEFAULT_PATCH, FAMILY, FULL_CONNECTIVITY,
+from .config import (CARD_DETAILS, CLAHE_PARAMETERS, CONFIG_FILE, DEFAULT_PATCH, FAMILY, FULL_CONNECTIVITY,
                      MAX_VALIDATION_PATCHES, MIN_AREA_FRACTION_OF_MEDIAN, MODEL_FILES, OUTPUTS, PERCENTILES,
                      THRESHOLD_CANDIDATES, WEIGHTS_BEST, WEIGHTS_LAST, UNetConfig, UNetDataError,
-                     contrast_parameters, normalization_parameters)
+                     UNetCard, contrast_parameters, normalization_parameters)
 from .inference import _clahe_function, predict, predict_normalized, preprocess
 from .losses import binary_focal_loss, loss_for, weighted_binary_crossentropy
 from .model import UNetModel, load_model, thresholds
@@ -45,7 +45,7 @@ from .trainer import (default_area_limits, make_config, optimise_threshold, patc
                       prepare_arrays, require_2d, train, validation_patches)
 
 __all__ = [
-    "CLAHE_PARAMETERS", "CONFIG_FILE", "DEFAULT_PATCH", "FAMILY", "FULL_CONNECTIVITY", "MAX_VALIDATION_PATCHES",
+    "CARD_DETAILS", "UNetCard", "CLAHE_PARAMETERS", "CONFIG_FILE", "DEFAULT_PATCH", "FAMILY", "FULL_CONNECTIVITY", "MAX_VALIDATION_PATCHES",
     "MIN_AREA_FRACTION_OF_MEDIAN", "MODEL_FILES", "OUTPUTS", "PERCENTILES", "THRESHOLD_CANDIDATES",
     "WEIGHTS_BEST", "WEIGHTS_LAST", "UNetConfig", "UNetDataError", "UNetModel", "_clahe_function",
     "annotation_instances", "binary_focal_loss", "build_unet", "contrast_parameters", "default_area_limits",

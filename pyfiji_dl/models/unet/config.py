@@ -11,7 +11,7 @@ import numpy as np
 
 from ...errors import PyfijiDLError
 from ...io.atomic import atomic_path
-from ..card import ModelFolderError
+from ..card import CardDetails, ModelFolderError
 
 FAMILY = "unet"
 OUTPUTS = "semantic"  # prediction writes probability, binary mask, label maps, ROI sets, object tables
@@ -36,6 +36,63 @@ THRESHOLD_CANDIDATES = tuple(round(0.05 * k, 2) for k in range(1, 20))
 MIN_AREA_FRACTION_OF_MEDIAN = 0.25
 # Connectivity of the objects: 8-connected, as Fiji's particle analyser and Salomon-Sörensen 2023.
 FULL_CONNECTIVITY = np.ones((3, 3), bool)
+
+
+@dataclass
+class UNetCard(CardDetails):
+    """The U-Net part of a model card: what the network expects and how its output becomes objects.
+
+    Attributes
+    ----------
+    contrast : dict
+        ``{"method": "none" | "percentile" | "clahe", ...}`` (CLAHE with Fiji's parameters).
+    input, output, network, loss : dict
+        The network's tensors, architecture and training loss, for exports and reports.
+    threshold : float, optional
+        Probability threshold of the mask (None in a card: 0.5, as before training).
+    min_area, max_area : int, optional
+        Object area limits (``area_unit``); None: no limit.
+    area_unit : str
+    split_touching : bool
+        Split touching objects with a watershed on the distance map.
+    connectivity : int
+        Pixel connectivity of the objects (8).
+    threshold_optimisation : dict, optional
+        How ``threshold`` was optimised (None: given by the user); written when training ends.
+    median_object_area : int, optional
+        Median annotated object area (pixels), which ``min_area`` defaults from.
+    early_stopped_at_epoch : int, optional
+    weights : str, optional
+        The weights file prediction loads.
+    """
+
+    contrast: dict | None = None
+    input: dict | None = None
+    output: dict | None = None
+    network: dict | None = None
+    loss: dict | None = None
+    threshold: float | None = None
+    min_area: int | None = None
+    max_area: int | None = None
+    area_unit: str | None = None
+    split_touching: bool = False
+    connectivity: int | None = None
+    threshold_optimisation: dict | None = None
+    median_object_area: int | None = None
+    early_stopped_at_epoch: int | None = None
+    weights: str | None = None
+
+    @property
+    def probability_threshold(self) -> float:
+        """The mask threshold (0.5 when the card has none, as before training ends)."""
+        return float(self.threshold if self.threshold is not None else 0.5)
+
+    def decision_thresholds(self) -> dict:
+        return {"prob": self.probability_threshold}
+
+
+CARD_DETAILS = UNetCard
+
 
 
 class UNetDataError(PyfijiDLError, ValueError):

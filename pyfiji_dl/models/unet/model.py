@@ -122,4 +122,4 @@ def load_model(model_dir: Path) -> UNetModel:
 
 def thresholds(model: UNetModel) -> dict:
     """The probability threshold of a trained model, as ``{"prob": ...}``."""
-    return {"prob": float(read_card(model.logdir).get("threshold", 0.5))}
+    return read_card(model.logdir).thresholds

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from ...annotation.objects import filter_by_area
+from ..card import ModelCard
 from .config import FULL_CONNECTIVITY
 
 
@@ -53,15 +54,15 @@ def mean_probabilities(labels: np.ndarray, probability: np.ndarray) -> dict:
     return {int(i): float(sums[i] / counts[i]) for i in ids if i}
 
 
-def postprocess(probability: np.ndarray, card: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+def postprocess(probability: np.ndarray, card: ModelCard) -> tuple[np.ndarray, np.ndarray, dict]:
     """Mask, objects and their probabilities with the card's post-processing.
 
     Parameters
     ----------
     probability : ndarray
         ``YX`` probability map.
-    card : dict
-        Model card: ``threshold``, ``min_area``, ``max_area``, ``split_touching``.
+    card : ModelCard
+        Model card: its :class:`~.config.UNetCard` ``threshold``, ``min_area``, ``max_area``, ``split_touching``.
 
     Returns
     -------
@@ -72,9 +73,10 @@ def postprocess(probability: np.ndarray, card: dict) -> tuple[np.ndarray, np.nda
     probabilities : dict
         Mean probability by label id.
     """
-    threshold = float(card.get("threshold", 0.5))
-    labels = instances(probability, threshold=threshold, min_area=card.get("min_area"),
-                       max_area=card.get("max_area"), split_touching=bool(card.get("split_touching", False)))
+    post = card.details
+    threshold = post.probability_threshold
+    labels = instances(probability, threshold=threshold, min_area=post.min_area, max_area=post.max_area,
+                       split_touching=bool(post.split_touching))
     return probability > threshold, labels, mean_probabilities(labels, probability)
 
 

@@ -12,7 +12,7 @@ from scipy import ndimage
 from ...data.augment import random_flips_rotations
 from ...data.instances import InstanceDataset
 from .. import training
-from ..card import read_card, write_card
+from ..card import ModelCard, read_card, write_card
 from .config import (DEFAULT_PATCH, FAMILY, FULL_CONNECTIVITY, MAX_VALIDATION_PATCHES, MIN_AREA_FRACTION_OF_MEDIAN,
                      PERCENTILES, THRESHOLD_CANDIDATES, WEIGHTS_BEST, UNetConfig, UNetDataError,
                      contrast_parameters, normalization_parameters)
@@ -310,7 +310,9 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
         if from_model is not None:
             model.keras_model.set_weights(source.keras_model.get_weights())
         epochs_total = options.epochs
-        write_card(model_dir, _card(model.config, fine_tuned_from=from_model) | {"training_plan": plan.as_dict()})
+        card = _card(model.config, fine_tuned_from=from_model)
+        card.update(training_plan=plan.as_dict())
+        write_card(model_dir, card)
         training.TrainingState(0, epochs_total, model.config.train_learning_rate).save(model_dir)
 
     config = model.config
@@ -339,54 +341,54 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
             print(f"Optimising the probability threshold on {len(dataset.val)} validation image(s)...", flush=True)
         probabilities = [predict(model, s.image) for s in dataset.val]
         threshold, iou = optimise_threshold(probabilities, [s.labels for s in dataset.val])
-        card["threshold_optimisation"] = {"criterion": "pooled pixel IoU on the validation images",
-                                          "pixel_iou": iou, "candidates": "0.05 to 0.95 in steps of 0.05"}
+        card.update(threshold_optimisation={"criterion": "pooled pixel IoU on the validation images",
+                                            "pixel_iou": iou, "candidates": "0.05 to 0.95 in steps of 0.05"})
     else:
         threshold = float(options.threshold)
-        card["threshold_optimisation"] = None
+        card.update(threshold_optimisation=None)
     areas = default_area_limits(dataset.train)
-    card.update({
-        "threshold": threshold,
-        "min_area": options.min_area if options.min_area is not None else areas["min_area"],
-        "max_area": options.max_area,
-        "median_object_area": areas["median_object_area"],
-        "split_touching": bool(options.split_touching),
-        "early_stopped_at_epoch": model.early_stopped_at,
-        "weights": WEIGHTS_BEST,
-    })
+    card.update(
+        threshold=threshold,
+        min_area=options.min_area if options.min_area is not None else areas["min_area"],
+        max_area=options.max_area,
+        median_object_area=areas["median_object_area"],
+        split_touching=bool(options.split_touching),
+        early_stopped_at_epoch=model.early_stopped_at,
+        weights=WEIGHTS_BEST,
+    )
     write_card(model_dir, card)
     return model
 
 
-def _card(config: UNetConfig, *, fine_tuned_from=None) -> dict:
+def _card(config: UNetConfig, *, fine_tuned_from=None) -> ModelCard:
     """The model card before training: what the network expects and how to post-process it."""
     halo = tile_halo(config.depth, config.kernel_size)
-    return {
-        "family": FAMILY,
-        "ndim": 2,
-        "n_channels": config.n_channel_in,
-        "axes": "YX" + ("C" if config.n_channel_in > 1 else ""),
-        "patch": list(config.train_patch_size),
-        "contrast": contrast_parameters(config),
-        "normalization": normalization_parameters(config),
-        "input": {"keras_shape": [None, None, None, config.n_channel_in], "layout": "byxc",
-                  "divisible_by": config.divisible_by, "padding": "reflect to a multiple of divisible_by",
-                  "tile_halo": halo},
-        "output": {"keras_shape": [None, None, None, 1], "meaning": "foreground probability",
-                   "activation": "sigmoid"},
-        "network": {"architecture": "U-Net", "depth": config.depth, "filters": config.filters,
-                    "kernel_size": config.kernel_size, "batch_norm": config.batch_norm, "dropout": config.dropout,
-                    "upsampling": config.upsampling, "initializer": "he_normal"},
-        "loss": ({"name": "binary focal", "gamma": config.focal_gamma, "alpha": config.focal_alpha}
-                 if config.loss == "focal" else
-                 {"name": "weighted binary cross-entropy (U-Net border weights)", "w0": config.w0,
-                  "sigma": config.sigma, "class_weights": config.class_weights}),
-        "threshold": 0.5,
-        "min_area": None,
-        "max_area": None,
-        "area_unit": "pixel",
-        "split_touching": False,
-        "connectivity": 8,
-        "fine_tuned_from": str(Path(fine_tuned_from).resolve()) if fine_tuned_from else None,
-    }
+    return ModelCard.new(
+        FAMILY,
+        ndim=2,
+        n_channels=config.n_channel_in,
+        axes="YX" + ("C" if config.n_channel_in > 1 else ""),
+        patch=list(config.train_patch_size),
+        contrast=contrast_parameters(config),
+        normalization=normalization_parameters(config),
+        input={"keras_shape": [None, None, None, config.n_channel_in], "layout": "byxc",
+               "divisible_by": config.divisible_by, "padding": "reflect to a multiple of divisible_by",
+               "tile_halo": halo},
+        output={"keras_shape": [None, None, None, 1], "meaning": "foreground probability",
+                "activation": "sigmoid"},
+        network={"architecture": "U-Net", "depth": config.depth, "filters": config.filters,
+                 "kernel_size": config.kernel_size, "batch_norm": config.batch_norm, "dropout": config.dropout,
+                 "upsampling": config.upsampling, "initializer": "he_normal"},
+        loss=({"name": "binary focal", "gamma": config.focal_gamma, "alpha": config.focal_alpha}
+              if config.loss == "focal" else
+              {"name": "weighted binary cross-entropy (U-Net border weights)", "w0": config.w0,
+               "sigma": config.sigma, "class_weights": config.class_weights}),
+        threshold=0.5,
+        min_area=None,
+        max_area=None,
+        area_unit="pixel",
+        split_touching=False,
+        connectivity=8,
+        fine_tuned_from=str(Path(fine_tuned_from).resolve()) if fine_tuned_from else None,
+    )
 

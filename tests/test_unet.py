@@ -273,6 +273,44 @@ def test_early_stopping_keeps_best_weights_and_counts_resumed_epochs(tmp_path):
     assert (folder / WEIGHTS_BEST).exists() and not model.keras_model.stop_training
 
 
+# config.json as the U-Net's own model class wrote it before it became a CSBDeep BaseModel
+FORMER_CONFIG = {
+    "n_channel_in": 1, "depth": 2, "filters": 4, "kernel_size": 3, "dropout": 0.05, "batch_norm": True,
+    "upsampling": "transpose-2x2", "contrast": "percentile", "normalization_low": 1.0, "normalization_high": 99.8,
+    "loss": "focal", "focal_gamma": 2.0, "focal_alpha": 0.5, "w0": 10.0, "sigma": 5.0,
+    "class_weights": [0.63, 2.42], "train_patch_size": [64, 64], "train_batch_size": 2,
+    "train_learning_rate": 0.0002, "train_epochs": 2, "train_steps_per_epoch": 3, "train_patience": 20,
+    "train_reduce_lr": {"factor": 0.5, "patience": 3, "min_delta": 0}, "seed": 42,
+}
+
+
+def test_model_folders_of_the_former_model_class_load_and_new_ones_are_written_alike(tmp_path):
+    import tensorflow as tf
+    from csbdeep.models import BaseModel
+
+    from pyfiji_dl.models.unet import WEIGHTS_LAST, UNetConfig, UNetModel, build_unet
+
+    folder = tmp_path / "former"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(FORMER_CONFIG, indent=2))
+    tf.random.set_seed(3)
+    network = build_unet(1, filters=4, depth=2)
+    network.save_weights(str(folder / WEIGHTS_LAST))  # a run stopped before any validation improvement
+
+    model = UNetModel(None, name="former", basedir=tmp_path)
+    assert isinstance(model, BaseModel) and model.weights_loaded == WEIGHTS_LAST
+    assert model.config == UNetConfig(**{**FORMER_CONFIG, "train_patch_size": (64, 64)})
+    for ours, saved in zip(model.keras_model.get_weights(), network.get_weights()):
+        np.testing.assert_array_equal(ours, saved)
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", WEIGHTS_LAST]  # nothing rewritten
+
+    UNetModel(model.config, name="again", basedir=tmp_path)
+    assert json.loads((tmp_path / "again" / "config.json").read_text()) == FORMER_CONFIG
+    assert UNetModel(model.config, basedir=None).keras_model.count_params() == network.count_params()
+    with pytest.raises(ValueError, match="Invalid configuration attributes: filters, train_patch_size"):
+        UNetModel(UNetConfig(depth=2, filters=0, train_patch_size=(62, 64)), basedir=None)
+
+
 def test_fine_tune_with_weighted_bce_starts_from_the_other_models_weights(trained, data_dir, tmp_path):
     import h5py
 

@@ -29,8 +29,11 @@ The adapter is split by job: :mod:`.config` (what the family declares, :class:`U
 :mod:`.network`, :mod:`.losses`, :mod:`.model` (the model folder), :mod:`.inference`
 (preprocessing and tiled prediction), :mod:`.objects` (masks to objects) and
 :mod:`.trainer`; this module gathers the adapter interface that :func:`pyfiji_dl.models.adapter_for`
-hands out.
+hands out. The names of :mod:`.model` (which imports CSBDeep, hence TensorFlow) load on first
+use, so that reading a card and post-processing probabilities stay as light as before.
 """
+
+from importlib import import_module
 
 from .config import (CARD_DETAILS, CLAHE_PARAMETERS, CONFIG_FILE, DEFAULT_PATCH, FAMILY, FULL_CONNECTIVITY,
                      MAX_VALIDATION_PATCHES, MIN_AREA_FRACTION_OF_MEDIAN, MODEL_FILES, OUTPUTS, PERCENTILES,
@@ -38,7 +41,6 @@ from .config import (CARD_DETAILS, CLAHE_PARAMETERS, CONFIG_FILE, DEFAULT_PATCH,
                      UNetCard, contrast_parameters, normalization_parameters)
 from .inference import _clahe_function, predict, predict_normalized, preprocess
 from .losses import binary_focal_loss, loss_for, weighted_binary_crossentropy
-from .model import UNetModel, load_model, thresholds
 from .network import build_unet, receptive_radius, tile_halo
 from .objects import annotation_instances, instances, mean_probabilities, postprocess
 from .trainer import (default_area_limits, make_config, optimise_threshold, patch_batches, plan_training,
@@ -47,10 +49,20 @@ from .trainer import (default_area_limits, make_config, optimise_threshold, patc
 __all__ = [
     "CARD_DETAILS", "UNetCard", "CLAHE_PARAMETERS", "CONFIG_FILE", "DEFAULT_PATCH", "FAMILY", "FULL_CONNECTIVITY", "MAX_VALIDATION_PATCHES",
     "MIN_AREA_FRACTION_OF_MEDIAN", "MODEL_FILES", "OUTPUTS", "PERCENTILES", "THRESHOLD_CANDIDATES",
-    "WEIGHTS_BEST", "WEIGHTS_LAST", "UNetConfig", "UNetDataError", "UNetModel", "_clahe_function",
+    "WEIGHTS_BEST", "WEIGHTS_LAST", "UNetConfig", "UNetDataError", "_clahe_function",
     "annotation_instances", "binary_focal_loss", "build_unet", "contrast_parameters", "default_area_limits",
-    "instances", "load_model", "loss_for", "make_config", "mean_probabilities",
+    "instances", "loss_for", "make_config", "mean_probabilities",
     "normalization_parameters", "optimise_threshold", "patch_batches", "plan_training", "postprocess", "predict",
-    "predict_normalized", "prepare_arrays", "preprocess", "receptive_radius", "require_2d", "thresholds",
+    "predict_normalized", "prepare_arrays", "preprocess", "receptive_radius", "require_2d",
     "tile_halo", "train", "validation_patches", "weighted_binary_crossentropy",
 ]
+
+# loaded on first use: they import CSBDeep and TensorFlow
+_MODEL_NAMES = ("UNetModel", "load_model", "thresholds")
+__all__ += list(_MODEL_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _MODEL_NAMES:
+        return getattr(import_module(".model", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -154,6 +154,29 @@ class UNetConfig:
     def divisible_by(self) -> int:
         return 2**self.depth
 
+    @property
+    def axes(self) -> str:
+        """The network's axes as CSBDeep names them (``BaseModel`` shows them)."""
+        return "YXC"
+
+    def is_valid(self, return_invalid: bool = False):
+        """CSBDeep's config check, which ``BaseModel`` runs on a new model's config.
+
+        Returns
+        -------
+        bool, or (bool, tuple of str) with ``return_invalid``
+            Whether the network can be built, and the names of the fields that prevent it.
+        """
+        checks = {
+            "n_channel_in": self.n_channel_in >= 1, "depth": self.depth >= 1, "filters": self.filters >= 1,
+            "kernel_size": self.kernel_size >= 1 and self.kernel_size % 2 == 1, "dropout": 0 <= self.dropout < 1,
+            "loss": self.loss in ("focal", "weighted-bce"),
+            "train_patch_size": all(p >= self.divisible_by and p % self.divisible_by == 0
+                                    for p in self.train_patch_size),
+        }
+        invalid = tuple(name for name, ok in checks.items() if not ok)
+        return (not invalid, invalid) if return_invalid else not invalid
+
 
 def contrast_parameters(config: UNetConfig) -> dict:
     """The card's ``contrast`` entry: the method and, for CLAHE, Fiji's parameters."""

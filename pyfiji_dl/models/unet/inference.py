@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ...data.normalize import normalize_percentile
 from .. import training
 from .config import CLAHE_PARAMETERS, contrast_parameters, normalization_parameters, round_up
-from .model import UNetModel
+
+if TYPE_CHECKING:
+    from .model import UNetModel
 
 
 def preprocess(image: np.ndarray, contrast: dict, normalization: dict) -> np.ndarray:
@@ -69,9 +73,10 @@ def predict_normalized(model: UNetModel, image: np.ndarray, *, n_tiles=None) -> 
     """Foreground probability of an already preprocessed image (see :func:`preprocess`).
 
     The image is padded (mirrored) to a multiple of ``2**depth``; with more than
-    one tile, each tile is predicted with a halo of the network's receptive field,
-    aligned to the pooling grid, and only its core is kept, so tiles give the
-    whole-image result (up to float rounding).
+    one tile (CSBDeep's ``tile_iterator``, tiles of whole ``2**depth`` blocks), each tile
+    is predicted with a halo of the network's receptive field, aligned to the pooling
+    grid, and only its core is kept, so tiles give the whole-image result (up to float
+    rounding).
 
     Parameters
     ----------
@@ -87,6 +92,8 @@ def predict_normalized(model: UNetModel, image: np.ndarray, *, n_tiles=None) -> 
     ndarray of float32
         ``YX``, values in [0, 1].
     """
+    from csbdeep.internals.predict import tile_iterator
+
     from ..tiling import choose_n_tiles
 
     x = _input_with_channels(np.asarray(image, dtype=np.float32), model.config.n_channel_in)
@@ -100,32 +107,16 @@ def predict_normalized(model: UNetModel, image: np.ndarray, *, n_tiles=None) -> 
         raise ValueError(f"n_tiles {n_tiles}: give tiles along Y and X (and 1 for channels)")
     padded_shape = (round_up(height, div), round_up(width, div))
     padded = np.pad(x, ((0, padded_shape[0] - height), (0, padded_shape[1] - width), (0, 0)), mode="reflect")
-    probability = np.empty(padded_shape, np.float32)
-    y_ranges = _tile_ranges(padded_shape[0], n_tiles[0], div, halo)
-    x_ranges = _tile_ranges(padded_shape[1], n_tiles[1], div, halo)
+    # CSBDeep's tiler warns when asked for more tiles than pooling blocks; we take as many as there are
+    n_tiles = tuple(max(1, min(n, size // div)) for n, size in zip(n_tiles[:2], padded_shape)) + (1,)
+    probability = np.empty(padded_shape + (1,), np.float32)
     with training.quiet_keras():
-        for (y0, y1), (ry0, ry1) in y_ranges:
-            for (x0, x1), (rx0, rx1) in x_ranges:
-                tile = padded[np.newaxis, ry0:ry1, rx0:rx1]
-                # a direct call, not predict(): no per-shape retracing, no progress output
-                out = np.asarray(model.keras_model(tile, training=False))[0, ..., 0]
-                probability[y0:y1, x0:x1] = out[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
-    return probability[:height, :width]
-
-
-def _tile_ranges(size: int, n_tiles: int, div: int, halo: int) -> list:
-    """``((core_start, core_stop), (read_start, read_stop))`` per tile along one axis.
-
-    ``size`` and ``halo`` are multiples of ``div``; cores are split in whole
-    ``div`` blocks, so every tile sits on the network's pooling grid.
-    """
-    n_blocks = size // div
-    n_tiles = max(1, min(n_tiles, n_blocks))
-    edges = [round(k * n_blocks / n_tiles) * div for k in range(n_tiles + 1)]
-    ranges = []
-    for start, stop in zip(edges[:-1], edges[1:]):
-        ranges.append(((start, stop), (max(0, start - halo), min(size, stop + halo))))
-    return ranges
+        # tiles on the pooling grid, each read with the halo and written without it (CSBDeep's tiling)
+        for tile, core, target in tile_iterator(padded, n_tiles, block_sizes=(div, div, 1),
+                                                n_block_overlaps=(halo // div, halo // div, 0), guarantee="n_tiles"):
+            # a direct call, not predict(): no per-shape retracing, no progress output
+            probability[target] = np.asarray(model.keras_model(tile[np.newaxis], training=False))[0][core]
+    return probability[:height, :width, 0]
 
 
 def predict(model: UNetModel, image: np.ndarray, *, n_tiles=None, block: dict | None = None) -> np.ndarray:

@@ -1,8 +1,36 @@
-"""The model object: a U-Net in a CSBDeep-layout model folder, and opening one."""
+"""The model object: a U-Net in a CSBDeep-layout model folder, and opening one.
+
+:class:`UNetModel` is a CSBDeep ``BaseModel`` (``csbdeep.models.BaseModel``), like CARE's
+and StarDist's models: CSBDeep's constructor checks the arguments and the config, makes
+the model folder, builds the network (:meth:`UNetModel._build`) and, for a saved model,
+loads its weights; ``load_weights``, ``__repr__`` and ``basedir=None`` (a model that
+reads and writes nothing) are CSBDeep's as well. Three parts stay ours, because
+CSBDeep's would change the saved folders or what users see:
+
+* ``config.json``: :class:`UNetConfig` stays a dataclass, written atomically. CSBDeep's
+  ``BaseConfig`` is an ``argparse.Namespace`` whose ``vars()`` would add ``n_dim``,
+  ``axes``, ``n_channel_out`` and three checkpoint file names to every saved config, and
+  ``BaseModel._set_logdir`` writes it in place (a kill mid-write leaves a damaged file)
+  and warns, which the command line shows, whenever the model folder already exists,
+  even empty.
+* which weights a saved folder loads: ``weights_best.h5``, else ``weights_last.h5``.
+  ``BaseModel._find_and_load_weights`` takes the newest ``*.h5`` (names with "best"
+  first), prints its choice and warns when there is none: a resumed run without a
+  validation improvement yet would show that warning and then load its checkpoint.
+* the checkpoints: ``BaseModel._checkpoint_callbacks`` and ``_training_finished`` write
+  with Keras' ``ModelCheckpoint`` in place, where :func:`training.early_stopping_callback`
+  writes ``weights_best.h5`` and ``weights_last.h5`` atomically and also stops early.
+
+This module imports CSBDeep, hence TensorFlow; :mod:`pyfiji_dl.models.unet` loads it on
+first use of one of its names, so reading a card's post-processing stays light.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from csbdeep.models import BaseModel
+from csbdeep.models.base_model import suppress_without_basedir
 
 from .. import training
 from ..card import ModelFolderError, read_card
@@ -11,8 +39,8 @@ from .losses import loss_for
 from .network import build_unet, tile_halo
 
 
-class UNetModel:
-    """A U-Net in a model folder, shaped like CSBDeep's models.
+class UNetModel(BaseModel):
+    """A U-Net in a model folder: CSBDeep's ``BaseModel`` with our config file and checkpoints.
 
     ``UNetModel(config, name, basedir)`` creates the folder ``basedir/name`` and
     writes ``config.json``; ``UNetModel(None, name, basedir)`` rebuilds the saved
@@ -34,33 +62,41 @@ class UNetModel:
         Epoch after which early stopping ended the last training.
     """
 
-    def __init__(self, config: UNetConfig | None, name: str | None = None, basedir: str | Path = "."):
-        self.basedir = Path(basedir)
-        self.name = name or "unet"
-        self.logdir = self.basedir / self.name
+    def __init__(self, config: UNetConfig | None, name: str | None = None, basedir: str | Path | None = "."):
         self.callbacks: list = []
         self.weights_loaded = None
         self.early_stopped_at = None
-        if config is None:
+        super().__init__(config, name=name or "unet", basedir=basedir)
+
+    @property
+    def _config_class(self):
+        return UNetConfig
+
+    def _build(self):
+        config = self.config
+        return build_unet(config.n_channel_in, filters=config.filters, depth=config.depth,
+                          kernel_size=config.kernel_size, dropout=config.dropout, batch_norm=config.batch_norm)
+
+    @suppress_without_basedir(warn=False)
+    def _set_logdir(self) -> None:
+        # CSBDeep's writes vars(config) in place and warns about an existing folder (see the module)
+        self.logdir = self.basedir / self.name
+        if self.config is None:
             self.config = UNetConfig.load(self.logdir)
         else:
-            self.config = config
             self.logdir.mkdir(parents=True, exist_ok=True)
-            config.save(self.logdir)
-        self.keras_model = build_unet(self.config.n_channel_in, filters=self.config.filters,
-                                      depth=self.config.depth, kernel_size=self.config.kernel_size,
-                                      dropout=self.config.dropout, batch_norm=self.config.batch_norm)
-        if config is None:
-            for weights in (WEIGHTS_BEST, WEIGHTS_LAST):
-                if (self.logdir / weights).exists():
-                    self.load_weights(weights)
-                    break
+            self.config.save(self.logdir)
 
-    def __repr__(self) -> str:
-        return f"UNetModel({self.logdir}, depth={self.config.depth}, filters={self.config.filters})"
+    @suppress_without_basedir(warn=False)
+    def _find_and_load_weights(self, prefer: str = "best") -> None:
+        # CSBDeep's takes the newest *.h5, prints it and warns when there is none (see the module)
+        for weights in (WEIGHTS_BEST, WEIGHTS_LAST):
+            if (self.logdir / weights).exists():
+                self.load_weights(weights)
+                return
 
     def load_weights(self, name: str = WEIGHTS_BEST) -> None:
-        self.keras_model.load_weights(str(self.logdir / name))
+        super().load_weights(name)
         self.weights_loaded = name
 
     def _axes_div_by(self, query_axes: str) -> list:

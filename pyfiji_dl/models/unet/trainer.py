@@ -17,12 +17,12 @@ from .config import (DEFAULT_PATCH, FAMILY, FULL_CONNECTIVITY, MAX_VALIDATION_PA
                      PERCENTILES, THRESHOLD_CANDIDATES, WEIGHTS_BEST, UNetConfig, UNetDataError,
                      contrast_parameters, normalization_parameters)
 from .inference import _input_with_channels, predict, preprocess
-from .model import UNetModel, _open, load_model
 from .network import tile_halo
 from .objects import annotation_instances
 
 if TYPE_CHECKING:
     from ...families.unet import UnetOptions
+    from .model import UNetModel
 
 
 def _default_patch(shapes: list, div: int) -> tuple:
@@ -284,6 +284,7 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
     import tensorflow as tf
 
     from ..device import configure_tensorflow
+    from .model import _open, load_model
 
     options.check(network=from_model is None and not resume)
     model_dir = Path(model_dir).resolve()

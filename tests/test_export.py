@@ -118,7 +118,7 @@ def keras_model_of(model_dir):
     from pyfiji_dl.models import adapter_for
     from pyfiji_dl.models.card import read_card
 
-    return adapter_for(read_card(model_dir)["family"]).load_model(model_dir)
+    return adapter_for(read_card(model_dir).family).load_model(model_dir)
 
 
 def percentile_normalise(batch, low, high):
@@ -434,6 +434,7 @@ def test_fiji_note_gives_the_plugin_settings(models, tmp_path):
 def test_fiji_export_refuses_the_wrong_plugin(models, tmp_path):
     from pyfiji_dl.export import ExportError, export_fiji
     from pyfiji_dl.export.fiji import check_family_for_flavour
+    from pyfiji_dl.models.card import ModelCard
 
     with pytest.raises(ExportError, match="care model; the Fiji StarDist plugin runs StarDist models only"):
         export_fiji(models["care"], tmp_path / "x.zip", "stardist")
@@ -442,7 +443,7 @@ def test_fiji_export_refuses_the_wrong_plugin(models, tmp_path):
     with pytest.raises(ExportError, match="unknown Fiji flavour"):
         export_fiji(models["care"], tmp_path / "x.zip", "imagej")
     with pytest.raises(ExportError, match="handles 2D models only"):
-        check_family_for_flavour({"family": "stardist", "ndim": 3}, "stardist", tmp_path)
+        check_family_for_flavour(ModelCard.new("stardist", ndim=3), "stardist", tmp_path)
     assert not (tmp_path / "x.zip").exists()
 
 

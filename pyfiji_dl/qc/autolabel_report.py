@@ -7,7 +7,8 @@
   thumbnails, the fluorescence after CLAHE with the label outlines in yellow,
   framed green when the map was kept and red when it was excluded, with the
   reason written under it;
-* ``index.html``: a small page linking the table and the pictures;
+* ``index.html``: the QC report (:func:`pyfiji_dl.qc.report.write_html_report`, as a model's)
+  linking the table, the pictures and the excluded maps, failed images as warnings;
 * ``excluded/``: the label maps that did not pass the QC (written by
   :func:`pyfiji_dl.workflows.autolabel.autolabel_folder`).
 
@@ -17,16 +18,13 @@ written atomically.
 
 from __future__ import annotations
 
-import html
-import os
-from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
 from ..io.atomic import atomic_path
 from ..io.tables import write_csv
+from .report import write_html_report
 
 __all__ = ["make_thumbnail", "write_contact_sheet", "write_autolabel_report", "THUMBNAIL_SIZE"]
 
@@ -246,49 +244,30 @@ def _wrap(draw, font, text: str, width: int, max_lines: int) -> list:
 
 
 def _write_index(report_dir: Path, rows: list, sheets: list, parameters: dict) -> Path:
-    esc = html.escape
     n_kept = sum(row.get("kept") == "yes" for row in rows)
     failed = [row for row in rows if row.get("error")]
     excluded = [row for row in rows if row.get("kept") != "yes" and not row.get("error")]
     reasons: dict = {}
     for row in excluded:
         reasons[row.get("reason", "")] = reasons.get(row.get("reason", ""), 0) + 1
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>Automatic labels: QC</title>',
-        "<style>body{font-family:system-ui,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1400px;"
-        "padding:0 1em;color:#222}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
-        "table{border-collapse:collapse;font-size:.9em}.bad{color:#b71c1c}img{max-width:100%;"
-        "border:1px solid #ddd}</style></head><body>",
-        "<h1>Automatic labels: QC</h1>",
-        f"<p>{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. "
-        f"{len(rows)} images: <b>{n_kept} kept</b> (label maps in the masks folder), "
-        f"{len(excluded)} excluded"
-        + (" (" + ", ".join(f"{c} {esc(r)}" for r, c in reasons.items()) + ")" if reasons else "")
-        + (f", <span class=\"bad\">{len(failed)} failed</span>" if failed else "")
-        + "."
-        + (" Excluded label maps are in <a href=\"excluded/\">excluded/</a>; move one into the masks "
-           "folder to train on it after all." if excluded else "")
-        + "</p>",
-        f'<p>Table: <a href="{quote("labels_qc.csv")}">labels_qc.csv</a></p>',
-    ]
-    if failed:
-        parts.append("<h2 class=\"bad\">Failed</h2><ul>")
-        parts += [f"<li>{esc(str(row.get('file')))}: {esc(str(row.get('error')))}</li>" for row in failed]
-        parts.append("</ul>")
+    summary = (f"{len(rows)} images: {n_kept} kept (label maps in the masks folder), {len(excluded)} excluded"
+               + (" (" + ", ".join(f"{c} {r}" for r, c in reasons.items()) + ")" if reasons else "")
+               + (f", {len(failed)} failed" if failed else "") + ".")
+    links = [("labels_qc.csv: one row per image", "labels_qc.csv")]
+    if excluded:
+        summary += " Move an excluded label map into the masks folder to train on it after all."
+        links.append(("excluded/: the excluded label maps", "excluded"))
+    sections = [{"heading": "Images", "text": summary, "links": links}]
     if parameters:
-        parts.append("<h2>Settings</h2><table>")
-        parts += [f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>" for k, v in parameters.items()]
-        parts.append("</table>")
+        sections.append({"heading": "Settings", "key_values": parameters})
     if sheets:
         what = "Fluorescence after CLAHE" if parameters.get("clahe", True) else "Fluorescence"
-        parts.append(f"<h2>Contact sheet</h2><p>{what}, label outlines in yellow; "
-                     "green frame = kept, red frame = excluded (reason under the picture).</p>")
-        for sheet in sheets:
-            href = quote(os.path.basename(sheet))
-            parts.append(f'<p><a href="{href}"><img src="{href}" alt="{esc(sheet.name)}"></a></p>')
-    parts.append("</body></html>")
-    path = report_dir / "index.html"
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text("\n".join(parts), encoding="utf-8")
-    return path
+        sections.append({
+            "heading": "Contact sheet",
+            "text": f"{what}, label outlines in yellow; green frame = kept, red frame = excluded (reason under the "
+                    "picture).",
+            "pictures": [(f"contact sheet {k} of {len(sheets)}", sheet.name) for k, sheet in enumerate(sheets, 1)],
+            "links": [(f"{sheet.name} (full size)", sheet.name) for sheet in sheets],
+        })
+    warnings = [f"{row.get('file')} failed: {row.get('error')}" for row in failed]
+    return write_html_report(report_dir, title="Automatic labels: QC", sections=sections, warnings=warnings)

@@ -21,7 +21,6 @@ Training itself is the family's ordinary ``train ... --from PARENT`` run.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from ..annotation.corrections import CORRECTIONS_FILE, file_sha256
 from ..errors import PyfijiDLError
 from ..io.atomic import atomic_path
 from ..io.tables import read_csv
+from ..qc.report import write_html_report
 from .. import families
 DATA_SUFFIX = "_training_data"
 COMPARE_DIR = "parent_vs_child"
@@ -258,26 +258,16 @@ def compare_parent_and_child(parent: str | os.PathLike, child: str | os.PathLike
             cells = [f"{v:.0f}" if counted else f"{v:.3f}" for v in values]
         except ValueError:
             delta = ""
-        rows.append(f"<tr><td>{metric}</td><td>{cells[0]}</td><td>{cells[1]}</td><td>{delta}</td></tr>")
+        rows.append({"at IoU 0.5": metric, "parent": cells[0], "child": cells[1], "change": delta})
     overlays = []
     for picture in sorted((out / "parent").glob("overlay_*.png")):
-        name = html.escape(picture.name)
-        overlays.append(f"<tr><td>{html.escape(picture.stem[len('overlay_'):])}</td>"
-                        f'<td><img src="parent/{name}" width="400"></td><td><img src="child/{name}" width="400"></td></tr>')
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(child.name)} vs {html.escape(parent.name)}</title>
-<style>body{{font-family:sans-serif;margin:1.5em}} td,th{{padding:4px 8px;text-align:left}}</style></head><body>
-<h1>{html.escape(child.name)} (fine-tuned) vs {html.escape(parent.name)} (parent)</h1>
-<p>Both models on the same validation images ({html.escape(str(val_dir))}), objects matched one to one
-at IoU 0.5. Overlays: true positives green, false positives red, false negatives blue.
-Full reports: <a href="parent/index.html">parent</a>, <a href="child/index.html">child</a>.</p>
-<table><tr><th>at IoU 0.5</th><th>parent</th><th>child</th><th>change</th></tr>
-{chr(10).join(rows)}</table>
-<h2>Validation images</h2>
-<table><tr><th>image</th><th>parent</th><th>child</th></tr>
-{chr(10).join(overlays)}</table></body></html>
-"""
-    path = out / "index.html"
-    with atomic_path(path) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return path
+        image = picture.stem[len("overlay_"):]
+        overlays += [(f"{image}: parent", f"parent/{picture.name}"), (f"{image}: child", f"child/{picture.name}")]
+    sections = [
+        {"heading": "Scores", "text": f"Both models on the same validation images ({val_dir}), objects matched one to "
+                                      "one at IoU 0.5.", "tables": {"parent_vs_child": rows}},
+        {"heading": "Validation images", "text": "Overlays: true positives green, false positives red, false "
+                                                 "negatives blue.", "pictures": overlays},
+        {"heading": "Full reports", "links": [("parent", "parent/index.html"), ("child", "child/index.html")]},
+    ]
+    return write_html_report(out, title=f"{child.name} (fine-tuned) vs {parent.name} (parent)", sections=sections)

@@ -73,8 +73,8 @@ def job_seconds(log: Path, count: int) -> list[float]:
     return [float(s) for s in found[-count:]]
 
 
-def fiji_runs(macro: Path, model: Path, image: Path, out: Path, runs: int, env: dict, warm_up: bool) -> list:
-    """Run the menu command in a fresh ImageJ process with ``env``; seconds per run."""
+def fiji_runs(macro: Path, model: Path, image: Path, out: Path, runs: int, env: dict, warm_up: bool) -> dict:
+    """Run the menu command in a fresh ImageJ process with ``env``: {"runs": [(seconds, ROIs)], "switch": seconds}."""
     script = f"""
 import json, sys, time
 from pyfiji_dl.fiji import jvm
@@ -94,7 +94,12 @@ for i in range({runs} + {int(warm_up)}):
     if result.error or count == 0:
         sys.exit(f"run {{i}}: {{result.error}} ({{count}} ROIs)")
     times.append((seconds, count))
-print(json.dumps(times[{int(warm_up)}:]))
+# what one switch back to an image window costs in this ImageJ: selectImage() waits for the
+# window to be activated, up to 1 s (a display without a window manager never activates it)
+switch = run_macro("newImage('a', '8-bit', 8, 8, 1); a = getImageID(); newImage('b', '8-bit', 8, 8, 1); "
+                   "t0 = getTime(); selectImage(a); return d2s(getTime() - t0, 0);")
+run_macro("close('*');")
+print(json.dumps({{"runs": times[{int(warm_up)}:], "switch": float(switch.value) / 1000}}))
 """
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -147,8 +152,11 @@ def main() -> int:
             (fiji / "jars").mkdir(parents=True)
             install(fiji, command=Path(sys.executable).with_name("pyfiji-dl"))
             macro = fiji / "plugins" / "pyfiji-dl" / "Predict_StarDist.ijm"
-            results["fiji_cold"] = fiji_runs(macro, model, one, root / "fiji" / "cold", args.runs, off, False)
-            results["fiji_warm"] = fiji_runs(macro, model, one, root / "fiji" / "warm", args.runs, on, True)
+            cold = fiji_runs(macro, model, one, root / "fiji" / "cold", args.runs, off, False)
+            warm = fiji_runs(macro, model, one, root / "fiji" / "warm", args.runs, on, True)
+            results["fiji_cold"], results["fiji_warm"] = cold["runs"], warm["runs"]
+            results["fiji_job"] = job_seconds(log, args.runs)
+            results["image_switch"] = [warm["switch"]]
     finally:
         subprocess.run(PYFIJI_DL + ["worker", "stop"], env=on, capture_output=True)
 
@@ -161,6 +169,12 @@ def main() -> int:
         print(f"Predict StarDist menu command, 512 x 512, start -> {n} ROIs in the ROI Manager (real ImageJ, Xvfb):")
         print(line("cold (no worker: Python + TensorFlow each time)", cold, cold))
         print(line("warm (worker running, model loaded)", warm, cold) + f"   goal <= 1.0 s: {'met' if warm <= 1.0 else 'NOT met'}")
+        job = median(results["fiji_job"])
+        switch = results["image_switch"][0]
+        print(f"  {'  of which the job in the worker (network, NMS, outputs)':<46} {job:7.2f} s")
+        print(f"  {'  of which ImageJ activating the image window':<46} {switch:7.2f} s   (selectImage back to the "
+              "image; up to 1 s without a window manager, as under Xvfb)")
+        print(f"  {'  the rest (macro, exec of the client, polling)':<46} {warm - job - switch:7.2f} s")
     cold = median(results["cold_one"])
     print("pyfiji-dl predict, one 512 x 512 image:")
     print(line("no worker", cold, cold))

@@ -152,8 +152,14 @@ function pyfijiRun(arguments) {
         progress = folder + File.separator + "progress.txt";
         started = getTime();
         heartbeat = started;
+        alive = 0;
         while (!File.exists(result)) {
-            File.saveString("" + getTime(), folder + File.separator + "alive");
+            now = getTime();
+            if (now - alive >= 250) {
+                // the worker cancels the job when this file is older than about a second
+                File.saveString("" + now, folder + File.separator + "alive");
+                alive = now;
+            }
             if (File.exists(progress)) {
                 // state, fraction, status line, the worker's heartbeat (ms)
                 fields = split(File.openAsString(progress), "\t");
@@ -164,16 +170,19 @@ function pyfijiRun(arguments) {
                     heartbeat = parseFloat(fields[3]);
                 }
             }
-            if (getTime() - heartbeat > 10000) {
+            if (now - heartbeat > 10000) {
                 showProgress(1);
                 exit("pyfiji-dl: the worker stopped while running this command; finished outputs are kept.\n"
                      + "Run the command again: a new worker starts. Its log is worker.log in\n"
                      + File.getParent(File.getParent(folder)));
             }
-            if (getTime() - started < 2000)
-                wait(20);  // short commands answer within a second: do not wait longer than needed
+            // short commands answer within a second or two: look often then, less later
+            if (now - started < 3000)
+                wait(10);
+            else if (now - started < 30000)
+                wait(50);
             else
-                wait(200);
+                wait(150);
         }
         showProgress(1);
         showStatus("");
@@ -390,9 +399,13 @@ function pyfijiRestore(family, title) {
     print("pyfiji-dl: restored image " + restored);
 }
 
-// Train a new model, or fine-tune one ('from' model), in the background (Train Model,
-// Fine-tune Model). Options: family=stardist|unet|care|n2v data=FOLDER model=FOLDER
-// epochs=N steps=N, and from=MODEL when fine-tuning.
+// Train a new model, or fine-tune one ('from' model) (Train Model, Fine-tune Model).
+// Options: family=stardist|unet|care|n2v data=FOLDER model=FOLDER epochs=N steps=N,
+// from=MODEL when fine-tuning, and more=[--patch 128 --max-minutes 30]: further options of
+// 'pyfiji-dl train' (values without spaces). With the pyfiji-dl worker the command follows
+// the training: epoch, step and loss in the status and progress bars, then where the QC
+// report is; Esc or Plugins > pyfiji-dl > Cancel Job stops it (the last finished epoch is
+// kept: continue with --resume). Without a worker it trains in a process of its own.
 function pyfijiTrain(fineTune) {
     families = pyfijiFamilies(false);
     labels = pyfijiFamilies(true);
@@ -402,6 +415,7 @@ function pyfijiTrain(fineTune) {
     source = pyfijiArg("from", "");
     epochs = pyfijiArg("epochs", "100");
     steps = pyfijiArg("steps", "100");
+    more = pyfijiArg("more", "");
     if (!pyfijiHasOptions()) {
         if (fineTune)
             Dialog.create("pyfiji-dl: Fine-tune");
@@ -419,6 +433,7 @@ function pyfijiTrain(fineTune) {
         Dialog.addDirectory("Model folder (new)", model);
         Dialog.addNumber("Epochs", parseInt(epochs));
         Dialog.addNumber("Steps per epoch", parseInt(steps));
+        Dialog.addString("More options (of pyfiji-dl train)", more, 30);
         Dialog.addMessage("Data: stardist and unet: images/ + masks/ (or rois/); care: low/ + GT/;\n"
                           + "n2v: images/ (noisy images only). Training runs in the background.");
         Dialog.show();
@@ -433,11 +448,14 @@ function pyfijiTrain(fineTune) {
         model = Dialog.getString();
         epochs = "" + Dialog.getNumber();
         steps = "" + Dialog.getNumber();
+        more = String.trim(Dialog.getString());
         options = "" + pyfijiOption("family", family) + pyfijiOption("data", data);
         if (fineTune)
             options = options + pyfijiOption("from", source);
-        pyfijiRecord(options + pyfijiOption("model", model) + pyfijiOption("epochs", epochs)
-                     + pyfijiOption("steps", steps));
+        options = options + pyfijiOption("model", model) + pyfijiOption("epochs", epochs) + pyfijiOption("steps", steps);
+        if (more != "")
+            options = options + pyfijiOption("more", more);
+        pyfijiRecord(options);
     }
     if (data == "" || model == "" || (fineTune && source == ""))
         exit("Choose the training data folder, a new model folder and, to fine-tune, the model to start from.");
@@ -445,7 +463,24 @@ function pyfijiTrain(fineTune) {
     arguments = newArray("train", family, "--data", data, "--model", model, "--epochs", epochs, "--steps", steps);
     if (fineTune)
         arguments = Array.concat(arguments, newArray("--from", source));
-    pyfijiRun(Array.concat(arguments, newArray("--background")));
-    print("pyfiji-dl: training runs in the background; open the model folder's qc/index.html when it is done.");
+    more = String.trim(more);
+    if (more != "") {
+        extra = split(more, " ");
+        arguments = Array.concat(arguments, extra);
+    }
+    // '--background': without a worker; the worker's job takes its place (it is followed here)
+    output = pyfijiRun(Array.concat(arguments, newArray("--background")));
+    if (indexOf(output, "Training started in the background") >= 0) {
+        print("pyfiji-dl: training runs in the background; open the model folder's qc/index.html when it is done.");
+        return;
+    }
+    report = model + File.separator + "qc" + File.separator + "index.html";
+    lines = split(output, "\n");
+    for (i = 0; i < lines.length; i++) {
+        if (startsWith(lines[i], "QC report: "))
+            report = substring(lines[i], lengthOf("QC report: "));
+    }
+    showStatus("pyfiji-dl: training finished; QC report: " + report);
+    print("pyfiji-dl: training finished. QC report (open it in a web browser): " + report);
 }
 // ---- end of the shared part ----

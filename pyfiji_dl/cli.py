@@ -12,9 +12,25 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, families
+from . import __version__
 from .argtypes import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int, probability
 from .errors import PyfijiDLError
+
+
+class _ImportedOnUse:
+    """A module imported on first use: the worker's fast path (:func:`main`) sends a command
+    before the model families (card, budget, adapters) are imported."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+families = _ImportedOnUse("pyfiji_dl.families")
 
 
 class CommandError(PyfijiDLError):
@@ -215,7 +231,8 @@ def _train_in_background(args, family) -> int:
             raise CommandError(f"--from {args.from_model} is a {source.name} model, not {family.name}")
     model_dir.mkdir(parents=True, exist_ok=True)
     log_path = model_dir / LOG_FILE
-    child = [a for a in args.argv if a not in ("--background", "--for-imagej")]
+    # the child trains here, in its own process (never handed to a worker: no '--submit')
+    child = [a for a in args.argv if a not in ("--background", "--for-imagej", "--submit")]
     env = dict(os.environ, TQDM_MININTERVAL="10")
     with open(log_path, "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "pyfiji_dl.cli", *child], stdout=log,
@@ -382,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--submit", action="store_true",
                         help="for ImageJ macros: hand the command to the worker and print its job folder "
                              "('PYFIJI-DL JOB FOLDER') at once; the macro polls FOLDER/progress.txt and "
-                             "FOLDER/result.txt. Runs in this process when no worker is used.")
+                             "FOLDER/result.txt. Runs in this process when no worker is used. "
+                             "'train' is submitted too (the job replaces --background; it starts a worker).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from .cli_review import add_corrections, add_fine_tune, add_review_next
 
@@ -745,15 +763,23 @@ def _interrupted_note(args) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # the warm worker's fast path: a command it runs is sent before the parser is built
+    # (the worker parses it with this parser); the client then imports no more than it needs
+    from .worker.client import IN_PROCESS, run_argv
+
+    sent = run_argv(argv)
+    if sent is not None and sent != IN_PROCESS:
+        return sent
+    ask_worker = sent is None  # IN_PROCESS: decided already, run here
     if "--for-imagej" in argv:
-        return _main_for_imagej(argv)
+        return _main_for_imagej(argv, ask_worker)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
-    return _run(parser, args)
+    return _run(parser, args, ask_worker)
 
 
-def _main_for_imagej(argv: list[str]) -> int:
+def _main_for_imagej(argv: list[str], ask_worker: bool = True) -> int:
     """``--for-imagej``: everything on standard output, then ``PYFIJI-DL STATUS ok|error``.
 
     ImageJ's ``exec()`` hands the macro standard output only (from ImageJ 1.54n6 it
@@ -771,7 +797,7 @@ def _main_for_imagej(argv: list[str]) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         args.argv = argv
-        code = _run(parser, args)
+        code = _run(parser, args, ask_worker)
     except SystemExit as exc:  # argparse: a usage error (2, message printed) or --help (0)
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if not isinstance(exc.code, (int, type(None))):
@@ -793,8 +819,8 @@ def _main_for_imagej(argv: list[str]) -> int:
     return code
 
 
-def _run(parser, args) -> int:
-    if args.command:
+def _run(parser, args, ask_worker: bool = True) -> int:
+    if args.command and ask_worker:
         # the one dispatch hook: the warm worker runs the command when it is used
         from .worker.client import run_command
 

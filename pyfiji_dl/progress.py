@@ -19,6 +19,11 @@ def report(done: int, total: int, what: str) -> None:
         listener(done, total, what)
 
 
+def listened() -> bool:
+    """Whether anybody listens (so that costly reporting can be left out otherwise)."""
+    return bool(_listeners)
+
+
 @contextlib.contextmanager
 def listening(listener):
     """Call ``listener(done, total, what)`` for every :func:`report` inside the block."""

@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -218,6 +219,8 @@ def test_client_imports_neither_tensorflow_nor_numpy(data, env, tmp_path):
     modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "pyfiji_dl.worker.client" in modules
     assert not {m for m in modules if m.split(".")[0] in ("numpy", "tensorflow", "stardist", "tifffile")}
+    # the fast path: sent before the command line parser's families (card, budget) are imported
+    assert not {m for m in modules if m.startswith(("pyfiji_dl.families", "pyfiji_dl.models", "dataclasses"))}
 
 
 def test_socket_and_folders_are_private(env):
@@ -547,3 +550,153 @@ def test_turned_off_runs_in_process(data, tmp_path):
     assert not list((tmp_path / "w").glob("*/worker.json"))  # neither started a worker
     done = run(["--for-imagej", "--submit", "labels-to-rois", data / "labels.tif", "-o", tmp_path / "r.zip"], env)
     assert done.stdout.rstrip().endswith("PYFIJI-DL STATUS ok")  # no job: it ran here
+
+
+TRAINING_SCRIPT = r"""
+import json, os, sys, threading, time
+from pyfiji_dl.fiji import jvm
+from pyfiji_dl.fiji.macro import run_macro
+
+jvm.start_imagej()
+ImageJ, IJ, System = jvm.jimport("ij.ImageJ"), jvm.jimport("ij.IJ"), jvm.jimport("java.lang.System")
+ij = ImageJ(ImageJ.NO_SHOW)
+plugins, data, out, tiny = sys.argv[1:5]
+
+
+def train(model, epochs, cancel_at=None):
+    IJ.showStatus("")
+    result, samples = {}, []
+    options = {"family": "stardist", "data": data, "model": model, "epochs": epochs, "steps": 3, "more": tiny}
+    thread = threading.Thread(target=lambda: result.update(r=run_macro(plugins + "/Train_Model.ijm", options)))
+    thread.start()
+    cancelled = None
+    while thread.is_alive():
+        status = str(ImageJ.getStatusBarText())
+        samples.append(status)
+        if cancel_at and cancelled is None and cancel_at in status:
+            # Plugins > pyfiji-dl > Cancel Job, run as ImageJ runs a menu command (its own thread)
+            IJ.runMacroFile(plugins + "/Cancel_Job.ijm")
+            cancelled = time.monotonic()
+        time.sleep(0.05)
+    stopped = time.monotonic() - cancelled if cancelled else None
+    r = result["r"]
+    return {"samples": sorted(set(samples)), "error": r.error, "log": r.log, "stopped_after": stopped,
+            "status": str(ImageJ.getStatusBarText())}
+
+
+finished = train(out + "/model", 2)
+cancelled = train(out + "/cancelled", 100, cancel_at="epoch 2/")
+print("RESULT " + json.dumps({"finished": finished, "cancelled": cancelled}))
+"""
+
+
+@pytest.mark.imagej
+@pytest.mark.display
+def test_training_from_imagej_shows_epochs_and_loss_says_where_the_report_is_and_cancels(data, env, tmp_path):
+    """Train Model through the worker: epoch, step and loss in the status bar, then the QC
+    report's path; a second training stopped with Cancel Job keeps its last epoch."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display (xvfb-run)")
+    from pyfiji_dl.fiji.install import install
+
+    root = tmp_path / "Fiji.app"
+    (root / "jars").mkdir(parents=True)
+    install(root, command=Path(sys.executable).with_name("pyfiji-dl"))
+    run(["worker", "start"], env)
+    tiny = "--patch 64 --batch 2 --rays 8 --depth 1 --filters 8 --seed 1"
+    done = subprocess.run([sys.executable, "-c", TRAINING_SCRIPT, str(root / "plugins" / "pyfiji-dl"), str(data / "train"),
+                           str(tmp_path), tiny], env=env, capture_output=True, text=True, timeout=900)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stdout[-2000:] + done.stderr[-3000:]
+    result = json.loads(lines[0][len("RESULT "):])
+    finished, cancelled = result["finished"], result["cancelled"]
+    assert finished["error"] is None, finished["error"]
+    epochs = [s for s in finished["samples"] if s.startswith("pyfiji-dl StarDist training: epoch")]
+    assert any("step" in s for s in epochs), finished["samples"]
+    assert any("epoch 2/2" in s and "loss=" in s for s in epochs), finished["samples"]  # the first epoch's loss
+    report = tmp_path / "model" / "qc" / "index.html"
+    assert report.exists() and f"training finished. QC report (open it in a web browser): {report}" in finished["log"]
+    assert finished["status"] == f"pyfiji-dl: training finished; QC report: {report}"
+    # Cancel Job: stopped within 2 s, the finished epochs kept, how to continue said
+    assert cancelled["stopped_after"] is not None and "cancelled" in (cancelled["error"] or ""), cancelled
+    assert "--resume" in cancelled["error"]
+    state = json.loads((tmp_path / "cancelled" / "training_state.json").read_text())
+    assert 1 <= state["epochs_done"] < 100
+    assert no_partial_files(tmp_path / "cancelled")
+    print(f"Cancel Job -> training stopped in {cancelled['stopped_after']:.2f} s")
+
+
+def test_tiles_of_a_big_image_are_reported_and_shown(data):
+    """StarDist's tiled prediction reports each tile to the listener (the worker's job, which
+    shows 'tile 3/4' in Fiji's status bar); nothing is reported when nobody listens."""
+    from stardist.data import test_image_nuclei_2d
+
+    from pyfiji_dl import progress
+    from pyfiji_dl.data.normalize import normalize_percentile
+    from pyfiji_dl.models.stardist import load_model, predict
+    from pyfiji_dl.worker.jobs import Job
+
+    model = load_model(data / "model")
+    image = normalize_percentile(test_image_nuclei_2d()[:128, :128], 1, 99.8)
+    whole, _ = predict(model, image)
+    job = Job(["predict"], os.getcwd(), {})
+    job.begin()
+    seen = []
+    with progress.listening(lambda done, total, what: (seen.append((done, total, what)), job.plane_done(done, total, what))):
+        tiled, _ = predict(model, image, n_tiles=(2, 2))
+    assert seen == [(1, 4, "tile"), (2, 4, "tile"), (3, 4, "tile"), (4, 4, "tile")]
+    assert job.status == "predict: tile 4/4" and job.fraction == 1.0
+    assert tiled.shape == whole.shape
+    # a time-lapse: the tiles of the frame under way count within it
+    job.plane_done(1, 4, "frame")
+    job.plane_done(2, 4, "tile")
+    assert job.status == "predict: frame 1/4, tile 2/4" and job.fraction == pytest.approx(1.5 / 4)
+
+
+def test_left_behind_temporary_images_are_swept(tmp_path):
+    """Folders of images that macros stopped with Esc could not remove: removed once old,
+    never when in use, recent, or not only TIFFs, or not named as the macros name them."""
+    from pyfiji_dl.worker.server import sweep_temporary_images
+
+    def folder(name, files=("image.tif",), age=7 * 3600):
+        path = tmp_path / name
+        path.mkdir()
+        for file in files:
+            (path / file).write_bytes(b"II*\0")
+            os.utime(path / file, (time.time() - age,) * 2)
+        os.utime(path, (time.time() - age,) * 2)
+        return path
+
+    old = folder("pyfiji-dl-1700000000000-123456")
+    in_use = folder("pyfiji-dl-1700000000001-1")
+    recent = folder("pyfiji-dl-1700000000002-2", age=60)
+    other_files = folder("pyfiji-dl-1700000000003-3", files=("image.tif", "notes.txt"))
+    other_name = folder("pyfiji-dl-cache")
+    removed = sweep_temporary_images({str(in_use)}, folder=tmp_path)
+    assert removed == [str(old)] and not old.exists()
+    assert all(p.exists() for p in (in_use, recent, other_files, other_name))
+
+
+def test_model_cache_drops_models_while_the_gpu_holds_too_much():
+    """On a GPU the bound is what TensorFlow really holds there (no GPU here: a stand-in
+    reading); the newest model is always kept."""
+    from pyfiji_dl.worker.models import ModelCache
+
+    held = {"bytes": 0}
+    cache = ModelCache(budget=2**40, gpu_bytes=300, gpu_in_use=lambda: held["bytes"])
+
+    def load(name, size):
+        def loader():
+            held["bytes"] += size
+            return name
+        return loader
+
+    folders = []
+    for name in ("a", "b", "c"):
+        folder = Path(tempfile.mkdtemp(prefix=f"model-{name}-"))
+        folders.append(folder)
+        cache.get(folder, load(name, 200))
+        # TensorFlow frees a dropped model's memory once it is collected: here, at once
+        held["bytes"] = 200 * len(cache.describe())
+    assert [Path(m["model"]) for m in cache.describe()] == [folders[-1].resolve()]
+    assert ModelCache(budget=2**40, gpu_bytes=None, gpu_in_use=lambda: None).gpu_budget is None

@@ -28,9 +28,12 @@ name = pyfijiImageName();
 source = pyfijiImageToTiff();
 pyfijiRun(newArray("predict", model, source, "-o", output, "--overwrite"));
 pyfijiDeleteTemporary(source);
-open(output + File.separator + "masks" + File.separator + name + ".tif");
-rename(name + " labels");
+// the ROIs and the table first, while the image is still the current one: each switch back
+// to it waits for its window to be activated (up to 1 s in ImageJ; a display without a
+// window manager never activates it)
 n = pyfijiShowRois(id, output + File.separator + "rois" + File.separator + name + ".zip");
 pyfijiOpenTable(output + File.separator + "objects" + File.separator + name + ".csv");
+open(output + File.separator + "masks" + File.separator + name + ".tif");
+rename(name + " labels");
 selectImage(id);
 print("pyfiji-dl: " + n + " objects; ROIs in the ROI Manager, outputs in " + output);

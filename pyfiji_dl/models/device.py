@@ -65,3 +65,19 @@ def configure_tensorflow(device: str | None = None, *, quiet: bool = False) -> d
     _configured = {"device": chosen, "gpus": [g.name for g in gpus], "reason": reason}
     log.info("TensorFlow device: %s (%s)", chosen, reason)
     return _configured
+
+
+def gpu_memory_in_use() -> int | None:
+    """Bytes TensorFlow holds on the GPU it runs on; None on the CPU (or before configuring).
+
+    TensorFlow tells what it allocated (``get_memory_info``), not what the card has: a
+    bound on it is the user's setting (the warm worker's ``PYFIJI_DL_WORKER_GPU_MEMORY_MB``).
+    """
+    if _configured is None or not _configured["device"].startswith("/GPU"):
+        return None
+    import tensorflow as tf
+
+    try:
+        return int(tf.config.experimental.get_memory_info("GPU:0")["current"])
+    except (ValueError, RuntimeError):  # no such device or no allocator statistics
+        return None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import progress as reporting
 from ..data.augment import instance_augmenter
 from ..data.instances import InstanceDataset
 from ..data.normalize import normalize_percentile
@@ -279,10 +280,29 @@ def predict(model, image: np.ndarray, *, n_tiles=None, block: dict | None = None
             labels, details = model.predict_instances_big(image, axes=axes, n_tiles=n_tiles,
                                                           show_progress=False, **block)
         else:
-            labels, details = model.predict_instances(image, n_tiles=n_tiles, show_tile_progress=False)
+            labels, details = model.predict_instances(image, n_tiles=n_tiles, show_tile_progress=_tile_progress())
             # predict_instances paints polygon i (2D and 3D) with label i + 1
             return labels.astype(np.int32), probabilities_by_label(labels, details, numbered_by_index=True)
     return labels.astype(np.int32), probabilities_by_label(labels, details)
+
+
+def _tile_progress():
+    """StarDist's tile progress for a listener of :mod:`pyfiji_dl.progress`, or False (none).
+
+    StarDist accepts a drop-in replacement for tqdm here (``show_tile_progress``, a
+    callable); this one reports each finished tile of a tiled prediction, which the warm
+    worker shows in Fiji (and where it can stop a cancelled job).
+    """
+    if not reporting.listened():
+        return False
+
+    def tiles(iterable, disable=False, total=None):
+        for index, tile in enumerate(iterable):
+            yield tile
+            if total:
+                reporting.report(index + 1, total, "tile")
+
+    return tiles
 
 
 def probabilities_by_label(labels: np.ndarray, details: dict, *, numbered_by_index: bool = False) -> dict:

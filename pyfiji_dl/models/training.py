@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import progress as reporting
 from ..errors import PyfijiDLError
 from ..io.atomic import atomic_path
 from ..io.tables import read_csv, write_csv
@@ -244,7 +245,15 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
             if self.bar is not None:
                 self.bar.close()
 
-    return [EpochBookkeeping()]
+    class StepProgress(tf.keras.callbacks.Callback):
+        """The steps of the current epoch, for a listener of :mod:`pyfiji_dl.progress` (the
+        warm worker shows them in Fiji and stops a cancelled training between two steps)."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            reporting.report(batch + 1, int(self.params.get("steps") or 0) or batch + 1, "step")
+
+    # added only when someone listens: a batch hook makes Keras hand over each step's logs
+    return [EpochBookkeeping()] + ([StepProgress()] if reporting.listened() else [])
 
 
 def early_stopping_callback(model_dir: Path, patience: int | None, *, best_weights: Path | None = None,

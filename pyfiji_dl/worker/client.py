@@ -1,9 +1,14 @@
 """The ``pyfiji-dl`` side of the worker: send a command, print what comes back.
 
 Standard library only: the point of the client is that it imports neither TensorFlow
-nor NumPy. :func:`run_command` is the one hook :func:`pyfiji_dl.cli.main` calls after
-parsing the command line; it returns None when the command should run in this process
-(worker turned off, not running for a command that does not start one, or unusable).
+nor NumPy. :func:`run_argv` is the fast path :func:`pyfiji_dl.cli.main` tries first: it
+reads the raw argument list (client options, then a command the worker runs) and sends
+it before the command line parser is built or the model families are imported; the
+worker parses it with the very same parser, so usage errors read the same. Anything it
+does not recognise (``--help``, a distributed ``predict``, another command) goes the
+long way: :func:`run_command`, called after parsing. Both return None when the command
+should run in this process (worker turned off, not running for a command that does not
+start one, or unusable).
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import subprocess
 import sys
 import time
 
@@ -22,6 +26,11 @@ SWITCH_ENV = "PYFIJI_DL_WORKER"
 # Commands the worker runs, and those worth starting it for (they import TensorFlow).
 WORKER_COMMANDS = ("predict", "rois-to-labels", "labels-to-rois", "bootstrap-rois")
 STARTING_COMMANDS = ("predict",)
+# Commands the worker runs only when an ImageJ macro submits them (--submit), so that the
+# macro shows their progress and can stop them; in a terminal they run in their own
+# process. The worker's job takes the place of 'train --background'.
+SUBMITTED_COMMANDS = ("train",)
+BACKGROUND_FLAG = "--background"
 CLIENT_FLAGS = ("--for-imagej", "--submit", "--no-worker")
 START_TIMEOUT = 60.0
 REPLY_TIMEOUT = 10.0
@@ -39,6 +48,8 @@ def disabled_reason(args=None) -> str | None:
 
 
 def eligible(args) -> bool:
+    if args.command in SUBMITTED_COMMANDS:
+        return bool(getattr(args, "submit", False))
     if args.command not in WORKER_COMMANDS:
         return False
     if args.command == "predict" and (getattr(args, "workers", None) is not None
@@ -52,7 +63,10 @@ def command_argv(argv: list, command: str) -> list:
     if command not in argv:
         return list(argv)
     cut = argv.index(command)
-    return [a for a in argv[:cut] if a not in CLIENT_FLAGS] + list(argv[cut:])
+    rest = list(argv[cut:])
+    if command in SUBMITTED_COMMANDS:
+        rest = [a for a in rest if a != BACKGROUND_FLAG]  # the worker's job is the background
+    return [a for a in argv[:cut] if a not in CLIENT_FLAGS] + rest
 
 
 # ---------------------------------------------------------------------- connecting
@@ -82,6 +96,8 @@ def start(paths: WorkerPaths | None = None, idle_minutes: float | None = None,
     env[DIR_ENV] = str(paths.root.parent.absolute())  # the worker runs in '/': no relative folder
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _rotate(paths.log)
+    import subprocess  # here only: the client's every call should not pay for its import
+
     with open(paths.log, "ab") as log:
         os.chmod(paths.log, 0o600)
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -128,23 +144,78 @@ def request(op: str, paths: WorkerPaths | None = None, timeout: float = REPLY_TI
 
 # ---------------------------------------------------------------------- running a command
 
+IN_PROCESS = "in-process"  # run_argv's answer: no worker for this command, do not ask again
+
+
+def run_argv(argv: list):
+    """The fast path: send ``argv`` to the worker without building the command line parser.
+
+    Returns
+    -------
+    int, None or IN_PROCESS
+        The command's exit code when the worker ran it (or took it, with ``--submit``);
+        :data:`IN_PROCESS` when it must run in this process (no worker used); None when
+        this is not a plain worker command (help, a distributed run, an abbreviated
+        option...): the caller parses the command line and decides as before.
+    """
+    flags = set()
+    index = 0
+    while index < len(argv) and argv[index] in CLIENT_FLAGS:
+        flags.add(argv[index])
+        index += 1
+    if index >= len(argv):
+        return None
+    command, rest = argv[index], argv[index + 1:]
+    if command not in WORKER_COMMANDS and not (command in SUBMITTED_COMMANDS and "--submit" in flags):
+        return None
+    for arg in rest:
+        if arg == "--":
+            break
+        # the parser answers these here (help), or they make predict start processes of its own
+        if arg == "-h" or (arg.startswith("--") and len(arg) > 3 and
+                           any(option.startswith(arg.split("=", 1)[0]) for option in _LOCAL_OPTIONS)):
+            return None
+    if "--no-worker" in flags or disabled_reason() is not None:
+        return IN_PROCESS
+    submit, for_imagej = "--submit" in flags, "--for-imagej" in flags
+    if for_imagej:
+        # as pyfiji_dl.cli does for --for-imagej: ImageJ's exec() reads standard output only
+        sys.stdout.flush()
+        os.dup2(sys.stdout.fileno(), sys.stderr.fileno())
+    code = _send(command, command_argv([command] + rest, command), submit=submit, for_imagej=for_imagej)
+    if code is None:
+        return IN_PROCESS
+    if for_imagej:
+        print(f"PYFIJI-DL STATUS {'ok' if code == 0 else 'error'}", flush=True)
+    return code
+
+
+# Options that keep a command out of the fast path (matched by prefix, as argparse does).
+_LOCAL_OPTIONS = ("--help", "--workers", "--scheduler")
+
+
 def run_command(args, argv: list) -> int | None:
     """Run the parsed command through the worker; None: run it in this process instead."""
     if disabled_reason(args) or not eligible(args):
         return None
+    return _send(args.command, command_argv(argv, args.command), submit=bool(getattr(args, "submit", False)),
+                 for_imagej=bool(getattr(args, "for_imagej", False)))
+
+
+def _send(command: str, argv: list, *, submit: bool, for_imagej: bool) -> int | None:
     paths = WorkerPaths.default()
     try:
         paths.prepare()
     except (WorkerDirError, OSError) as exc:
         _note(f"the worker is not used: {exc}")
         return None
-    may_start = args.command in STARTING_COMMANDS
+    may_start = command in STARTING_COMMANDS or command in SUBMITTED_COMMANDS
     message = {
-        "op": "submit" if getattr(args, "submit", False) else "run",
-        "argv": command_argv(argv, args.command), "cwd": os.getcwd(), "env": job_env(),
-        "for_imagej": bool(getattr(args, "for_imagej", False)),
+        "op": "submit" if submit else "run",
+        "argv": argv, "cwd": os.getcwd(), "env": job_env(),
+        "for_imagej": for_imagej,
         "tty": [sys.stdout.isatty(), sys.stderr.isatty()],
-        "lease": bool(getattr(args, "submit", False)),
+        "lease": submit,
     }
     for attempt in range(3):
         try:
@@ -173,12 +244,12 @@ def run_command(args, argv: list) -> int | None:
             channel.close()
             print(f"PYFIJI-DL JOB {reply['dir']}", flush=True)
             return 0
-        return _stream(channel, args, paths, reply)
+        return _stream(channel, command, paths, reply)
     _note("no compatible worker could be started; running the command in this process")
     return None
 
 
-def _stream(channel: Channel, args, paths: WorkerPaths, reply: dict) -> int:
+def _stream(channel: Channel, command: str, paths: WorkerPaths, reply: dict) -> int:
     channel.sock.settimeout(None)
     interrupted = False
     while True:
@@ -194,7 +265,7 @@ def _stream(channel: Channel, args, paths: WorkerPaths, reply: dict) -> int:
                 pass
             continue
         except (ConnectionLost, OSError, ValueError):
-            return _worker_lost(args, paths, reply.get("pid"))
+            return _worker_lost(command, paths, reply.get("pid"))
         if event.get("event") == "out":
             stream = sys.stdout if event.get("stream") == 1 else sys.stderr
             stream.write(event["text"])
@@ -204,8 +275,8 @@ def _stream(channel: Channel, args, paths: WorkerPaths, reply: dict) -> int:
             return int(event.get("code", 1))
 
 
-def _worker_lost(args, paths: WorkerPaths, pid) -> int:
-    message = (f"pyfiji-dl {args.command}: error: the pyfiji-dl worker (process {pid}) stopped while running "
+def _worker_lost(command: str, paths: WorkerPaths, pid) -> int:
+    message = (f"pyfiji-dl {command}: error: the pyfiji-dl worker (process {pid}) stopped while running "
                f"this command; finished outputs are kept. Run the command again: a new worker starts. "
                f"The worker's log: {paths.log}")
     print(message, file=sys.stderr, flush=True)

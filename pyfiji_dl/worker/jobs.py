@@ -39,6 +39,9 @@ _TQDM = re.compile(r"^\s*(?:(?P<desc>.*?):\s*)?(?P<pct>\d+)%\|.*\|\s*(?P<n>\d+)/
 STATUS_OK = "PYFIJI-DL STATUS ok"
 STATUS_ERROR = "PYFIJI-DL STATUS error"
 FORCE_AFTER_SECONDS = 0.5
+FORCE_RETRIES = 5
+# thread id -> the job running in it (to acknowledge a forced cancellation)
+_RUNNING: dict = {}
 
 
 class JobCancelled(KeyboardInterrupt):
@@ -54,9 +57,14 @@ class JobCancelled(KeyboardInterrupt):
         self.job = job
 
     def acknowledge(self) -> None:
-        """The command received the stop and is ending: no further interrupt."""
-        if self.job is not None:
-            self.job.stop_received()
+        """The command received the stop and is ending: no further interrupt.
+
+        A forced cancellation is raised as the bare class (``PyThreadState_SetAsyncExc``
+        cannot carry an instance), so its job is found by the thread it runs in.
+        """
+        job = self.job or _RUNNING.get(threading.get_ident())
+        if job is not None:
+            job.stop_received()
 
 
 def parse_progress(text: str) -> dict | None:
@@ -64,9 +72,10 @@ def parse_progress(text: str) -> dict | None:
     match = _TQDM.match(text.strip("\r\n"))
     if not match:
         return None
-    extras = [part.strip() for part in (match["rest"] or "").split(",") if "=" in part]
+    rest = match["rest"] or ""
+    extras = [part.strip() for part in rest.split(",") if "=" in part]
     return {"desc": (match["desc"] or "").strip(), "n": int(match["n"]), "total": int(match["total"]),
-            "extras": extras}
+            "extras": extras, "epochs": "epoch" in rest}  # a training's bar ('s/epoch', 'epoch/s')
 
 
 class JobStream(io.TextIOBase):
@@ -124,11 +133,14 @@ class Job:
         self._cancel_at: float | None = None
         self._cancel_reason = ""
         self._cancel_raised = False
+        self._raised_at: float | None = None
         self._forced = 0
         self._stop_received = False
         self._last_was_bar = False
         self._outer: dict = {}
         self._inner: tuple | None = None
+        self._tile: tuple | None = None
+        self.macro_gone = False  # the macro that follows the job stopped polling (Esc)
         if job_dir is not None:
             job_dir.mkdir(mode=0o700)
 
@@ -150,7 +162,7 @@ class Job:
         progress = parse_progress(text) if "%|" in text else None
         if progress is not None:
             if progress["n"] != self._outer.get("n"):
-                self._inner = None  # the next input begins
+                self._inner = self._tile = None  # the next input begins
             self._outer = progress
             self._compose()
             self._last_was_bar = True
@@ -168,18 +180,33 @@ class Job:
             self._output.append(text)
 
     def plane_done(self, done: int, total: int, what: str) -> None:
-        """Listener of :func:`pyfiji_dl.progress.report`: planes of the current input."""
+        """Listener of :func:`pyfiji_dl.progress.report`: planes of the current input (or
+        steps of the current epoch), and tiles of the current plane."""
         self._check_cancel()
-        self._inner = (done, total, what)
+        if what == "tile":
+            self._tile = (done, total)
+        else:
+            self._inner = (done, total, what)
+            self._tile = None
         self._compose()
 
     def _compose(self) -> None:
-        outer, inner = self._outer, self._inner
-        inner_fraction = inner[0] / inner[1] if inner else 0.0
-        inner_text = f"{inner[2]} {inner[0]}/{inner[1]}" if inner else ""
+        outer, inner, tile = self._outer, self._inner, self._tile
+        tile_fraction = tile[0] / tile[1] if tile else 0.0
+        if inner:
+            # planes report when they are finished; the tiles are those of the next one
+            inner_fraction = min(1.0, (inner[0] + tile_fraction) / inner[1])
+            inner_text = f"{inner[2]} {inner[0]}/{inner[1]}"
+        else:
+            inner_fraction, inner_text = tile_fraction, ""
+        if tile:
+            inner_text += (", " if inner_text else "") + f"tile {tile[0]}/{tile[1]}"
         if outer.get("total"):
             self.fraction = min(1.0, (outer["n"] + inner_fraction) / outer["total"])
-            text = f"{outer['desc'] or self.command}: {outer['n']}/{outer['total']}"
+            if outer.get("epochs"):  # the epoch under way, counted from 1
+                text = f"{outer['desc'] or self.command}: epoch {min(outer['n'] + 1, outer['total'])}/{outer['total']}"
+            else:
+                text = f"{outer['desc'] or self.command}: {outer['n']}/{outer['total']}"
             if inner_text:
                 text += f", {inner_text}"
             if outer["extras"]:
@@ -196,6 +223,7 @@ class Job:
     def begin(self) -> None:
         with self._lock:
             self._thread_id = threading.get_ident()
+            _RUNNING[self._thread_id] = self
             self.state = "running"
             self.started = time.time()
             self.status = f"{self.command}: running"
@@ -205,6 +233,8 @@ class Job:
         with self._lock:
             if self._thread_id is not None:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id), None)
+                if _RUNNING.get(self._thread_id) is self:
+                    del _RUNNING[self._thread_id]
             self._thread_id = None
             self.exit_code = code
             self.finished = time.time()
@@ -238,7 +268,9 @@ class Job:
 
     def _check_cancel(self) -> None:
         if self._cancel_at is not None and not self._cancel_raised and self._thread_id == threading.get_ident():
-            self._cancel_raised = True
+            with self._lock:
+                self._cancel_raised = True
+                self._raised_at = time.monotonic()
             raise JobCancelled(self._cancel_reason, job=self)
 
     def stop_received(self) -> None:
@@ -249,16 +281,23 @@ class Job:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id), None)
 
     def enforce_cancel(self) -> None:
-        """Called by the worker's monitor: raise the cancellation in the command's thread if it lingers."""
+        """Called by the worker's monitor: raise the cancellation in the command's thread if it lingers.
+
+        The command has FORCE_AFTER_SECONDS to stop by itself after the cancellation was
+        asked for, and as long again to acknowledge it once it was raised (in between, a
+        forced interrupt would land in the middle of its report of what it kept). Until it
+        acknowledges, the interrupt is raised again every second (something may have
+        swallowed it), at most FORCE_RETRIES times.
+        """
         with self._lock:
             if (self._cancel_at is None or self._thread_id is None or self.state != "running"
-                    or self._stop_received or self._cancel_raised and self._forced):
+                    or self._stop_received or self._forced >= FORCE_RETRIES):
                 return
-            # once at FORCE_AFTER_SECONDS; again every second if something swallowed it
-            due = FORCE_AFTER_SECONDS + self._forced * 1.0
-            if time.monotonic() - self._cancel_at < due or self._forced >= 5:
+            since = self._raised_at if self._raised_at is not None else self._cancel_at
+            if time.monotonic() - since < FORCE_AFTER_SECONDS + (1.0 if self._forced else 0.0):
                 return
             self._cancel_raised = True
+            self._raised_at = time.monotonic()
             self._forced += 1
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id),
                                                        ctypes.py_object(JobCancelled))
@@ -277,6 +316,7 @@ class Job:
         except FileNotFoundError:
             age = time.time() - self.submitted - 10.0  # the macro gets 10 s to start polling
         if age > self.lease:
+            self.macro_gone = True
             self.request_cancel("the ImageJ macro that started it stopped (Esc)")
 
     def write_progress(self) -> None:

@@ -5,7 +5,8 @@ in it, so a model trained again (new weights, new thresholds) is loaded again. W
 estimated memory of the kept models exceeds the budget, the least recently used ones are
 dropped (the newest is always kept). The estimate is the weights' size (4 bytes per
 parameter) twice over, for the weights and the graph TensorFlow builds from them, plus
-a fixed part per model.
+a fixed part per model. On a GPU, ``$PYFIJI_DL_WORKER_GPU_MEMORY_MB`` bounds what
+TensorFlow holds there as well (:func:`pyfiji_dl.models.device.gpu_memory_in_use`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from collections import OrderedDict
 from pathlib import Path
 
 BUDGET_ENV = "PYFIJI_DL_WORKER_MODEL_MEMORY_MB"
+GPU_BUDGET_ENV = "PYFIJI_DL_WORKER_GPU_MEMORY_MB"
 OVERHEAD_BYTES = 64 * 2**20
+
+
+def gpu_budget() -> int | None:
+    """``$PYFIJI_DL_WORKER_GPU_MEMORY_MB`` in bytes: what TensorFlow may hold on the GPU
+    with the kept models (None: no bound; TensorFlow does not tell the card's size)."""
+    value = os.environ.get(GPU_BUDGET_ENV)
+    return int(float(value) * 2**20) if value else None
 
 
 def default_budget() -> int:
@@ -52,8 +61,12 @@ def estimate_bytes(model) -> int:
 class ModelCache:
     """Least-recently-used models within ``budget`` bytes."""
 
-    def __init__(self, budget: int | None = None):
+    def __init__(self, budget: int | None = None, gpu_bytes: int | None = None, gpu_in_use=None):
         self.budget = default_budget() if budget is None else budget
+        self.gpu_budget = gpu_budget() if gpu_bytes is None else gpu_bytes
+        if gpu_in_use is None:
+            from ..models.device import gpu_memory_in_use as gpu_in_use
+        self._gpu_in_use = gpu_in_use
         self._entries: OrderedDict = OrderedDict()  # key -> (model, bytes, folder)
         self._lock = threading.Lock()
         self.hits = 0
@@ -83,6 +96,10 @@ class ModelCache:
             self._entries.popitem(last=False)
             dropped = True
         if dropped:
+            gc.collect()
+        # on a GPU: what TensorFlow really holds there (freed once a dropped model is collected)
+        while len(self._entries) > 1 and self.gpu_budget is not None and (self._gpu_in_use() or 0) > self.gpu_budget:
+            self._entries.popitem(last=False)
             gc.collect()
 
     def total_bytes(self) -> int:

@@ -14,7 +14,6 @@ import hashlib
 import os
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PyfijiDLError
@@ -57,11 +56,26 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
 class WorkerPaths:
-    """The files of one worker."""
+    """The files of one worker.
 
-    root: Path
+    (A plain class, not a dataclass: the client imports this module on every command and
+    ``dataclasses`` costs it several milliseconds of imports.)
+    """
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, WorkerPaths) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"WorkerPaths({str(self.root)!r})"
 
     @classmethod
     def default(cls) -> "WorkerPaths":

@@ -18,15 +18,19 @@ import json
 import logging
 import os
 import queue
+import re
 import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import sys
+import tempfile
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from .. import __version__, progress
 from .jobs import Job, JobCancelled, write_atomic
@@ -133,17 +137,22 @@ class Worker:
             return
         t0 = time.monotonic()
         try:
+            from .. import cli  # noqa: F401  (the parser every job builds, the families registry)
             import pyfiji_dl.annotation.convert  # noqa: F401
             import pyfiji_dl.io.rois  # noqa: F401
             import pyfiji_dl.io.tiff  # noqa: F401
             from ..models.device import configure_tensorflow
-            import pyfiji_dl.models.stardist  # noqa: F401  (TensorFlow, CSBDeep, StarDist)
 
             configure_tensorflow(quiet=True)
-            import pyfiji_dl.models.care  # noqa: F401
-            import pyfiji_dl.models.unet  # noqa: F401
-        except Exception:  # noqa: BLE001 - a missing extra only fails the commands that need it
+        except Exception:  # noqa: BLE001 - the commands that need it will say what is missing
             log.warning("warm-up incomplete:\n%s", traceback.format_exc())
+        from ..families import REGISTRY
+
+        for family in REGISTRY.values():  # each family's adapter: TensorFlow, CSBDeep, StarDist, n2v
+            try:
+                family.adapter()
+            except Exception:  # noqa: BLE001 - a missing extra only fails the commands that need it
+                log.warning("warm-up: the %s adapter did not import:\n%s", family.name, traceback.format_exc())
         log.info("warm-up done in %.1f s", time.monotonic() - t0)
 
     # ------------------------------------------------------------------ main loop
@@ -235,6 +244,8 @@ class Worker:
             _restore_env(saved_env)
             self.current = None
         job.end(code)
+        if job.macro_gone:
+            remove_temporary_inputs(job)  # the macro that would have removed them ended with Esc
         self.jobs_done += 1
         log.info("job %s: exit %d (%s), %.2f s", job.id, code, job.state, job.finished - (job.started or job.finished))
 
@@ -281,10 +292,10 @@ class Worker:
             channel.close()
 
     def _handle_command(self, channel: Channel, request: dict) -> None:
-        from .client import WORKER_COMMANDS
+        from .client import SUBMITTED_COMMANDS, WORKER_COMMANDS
 
         command = next((a for a in request.get("argv") or [] if not a.startswith("-")), None)
-        if command not in WORKER_COMMANDS:
+        if command not in WORKER_COMMANDS and not (command in SUBMITTED_COMMANDS and request.get("op") == "submit"):
             # the client sends only these; anything else is not ours to run
             channel.send({"event": "refused", "message": f"the worker does not run {command!r}"})
             return
@@ -318,12 +329,20 @@ class Worker:
         self._stream(channel, job)
 
     def _stream(self, channel: Channel, job: Job) -> None:
-        """Send the job's output to its client; a closed client cancels the job."""
+        """Send the job's output to its client; a closed client cancels the job.
+
+        The loop waits on the job's events (each is sent as soon as it is written, the
+        last one ends the command at once) and looks at the client between them.
+        """
         client_gone = False
         buffer = b""
         while True:
+            try:
+                events = [job.events.get(timeout=0.05)]
+            except queue.Empty:
+                events = []
             if not client_gone:
-                readable, _, _ = select.select([channel.sock], [], [], 0.05)
+                readable, _, _ = select.select([channel.sock], [], [], 0)
                 if readable:
                     chunk = channel.sock.recv(4096)
                     if not chunk:
@@ -334,13 +353,12 @@ class Worker:
                         line, buffer = buffer.split(b"\n", 1)
                         if json.loads(line).get("op") == "cancel":
                             job.request_cancel("interrupted")
-            else:
-                time.sleep(0.05)
-            while True:
+            while events and events[-1]["event"] != "exit":
                 try:
-                    event = job.events.get_nowait()
+                    events.append(job.events.get_nowait())
                 except queue.Empty:
                     break
+            for event in events:
                 if not client_gone:
                     try:
                         channel.send(event)
@@ -379,10 +397,20 @@ class Worker:
         }
 
     # ------------------------------------------------------------------ monitor
+    def _input_folders(self) -> set:
+        """Folders of the paths named by queued or running jobs (their inputs among them)."""
+        with self._jobs_lock:
+            jobs = [j for j in self.jobs.values() if j.state in ("queued", "running")]
+        return {os.path.dirname(os.path.join(job.cwd, arg)) for job in jobs for arg in job.argv}
+
     def _monitor_loop(self) -> None:
         last_progress = 0.0
+        last_sweep = time.monotonic()
         while True:
             time.sleep(0.1)
+            if time.monotonic() - last_sweep > SWEEP_EVERY_SECONDS:
+                last_sweep = time.monotonic()
+                sweep_temporary_images(self._input_folders())
             with self._jobs_lock:
                 jobs = list(self.jobs.values())
             now = time.time()
@@ -459,6 +487,64 @@ def clean_old_jobs(paths: WorkerPaths) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+# The Fiji macros hand the image on screen over as TEMP/pyfiji-dl-<ms>-<random>/NAME.tif and
+# remove it when the command ends; a macro stopped with Esc cannot, so the worker sweeps
+# those left behind: older than this, and not an input of a job it runs.
+TEMPORARY_IMAGE_FOLDER = re.compile(r"pyfiji-dl-\d+-\d+")
+TEMPORARY_IMAGE_MAX_AGE_SECONDS = 6 * 3600
+SWEEP_EVERY_SECONDS = 600
+
+
+def sweep_temporary_images(in_use=(), folder: Path | None = None, max_age: float = TEMPORARY_IMAGE_MAX_AGE_SECONDS) -> list:
+    """Remove the macros' temporary image folders that were left behind; returns those removed.
+
+    Only folders named as the macros name them, owned by this user, holding nothing but
+    TIFFs, untouched for ``max_age`` seconds and not in ``in_use`` (folders of the inputs of
+    queued or running jobs).
+    """
+    folder = Path(folder or tempfile.gettempdir())
+    in_use = {os.path.realpath(p) for p in in_use}
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not TEMPORARY_IMAGE_FOLDER.fullmatch(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or now - info.st_mtime < max_age
+                    or os.path.realpath(entry.path) in in_use):
+                continue
+            files = list(os.scandir(entry.path))
+            if any(not f.is_file(follow_symlinks=False) or not f.name.lower().endswith((".tif", ".tiff"))
+                   or now - f.stat(follow_symlinks=False).st_mtime < max_age for f in files):
+                continue
+            for f in files:
+                os.unlink(f.path)
+            os.rmdir(entry.path)
+            removed.append(entry.path)
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d temporary image folder(s) that stopped macros left behind", len(removed))
+    return removed
+
+
+def remove_temporary_inputs(job: Job) -> None:
+    """Remove the temporary image a stopped macro handed to ``job`` (and its folder)."""
+    for arg in job.argv:
+        path = Path(job.cwd, arg)
+        if TEMPORARY_IMAGE_FOLDER.fullmatch(path.parent.name) and path.suffix.lower() in (".tif", ".tiff"):
+            try:
+                path.unlink()
+                path.parent.rmdir()
+            except OSError:
+                pass
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyfiji_dl.worker.server")
     parser.add_argument("--idle-minutes", type=float, default=None)
@@ -473,6 +559,7 @@ def main(argv=None) -> int:
         log.info("another worker holds %s: not starting", paths.lock)
         return 0
     clean_old_jobs(paths)
+    sweep_temporary_images()
     worker.listen()
     signal.signal(signal.SIGTERM, lambda *_: (worker.stopping.set(), worker.cancel(None, "the worker was stopped")))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the client's terminal

@@ -75,3 +75,43 @@ def test_model_of_an_unknown_family_is_a_clear_error(tmp_path):
     (tmp_path / "pyfiji_dl.json").write_text('{"family": "cellpose", "ndim": 2}')
     with pytest.raises(families.UnknownFamilyError, match="cellpose.*update pyfiji_dl"):
         families.of_model(tmp_path)
+
+
+# training_options as provenance.json recorded them before the families' options shared a base class
+SAVED_OPTION_ORDER = {
+    "stardist": ["epochs", "steps", "patch", "batch", "rays", "grid", "lr", "depth", "filters", "seed", "augment",
+                 "max_minutes", "extra"],
+    "unet": ["epochs", "steps", "patch", "batch", "lr", "filters", "depth", "dropout", "loss", "focal_gamma",
+             "focal_alpha", "w0", "sigma", "contrast", "patience", "threshold", "min_area", "max_area",
+             "split_touching", "seed", "augment", "max_minutes"],
+    "care": ["epochs", "steps", "patch", "batch", "lr", "depth", "kernel", "filters", "patches_per_image",
+             "probabilistic", "seed", "augment", "max_minutes"],
+    "n2v": ["epochs", "steps", "patch", "batch", "lr", "depth", "filters", "perc_pix", "radius", "seed", "augment",
+            "max_minutes"],
+}
+
+
+@pytest.mark.parametrize("name", ["stardist", "unet", "care", "n2v"])
+def test_options_share_a_base_and_are_saved_as_before(name):
+    from pyfiji_dl.families.base import TrainingOptions
+
+    options_class = families.get(name).options_class
+    assert issubclass(options_class, TrainingOptions)
+    shared = {f.name for f in dataclasses.fields(TrainingOptions)}
+    assert not shared & set(vars(options_class).get("__annotations__", {}))  # declared once, in the base
+    saved = options_class(epochs=3, seed=7).saved()
+    assert list(saved) == SAVED_OPTION_ORDER[name]
+    assert saved["epochs"] == 3 and saved["seed"] == 7
+
+
+def test_export_has_no_family_name_branches():
+    """A new family is described by its own module: the export package never compares family names."""
+    import re
+    from pathlib import Path
+
+    import pyfiji_dl.export
+
+    branch = re.compile(r"""family\)?\s*(==|!=|in|not in)\s*[("']""")
+    found = [f"{path.name}:{number}" for path in Path(pyfiji_dl.export.__file__).parent.glob("*.py")
+             for number, line in enumerate(path.read_text().splitlines(), 1) if branch.search(line)]
+    assert found == []

@@ -108,3 +108,12 @@ def test_the_checker_sees_imports_inside_functions_and_skips_type_checking():
     found = [target for _, target in imports_of(PACKAGE / "io" / "probe.py", text)]
     assert found == ["pyfiji_dl.models", "pyfiji_dl.cli", "pyfiji_dl.io.tiff"]
     assert [_top_level(t) for t in found] == ["models", "cli", "io"]
+
+
+def test_qc_only_measures_and_renders():
+    """qc scores what it is given: it predicts nothing (no prediction or adapter import), the families do."""
+    found = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}"
+             for path in sorted((PACKAGE / "qc").rglob("*.py")) for line, target in imports_of(path)
+             if _top_level(target) == "prediction"
+             or (_top_level(target) == "models" and target != "pyfiji_dl.models.card")]
+    assert found == []

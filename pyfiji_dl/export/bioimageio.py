@@ -28,9 +28,7 @@ validator would look up on the network.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import io
 import json
 import os
 import re
@@ -44,7 +42,7 @@ import numpy as np
 
 from .. import __version__, families
 from ..io.atomic import atomic_path
-from ..models.card import ModelCard
+from ..families.exporting import PREPROCESSING_MACRO, Processing
 from ..models.source import FORMAT_MARKER
 from .network import (OLDEST_PROVEN_TENSORFLOW, PROVEN_RUNTIMES, ExportError, ExportableModel, load_exportable,
                       write_saved_model_zip)
@@ -57,8 +55,6 @@ SAVED_MODEL_FILE = "tf_saved_model.zip"
 TEST_INPUT, TEST_OUTPUT = "test_input.npy", "test_output.npy"
 SAMPLE_INPUT, SAMPLE_OUTPUT = "sample_input_0.tif", "sample_output_0.tif"
 COVER, README = "cover.png", "README.md"
-PREPROCESSING_MACRO, POSTPROCESSING_MACRO = "pyfiji_dl_preprocessing.ijm", "pyfiji_dl_postprocessing.ijm"
-STARDIST_MACRO = "stardist_postprocessing.ijm"
 # test outputs stay small: the package carries them, and StarDist's have 1 + n_rays channels
 TEST_OUTPUT_BUDGET_BYTES = 4_000_000
 TEST_SIZE_CAP_2D = 256
@@ -158,16 +154,16 @@ def export_bioimageio(
         raise FileExistsError(f"{out_zip} exists; remove it or choose another output name.")
     exportable = load_exportable(model_dir)
     notes = list(exportable.notes)
-    processing = _processing_for(exportable)
+    processing = _family(exportable).export_processing(exportable)
 
     raw, image_origin, calibration = _test_image(exportable, test_image, notes)
-    raw = prepare_outside_format(exportable, raw)
+    raw = _family(exportable).prepare_outside_format(exportable, raw)
     batch = raw[np.newaxis].astype(np.float32)
-    network_input = processing.preprocess(batch)
+    network_input = apply_processing(batch, processing.pre)
     t0 = time.perf_counter()
     network_output = exportable.predict(network_input)
     runtime = time.perf_counter() - t0
-    test_output = processing.postprocess(network_output)
+    test_output = apply_processing(network_output, processing.post)
 
     with tempfile.TemporaryDirectory(prefix="pyfiji_dl_bioimageio_") as staging_name:
         staging = Path(staging_name)
@@ -178,7 +174,7 @@ def export_bioimageio(
         _write_samples(staging, exportable, batch[0], test_output[0], calibration)
         _write_cover(staging / COVER, exportable, batch[0], network_input[0], test_output[0])
         attachments = _copy_attachments(exportable.model_dir, staging)
-        macros = _write_macros(staging, exportable, processing)
+        macros = _write_macros(staging, processing)
         attachments += macros
         rdf_name = _valid_name(name or exportable.model_dir.name)
         readme = _readme(exportable, processing, rdf_name, description, image_origin, runtime, batch.shape)
@@ -311,222 +307,19 @@ def _crop_to_valid(exportable: ExportableModel, image: np.ndarray) -> np.ndarray
     return np.ascontiguousarray(cropped, dtype=np.float32)
 
 
-# --- pre/postprocessing ---------------------------------------------------------------------
+# --- files of the package -------------------------------------------------------------------
 
-@dataclass
-class Processing:
-    """The package's preprocessing and postprocessing, as spec entries and as NumPy functions."""
-
-    pre: list
-    post: list
-    description_pre: str
-    description_post: str
-    deepimagej_pre: str | None = None  # ImageJ macro text
-    deepimagej_post: str | None = None
-    # a step the format cannot express (Fiji's CLAHE for some U-Nets): the test input
-    # and every user's image go through it before the package's preprocessing
-    outside_step: str | None = None
-
-    def preprocess(self, batch: np.ndarray) -> np.ndarray:
-        return apply_processing(batch, self.pre)
-
-    def postprocess(self, batch: np.ndarray) -> np.ndarray:
-        return apply_processing(batch, self.post)
-
-
-def _processing_for(exportable: ExportableModel) -> Processing:
-    card, family = exportable.card, exportable.family
-    axes = list(exportable.spatial_axes)
-    norm = card.normalization
-    if family == "n2v":
-        from .fiji import n2v_mean_std
-
-        means, stds = n2v_mean_std(exportable.model.config)
-        if means.ndim == 0:
-            pre_kwargs = {"mean": float(means), "std": float(stds)}
-            post_kwargs = {"gain": float(stds), "offset": float(means)}
-        else:
-            pre_kwargs = {"mean": means.tolist(), "std": stds.tolist(), "axis": "channel"}
-            post_kwargs = {"gain": stds.tolist(), "offset": means.tolist(), "axis": "channel"}
-        mean_text, std_text = _numbers(means), _numbers(stds)
-        return Processing(
-            pre=[{"id": "fixed_zero_mean_unit_variance", "kwargs": pre_kwargs}],
-            post=[{"id": "scale_linear", "kwargs": post_kwargs}],
-            description_pre=f"subtract the training mean ({mean_text}) and divide by the training standard "
-                            f"deviation ({std_text}), as Noise2Void does",
-            description_post="multiply by the standard deviation and add the mean again: the output has the "
-                             "input's intensity scale",
-            deepimagej_pre=_macro_mean_std(means, stds, inverse=False),
-            deepimagej_post=_macro_mean_std(means, stds, inverse=True),
-        )
-    low, high = float(norm.get("low", 1.0)), float(norm.get("high", 99.8))
-    pre = [{"id": "scale_range", "kwargs": {"axes": axes, "min_percentile": low, "max_percentile": high}}]
-    description_pre = (f"percentile normalisation per image and channel: percentile {low:g} maps to 0 and "
-                       f"percentile {high:g} to 1 (computed over {', '.join(axes)})")
-    if family == "care":
-        post_text = ("none: the output is in normalised units; pyfiji-dl predict maps it back to the input's "
-                     "intensity range (out * (p_high - p_low) + p_low, with the input's percentiles), which the "
-                     "bioimageio format cannot express")
-    elif family == "stardist":
-        post_text = ("none in the format's terms: the output holds the object probability (channel 0) and the "
-                     f"{len(exportable.output_channel_names) - 1} ray distances, upsampled to the input size; "
-                     "objects come from StarDist's non-maximum suppression with the thresholds in config.stardist "
-                     f"(deepImageJ: {STARDIST_MACRO})")
-    else:
-        post_text = (f"none: the output is a probability map; objects are the connected components (8-connected) "
-                     f"of probability > {card.details.probability_threshold}"
-                     + (f" with at least {card.details.min_area} pixels" if card.details.min_area else "")
-                     + f" (pyfiji-dl predict does this; deepImageJ: {POSTPROCESSING_MACRO})")
-    outside_step = None
-    pre_macro = _macro_percentiles(low, high)
-    if family == "unet" and (card.details.contrast or {}).get("method") == "clahe":
-        contrast = card.details.contrast
-        outside_step = (f"Fiji's CLAHE (Process > Enhance Local Contrast (CLAHE): blocksize "
-                        f"{contrast.get('block_size', 127)}, histogram bins {contrast.get('bins', 256)}, maximum "
-                        f"slope {contrast.get('max_slope', 3.0)}, not 'fast'), which the bioimageio format cannot "
-                        "express: apply it before the package's preprocessing (the test input already has it)")
-        description_pre = f"{outside_step}; then {description_pre}"
-        pre_macro = _macro_clahe(contrast) + pre_macro
-    return Processing(pre=pre, post=[], description_pre=description_pre, description_post=post_text,
-                      deepimagej_pre=pre_macro,
-                      deepimagej_post=_macro_unet_objects(card) if family == "unet" else None,
-                      outside_step=outside_step)
-
-
-def prepare_outside_format(exportable: ExportableModel, raw: np.ndarray) -> np.ndarray:
-    """Steps before the package's preprocessing that the format cannot express (U-Net CLAHE)."""
-    if exportable.family != "unet" or (exportable.card.details.contrast or {}).get("method") != "clahe":
-        return raw
-    contrast = exportable.card.details.contrast
-    from ..models import unet
-
-    enhance = unet._clahe_function()
-    parameters = {k: contrast.get(k, v) for k, v in unet.CLAHE_PARAMETERS.items()}
-    channels = [np.asarray(enhance(raw[..., c], **parameters), np.float32) for c in range(raw.shape[-1])]
-    return np.stack(channels, axis=-1)
-
-
-def _numbers(values) -> str:
-    return ", ".join(f"{v:.6g}" for v in np.atleast_1d(values))
-
-
-# --- ImageJ macros for deepImageJ's legacy config ----------------------------------------------
-
-def _macro_percentiles(low: float, high: float) -> str:
-    return f"""// pyfiji_dl export: the package's preprocessing for deepImageJ.
-// Percentile normalisation, as the 'scale_range' step of rdf.yaml: in each channel,
-// percentile {low:g} of all pixels (all slices) maps to 0 and percentile {high:g} to 1.
-low = {low!r};
-high = {high!r};
-run("32-bit");
-getDimensions(width, height, channels, slices, frames);
-for (c = 1; c <= channels; c++) {{
-    values = newArray(width * height * slices);
-    i = 0;
-    for (z = 1; z <= slices; z++) {{
-        if (channels * slices > 1) Stack.setPosition(c, z, 1);
-        for (y = 0; y < height; y++)
-            for (x = 0; x < width; x++) {{ values[i] = getPixel(x, y); i++; }}
-    }}
-    Array.sort(values);
-    lower = percentile(values, low);
-    upper = percentile(values, high);
-    for (z = 1; z <= slices; z++) {{
-        if (channels * slices > 1) Stack.setPosition(c, z, 1);
-        run("Subtract...", "value=" + d2s(lower, 9) + " slice");
-        run("Divide...", "value=" + d2s(upper - lower + 1e-6, 9) + " slice");
-    }}
-}}
-
-// linear interpolation between the two nearest ranks, as numpy.percentile
-function percentile(sorted, p) {{
-    position = p / 100 * (sorted.length - 1);
-    i = floor(position);
-    if (i >= sorted.length - 1) return sorted[sorted.length - 1];
-    return sorted[i] + (position - i) * (sorted[i + 1] - sorted[i]);
-}}
-"""
-
-
-def _macro_mean_std(means, stds, *, inverse: bool) -> str:
-    mean, std = float(np.atleast_1d(means)[0]), float(np.atleast_1d(stds)[0])
-    if inverse:
-        body = f'run("Multiply...", "value={std!r} stack");\nrun("Add...", "value={mean!r} stack");\n'
-        what = "postprocessing: back to intensities (times the training standard deviation, plus the mean)"
-    else:
-        body = f'run("32-bit");\nrun("Subtract...", "value={mean!r} stack");\nrun("Divide...", "value={std!r} stack");\n'
-        what = "preprocessing: the training mean and standard deviation Noise2Void normalises with"
-    return f"// pyfiji_dl export: the package's {what}.\n{body}"
-
-
-def _macro_clahe(contrast: dict) -> str:
-    return (f"""// pyfiji_dl export: the contrast enhancement this U-Net was trained with (Fiji's CLAHE).
-run("Enhance Local Contrast (CLAHE)", "blocksize={contrast.get('block_size', 127)} """
-            f"""histogram={contrast.get('bins', 256)} maximum={contrast.get('max_slope', 3.0)} mask=*None*");
-""")
-
-
-def _macro_unet_objects(card: ModelCard) -> str:
-    post = card.details
-    threshold = post.probability_threshold
-    min_area = int(post.min_area or 0)
-    max_area = post.max_area
-    size = f"{min_area}-{int(max_area) if max_area else 'Infinity'}"
-    watershed = 'run("Watershed");\n' if post.split_touching else ""
-    return f"""// pyfiji_dl export: U-Net objects from the probability map, for deepImageJ.
-// Threshold at the probability the model was tuned for, then 8-connected particles
-// within the model's area limits (pixels), as pyfiji-dl predict does; the objects go
-// to the ROI Manager and a label image ('Count Masks').
-threshold = {threshold!r};
-probability = getTitle();
-run("Duplicate...", "title=unet_mask");
-setThreshold(threshold, 1e30);
-setOption("BlackBackground", true);
-run("Convert to Mask");
-{watershed}run("Analyze Particles...", "size={size} pixel show=[Count Masks] add");
-"""
-
-
-def _macro_stardist(prob: float, nms: float) -> str:
-    return f"""// pyfiji_dl export: StarDist objects from the network output, for deepImageJ.
-// Needs the StarDist and CSBDeep Fiji update sites. The output image holds the object
-// probability in its first channel and the ray distances in the others.
-probThresh = {prob!r};
-nmsThresh = {nms!r};
-output = getTitle();
-getDimensions(width, height, channels, slices, frames);
-planes = maxOf(channels, slices);  // deepImageJ may put the channels on the z axis
-if (channels > 1) {{
-    run("Duplicate...", "title=stardist_prob duplicate channels=1");
-    selectWindow(output);
-    run("Duplicate...", "title=stardist_dist duplicate channels=2-" + planes);
-}} else {{
-    run("Duplicate...", "title=stardist_prob duplicate range=1-1");
-    selectWindow(output);
-    run("Duplicate...", "title=stardist_dist duplicate range=2-" + planes);
-}}
-run("Properties...", "channels=" + (planes - 1) + " slices=1 frames=1");
-run("Command From Macro", "command=[de.csbdresden.stardist.StarDist2DNMS], args=['prob':'stardist_prob', 'dist':'stardist_dist', 'probThresh':'" + probThresh + "', 'nmsThresh':'" + nmsThresh + "', 'outputType':'Both', 'excludeBoundary':'2', 'roiPosition':'Automatic', 'verbose':'false'], process=[false]");
-"""
-
-
-def _write_macros(staging: Path, exportable: ExportableModel, processing: Processing) -> list:
+def _write_macros(staging: Path, processing: Processing) -> list:
+    """The ImageJ macros deepImageJ's legacy configuration runs (the family's :class:`Processing`)."""
     written = []
     if processing.deepimagej_pre:
         (staging / PREPROCESSING_MACRO).write_text(processing.deepimagej_pre)
         written.append(PREPROCESSING_MACRO)
     if processing.deepimagej_post:
-        (staging / POSTPROCESSING_MACRO).write_text(processing.deepimagej_post)
-        written.append(POSTPROCESSING_MACRO)
-    if exportable.family == "stardist" and exportable.ndim == 2:
-        thresholds = exportable.card.thresholds
-        (staging / STARDIST_MACRO).write_text(_macro_stardist(float(thresholds.get("prob", 0.5)),
-                                                              float(thresholds.get("nms", 0.4))))
-        written.append(STARDIST_MACRO)
+        (staging / processing.deepimagej_post_name).write_text(processing.deepimagej_post)
+        written.append(processing.deepimagej_post_name)
     return written
 
-
-# --- files of the package -------------------------------------------------------------------
 
 def _save_keras(network, path: Path) -> None:
     import warnings
@@ -619,30 +412,10 @@ def _write_cover(path: Path, exportable: ExportableModel, raw: np.ndarray, norma
         return a.max(axis=0) if exportable.ndim == 3 else a
 
     left = _grey(flat(raw))
-    if exportable.family == "stardist" and exportable.ndim == 2:
-        right = _label_colours(_stardist_labels(exportable, normalised), left)
-    elif exportable.family == "stardist":
-        # 3D non-maximum suppression can take minutes: the object probability shows the result
-        right = _grey(flat(output))
-    elif exportable.family == "unet":
-        from scipy import ndimage
-
-        mask = flat(output) > exportable.card.details.probability_threshold
-        labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
-        right = _label_colours(labels, left)
-    else:
-        right = _grey(flat(output))
+    objects = _family(exportable).cover_objects(exportable, normalised, output)
+    right = _grey(flat(output)) if objects is None else _label_colours(objects, left)
     cover = np.concatenate([_panel(left), _panel(right)], axis=1)
     iio.imwrite(path, cover, extension=".png")
-
-
-def _stardist_labels(exportable: ExportableModel, normalised: np.ndarray) -> np.ndarray:
-    from ..models.training import quiet_keras
-
-    image = normalised[..., 0] if exportable.n_channels == 1 else normalised
-    with quiet_keras(), contextlib.redirect_stderr(io.StringIO()):
-        labels, _ = exportable.model.predict_instances(image, show_tile_progress=False)
-    return np.asarray(labels)
 
 
 # --- the description -----------------------------------------------------------------------------
@@ -700,27 +473,130 @@ def _size_text(shape) -> str:
 
 def _rdf(exportable: ExportableModel, processing: Processing, *, name, authors, license, description, tags,
          attachments, runtime, calibration, input_shape, output_shape) -> dict:
-    import tensorflow as tf
-
-    card, family = exportable.card, exportable.family
-    title, task, task_tag = _family(exportable).title, _family(exportable).export_task, _family(exportable).task_tag
-    spatial = exportable.spatial_axes
+    """The package's description (format 0.5): the tensors, weights and ``config`` parts below, and the metadata."""
+    family = _family(exportable)
     n_in, n_out = exportable.n_channels, len(exportable.output_channel_names)
+    rdf = {
+        "format_version": _format_version(),
+        "type": "model",
+        "name": name,
+        "description": description,
+        "authors": authors,
+        "packaged_by": [{"name": f"pyfiji_dl {__version__} (automatic export)"}],
+        "cite": _citations(exportable),
+        "license": license,
+        "tags": sorted(set(["pyfiji_dl", family.name, f"{exportable.ndim}d", "tensorflow", "keras", "fiji",
+                            "deepimagej", family.task_tag, "unet"] + list(tags or []))),
+        "documentation": {"source": README},
+        "covers": [{"source": COVER}],
+        "attachments": [{"source": n} for n in attachments
+                        + [f for f, n_c in ((SAMPLE_INPUT, n_in), (SAMPLE_OUTPUT, n_out)) if n_c > 1]],
+        "inputs": [_input_tensor(exportable, processing)],
+        "outputs": [_output_tensor(exportable, processing)],
+        "weights": _weights(),
+        "config": _config(exportable, processing, attachments=attachments, runtime=runtime,
+                          calibration=calibration, input_shape=input_shape, output_shape=output_shape),
+    }
+    thresholds = family.export_thresholds(exportable.card)
+    if thresholds:
+        rdf["config"]["pyfiji_dl"]["thresholds"] = thresholds
+    return rdf
+
+
+def _input_tensor(exportable: ExportableModel, processing: Processing) -> dict:
+    """The ``input`` tensor: batch, spatial axes with their valid sizes, channels; the preprocessing."""
+    n_in = exportable.n_channels
     input_names = ["raw"] if n_in == 1 else [f"channel{i + 1}" for i in range(n_in)]
-    input_axes = ([{"type": "batch"}]
-                  + [{"type": "space", "id": a, "size": {"min": m, "step": s}}
-                     for a, m, s in zip(spatial, exportable.min_shape, exportable.step)]
-                  + [{"type": "channel", "channel_names": input_names}])
-    output_axes = ([{"type": "batch"}]
-                   + [{"type": "space", "id": a, "size": {"tensor_id": "input", "axis_id": a}, "halo": h}
-                      for a, h in zip(spatial, exportable.halo)]
-                   + [{"type": "channel", "channel_names": list(exportable.output_channel_names)}])
-    tf_version = tf.__version__
-    thresholds = card.thresholds if family == "stardist" else {}
+    axes = ([{"type": "batch"}]
+            + [{"type": "space", "id": a, "size": {"min": m, "step": s}}
+               for a, m, s in zip(exportable.spatial_axes, exportable.min_shape, exportable.step)]
+            + [{"type": "channel", "channel_names": input_names}])
+    return {
+        "id": "input",
+        "description": (f"image after Fiji's CLAHE (see README), {exportable.ndim}D, {n_in} channel(s), float32"
+                        if processing.outside_step else f"image, {exportable.ndim}D, {n_in} channel(s), float32"),
+        "axes": axes,
+        "test_tensor": {"source": TEST_INPUT},
+        **({"sample_tensor": {"source": SAMPLE_INPUT}} if n_in == 1 else {}),
+        "data": {"type": "float32"},
+        "preprocessing": processing.pre,
+    }
+
+
+def _output_tensor(exportable: ExportableModel, processing: Processing) -> dict:
+    """The ``output`` tensor: the input's size with a halo per spatial axis, the family's channels."""
+    n_out = len(exportable.output_channel_names)
+    axes = ([{"type": "batch"}]
+            + [{"type": "space", "id": a, "size": {"tensor_id": "input", "axis_id": a}, "halo": h}
+               for a, h in zip(exportable.spatial_axes, exportable.halo)]
+            + [{"type": "channel", "channel_names": list(exportable.output_channel_names)}])
+    return {
+        "id": "output",
+        "description": _family(exportable).export_output,
+        "axes": axes,
+        "test_tensor": {"source": TEST_OUTPUT},
+        # a sample TIFF in ImageJ's axis order matches the tensor's only with one channel
+        **({"sample_tensor": {"source": SAMPLE_OUTPUT}} if n_out == 1 else {}),
+        "data": {"type": "float32"},
+        "postprocessing": processing.post,
+    }
+
+
+def _weights() -> dict:
+    """Both weights formats, the SavedModel derived from the Keras model."""
+    tf_version = _tf_version()
+    return {
+        "keras_hdf5": {"source": KERAS_FILE, "tensorflow_version": tf_version,
+                       "comment": "whole Keras model (tf.keras, Keras 2) of the network in this package"},
+        "tensorflow_saved_model_bundle": {
+            # the oldest runtime the frozen graph is proven in, not the writer's version: deepImageJ
+            # and bioimage.io tools pick their TensorFlow by it
+            "source": SAVED_MODEL_FILE, "tensorflow_version": OLDEST_PROVEN_TENSORFLOW, "parent": "keras_hdf5",
+            "comment": f"frozen graph written with TensorFlow {tf_version}, signature 'serving_default' "
+                       f"(input -> output), tag 'serve'; tested in {PROVEN_RUNTIMES}",
+        },
+    }
+
+
+def _config(exportable: ExportableModel, processing: Processing, *, attachments, runtime, calibration,
+            input_shape, output_shape) -> dict:
+    """``config``: bioimage.io's, pyfiji_dl's (the card), deepImageJ's, then the family's own sections."""
+    family = _family(exportable)
+    parameters = int(exportable.network.count_params())
+    config = {
+        "bioimageio": {
+            "architecture_type": "U-Net",
+            "architecture_description": f"{family.title} network ({exportable.card.ndim}D) from pyfiji_dl; "
+                                        f"{parameters} parameters",
+            "task": family.export_task,
+            "model_parameter_count": parameters,
+            "inference_time": f"{runtime:.3f} s for the test input on the exporting machine",
+            "training": _training_details(exportable),
+        },
+        "pyfiji_dl": {
+            "format": FORMAT_MARKER,
+            "version": __version__,
+            "family": family.name,
+            "card": exportable.card.to_json(),
+            "model_folder_files": [n for n in MODEL_FOLDER_FILES if n in attachments],
+            "preprocessing": processing.description_pre,
+            "postprocessing": processing.description_post,
+        },
+        "deepimagej": _deepimagej_config(processing, attachments=attachments, runtime=runtime,
+                                         calibration=calibration, input_shape=input_shape,
+                                         output_shape=output_shape),
+    }
+    config.update(family.export_config(exportable))
+    return config
+
+
+def _deepimagej_config(processing: Processing, *, attachments, runtime, calibration, input_shape,
+                       output_shape) -> dict:
+    """``config.deepimagej``: tiling, the TensorFlow keys, the test information and the macros it runs."""
     pixel_size = {"x": float(calibration.pixel_width), "y": float(calibration.pixel_height),
                   "z": float(calibration.voxel_depth)}
-    has_post_macro = POSTPROCESSING_MACRO in attachments or STARDIST_MACRO in attachments
-    deepimagej = {
+    post_macro = processing.deepimagej_post_name if processing.deepimagej_post_name in attachments else None
+    return {
         "pyramidal_model": False,
         "allow_tiling": True,
         # deepImageJ reads these two keys literally, including the 'siganture' spelling
@@ -735,124 +611,16 @@ def _rdf(exportable: ExportableModel, processing: Processing, *, name, authors, 
         "prediction": {
             "preprocess": ([{"spec": "ij.IJ::runMacroFile", "kwargs": PREPROCESSING_MACRO}]
                            if PREPROCESSING_MACRO in attachments else [{"spec": None}]),
-            "postprocess": ([{"spec": "ij.IJ::runMacroFile",
-                              "kwargs": STARDIST_MACRO if STARDIST_MACRO in attachments else POSTPROCESSING_MACRO}]
-                            if has_post_macro else [{"spec": None}]),
+            "postprocess": ([{"spec": "ij.IJ::runMacroFile", "kwargs": post_macro}]
+                            if post_macro else [{"spec": None}]),
         },
     }
-    config = {
-        "bioimageio": {
-            "architecture_type": "U-Net",
-            "architecture_description": f"{title} network ({card.ndim}D) from pyfiji_dl; "
-                                        f"{exportable.network.count_params()} parameters",
-            "task": task,
-            "model_parameter_count": int(exportable.network.count_params()),
-            "inference_time": f"{runtime:.3f} s for the test input on the exporting machine",
-            "training": _training_details(exportable),
-        },
-        "pyfiji_dl": {
-            "format": FORMAT_MARKER,
-            "version": __version__,
-            "family": family,
-            "card": card.to_json(),
-            "model_folder_files": [n for n in MODEL_FOLDER_FILES if n in attachments],
-            "preprocessing": processing.description_pre,
-            "postprocessing": processing.description_post,
-        },
-        "deepimagej": deepimagej,
-    }
-    if family == "stardist":
-        config["stardist"] = _stardist_config(exportable)
-    rdf = {
-        "format_version": _format_version(),
-        "type": "model",
-        "name": name,
-        "description": description,
-        "authors": authors,
-        "packaged_by": [{"name": f"pyfiji_dl {__version__} (automatic export)"}],
-        "cite": _citations(exportable),
-        "license": license,
-        "tags": sorted(set(["pyfiji_dl", family, f"{exportable.ndim}d", "tensorflow", "keras", "fiji",
-                            "deepimagej", task_tag, "unet"] + list(tags or []))),
-        "documentation": {"source": README},
-        "covers": [{"source": COVER}],
-        "attachments": [{"source": n} for n in attachments
-                        + [f for f, n_c in ((SAMPLE_INPUT, n_in), (SAMPLE_OUTPUT, n_out)) if n_c > 1]],
-        "inputs": [{
-            "id": "input",
-            "description": (f"image after Fiji's CLAHE (see README), {exportable.ndim}D, {n_in} channel(s), float32"
-                            if processing.outside_step else f"image, {exportable.ndim}D, {n_in} channel(s), float32"),
-            "axes": input_axes,
-            "test_tensor": {"source": TEST_INPUT},
-            **({"sample_tensor": {"source": SAMPLE_INPUT}} if n_in == 1 else {}),
-            "data": {"type": "float32"},
-            "preprocessing": processing.pre,
-        }],
-        "outputs": [{
-            "id": "output",
-            "description": _output_description(exportable),
-            "axes": output_axes,
-            "test_tensor": {"source": TEST_OUTPUT},
-            # a sample TIFF in ImageJ's axis order matches the tensor's only with one channel
-            **({"sample_tensor": {"source": SAMPLE_OUTPUT}} if n_out == 1 else {}),
-            "data": {"type": "float32"},
-            "postprocessing": processing.post,
-        }],
-        "weights": {
-            "keras_hdf5": {"source": KERAS_FILE, "tensorflow_version": tf_version,
-                           "comment": "whole Keras model (tf.keras, Keras 2) of the network in this package"},
-            "tensorflow_saved_model_bundle": {
-                # the oldest runtime the frozen graph is proven in, not the writer's version: deepImageJ
-                # and bioimage.io tools pick their TensorFlow by it
-                "source": SAVED_MODEL_FILE, "tensorflow_version": OLDEST_PROVEN_TENSORFLOW, "parent": "keras_hdf5",
-                "comment": f"frozen graph written with TensorFlow {tf_version}, signature 'serving_default' "
-                           f"(input -> output), tag 'serve'; tested in {PROVEN_RUNTIMES}",
-            },
-        },
-        "config": config,
-    }
-    if thresholds:
-        rdf["config"]["pyfiji_dl"]["thresholds"] = thresholds
-    return rdf
-
-
-def _output_description(exportable: ExportableModel) -> str:
-    family = exportable.family
-    if family == "stardist":
-        return "object probability (channel 0) and ray distances, upsampled to the input size"
-    if family == "unet":
-        return "foreground probability"
-    return "restored image"
 
 
 def _format_version() -> str:
     from bioimageio.spec.model.v0_5 import ModelDescr
 
     return str(ModelDescr.implemented_format_version)
-
-
-def _stardist_config(exportable: ExportableModel) -> dict:
-    """``config.stardist`` as StarDist's own exporter writes it (its importer reads these keys)."""
-    import stardist
-
-    model = exportable.model
-    config_json = json.loads((exportable.model_dir / "config.json").read_text())
-    thresholds = exportable.card.thresholds or {
-        "prob": float(model.thresholds.prob), "nms": float(model.thresholds.nms)}
-    result = {
-        "stardist_version": stardist.__version__,
-        "python_version": stardist.__version__,  # StarDist's exporter stores its own version under this key
-        "thresholds": {"prob": float(thresholds["prob"]), "nms": float(thresholds["nms"])},
-        "weights": "weights_best.h5",
-        "config": config_json,
-        "n_rays": int(config_json.get("n_rays", exportable.card.details.n_rays or 0)),
-        "grid": list(config_json.get("grid", exportable.card.details.grid or [])),
-        "output_layout": "single output: probability then distances, upsampled to the input size "
-                         "(export_TF(single_output=True, upsample_grid=True))",
-    }
-    if exportable.ndim == 2:
-        result["postprocessing_macro"] = STARDIST_MACRO
-    return result
 
 
 def _training_details(exportable: ExportableModel) -> dict:
@@ -863,9 +631,7 @@ def _training_details(exportable: ExportableModel) -> dict:
         value = getattr(config, attr, None)
         if value is not None:
             details[key] = float(value)
-    loss = getattr(config, "train_loss", None)
-    if exportable.family == "stardist":
-        loss = "StarDist loss (binary cross-entropy on probability + distance loss)"
+    loss = _family(exportable).export_loss(config)
     if loss:
         details["loss_function"] = str(loss)
     history = exportable.model_dir / "training_history.csv"
@@ -883,13 +649,12 @@ def _training_details(exportable: ExportableModel) -> dict:
 
 def _readme(exportable: ExportableModel, processing: Processing, name: str, description: str | None,
             image_origin: str, runtime: float, test_shape) -> str:
-    card, family = exportable.card, exportable.family
-    title, task = _family(exportable).title, _family(exportable).export_task
+    family = _family(exportable)
     spatial = exportable.spatial_axes
     lines = [f"# {name}", "", description or _default_description(exportable), "",
              f"Exported on {_dt.date.today().isoformat()} by pyfiji_dl {__version__} from a model folder "
-             f"written by `pyfiji-dl train {family}`.", ""]
-    lines += ["## What the model does", "", f"{title} ({task}); {exportable.ndim}D images with "
+             f"written by `pyfiji-dl train {family.name}`.", ""]
+    lines += ["## What the model does", "", f"{family.title} ({family.export_task}); {exportable.ndim}D images with "
               f"{exportable.n_channels} channel(s).", ""]
     lines += ["## Input", "",
               f"- tensor `input`, axes batch, {', '.join(spatial)}, channel; float32",
@@ -897,22 +662,16 @@ def _readme(exportable: ExportableModel, processing: Processing, name: str, desc
               f"in steps of {_tuple(exportable.step)}; tiles need a halo of {_tuple(exportable.halo)} pixels",
               f"- preprocessing: {processing.description_pre}", ""]
     lines += ["## Output", "",
-              f"- tensor `output`: {_output_description(exportable)}; channels: "
+              f"- tensor `output`: {family.export_output}; channels: "
               f"{_channel_text(exportable.output_channel_names)}",
               f"- postprocessing: {processing.description_post}", ""]
-    if family == "stardist":
-        thresholds = card.thresholds
-        lines += ["### StarDist thresholds", "",
-                  f"- probability threshold: {thresholds.get('prob', 'n/a')}",
-                  f"- overlap (NMS) threshold: {thresholds.get('nms', 'n/a')}",
-                  f"- rays: {card.details.n_rays}, grid: {card.details.grid}", ""]
+    lines += family.readme_details(exportable)
     lines += ["## How to use it", "",
               "- **Fiji / deepImageJ**: install the package with deepImageJ's *Install model* (from this zip), "
               "open an image, run it. deepImageJ 3 applies the preprocessing in `rdf.yaml`; older versions run "
               f"`{PREPROCESSING_MACRO}`"
-              + (f" and `{STARDIST_MACRO}` (StarDist objects: needs the StarDist update site)"
-                 if family == "stardist" and exportable.ndim == 2 else "")
-              + (f" and `{POSTPROCESSING_MACRO}`" if processing.deepimagej_post else "") + ".",
+              + (f" and `{processing.deepimagej_post_name}`{processing.deepimagej_post_needs}"
+                 if processing.deepimagej_post else "") + ".",
               "- **pyfiji_dl**: `pyfiji-dl predict THIS.zip IMAGES -o OUT` (label maps, ROI sets and tables, or "
               "restored images, exactly as from the original model folder, whose files are attached).",
               "- **Python**: `bioimageio.core` can run either weights format.", ""]
@@ -982,7 +741,7 @@ def _validation_section(exportable: ExportableModel, image_origin: str, runtime:
     lines = ["## Validation", ""]
     pooled = qc / "matching_pooled.csv"
     per_image = qc / "metrics_per_image.csv"
-    if exportable.family in ("stardist", "unet") and pooled.exists():
+    if _family(exportable).scored_by_object_matching and pooled.exists():
         rows = read_csv(pooled)
         at_half = next((r for r in rows if abs(float(r["thresh"]) - 0.5) < 1e-9), None)
         if at_half:

@@ -85,14 +85,14 @@ def export_fiji(model_dir: str | os.PathLike, out_zip: str | os.PathLike, flavou
         raise ExportError(f"{out_zip}: the Fiji plugins load .zip files; name the output *.zip")
 
     exportable = load_exportable(model_dir)
-    network = _fiji_network(exportable)
+    network = families.get(exportable.family).fiji_network(exportable)
     batch = _check_batch(exportable)
     expected = call_network(network, batch)
     with atomic_path(out_zip, overwrite=overwrite) as tmp:
         write_saved_model_zip(network, tmp, n_channels=exportable.n_channels)
         # the plugins cannot tell us anything useful when a graph is wrong: check it here
         check_saved_model_zip(tmp, batch, expected)
-    return out_zip, fiji_note(exportable, out_zip, flavour)
+    return out_zip, fiji_note(exportable, out_zip)
 
 
 PLUGIN_NAMES = {"stardist": "the Fiji StarDist plugin", "csbdeep": "CSBDeep's 'Run your network'"}
@@ -103,7 +103,7 @@ def check_family_for_flavour(card: ModelCard, flavour: str, model_dir: Path) -> 
 
     Which plugin runs which family is each family's declaration (``fiji_plugin``).
     """
-    family, ndim = families.get(card.family), int(card.ndim)
+    family = families.get(card.family)
     if family.fiji_plugin != flavour:
         runs = [f.title for f in families.REGISTRY.values() if f.fiji_plugin == flavour]
         runs = " and ".join(runs) if len(runs) < 3 else ", ".join(runs[:-1]) + " and " + runs[-1]
@@ -117,40 +117,9 @@ def check_family_for_flavour(card: ModelCard, flavour: str, model_dir: Path) -> 
             hint = (f"Use --format fiji-{family.fiji_plugin} ({PLUGIN_NAMES[family.fiji_plugin]}) or --format "
                     "bioimageio (deepImageJ).")
         raise ExportError(f"{model_dir} is a {family.name} model; {what}. {hint}")
-    if flavour == "stardist" and ndim != 2:
-        raise ExportError(
-            f"{model_dir} is a 3D StarDist model; the Fiji StarDist plugin handles 2D models only. "
-            "Use --format bioimageio (deepImageJ, bioimage.io tools) or pyfiji-dl predict."
-        )
-
-
-def _fiji_network(exportable):
-    """The network the plugin runs; for Noise2Void with n2v's fixed normalisation built in.
-
-    CSBDeep's plugin can only normalise with percentiles, while a Noise2Void network
-    expects the mean/std normalisation of its training data and returns values in
-    those units. Building both into the graph lets Fiji users feed raw images and get
-    intensities back (with the plugin's normalisation switched off).
-    """
-    if exportable.family != "n2v":
-        return exportable.network
-    import tensorflow as tf
-
-    means, stds = n2v_mean_std(exportable.model.config)
-    inputs = tf.keras.Input(shape=exportable.network.inputs[0].shape[1:], name="input")
-    normalised = tf.keras.layers.Rescaling(1.0 / stds, offset=-means / stds, name="n2v_normalise")(inputs)
-    output = exportable.network(normalised)
-    restored = tf.keras.layers.Rescaling(stds, offset=means, name="n2v_denormalise")(output)
-    return tf.keras.Model(inputs, restored, name="n2v_raw_intensities")
-
-
-def n2v_mean_std(config) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation n2v normalises with (its config stores strings)."""
-    means = np.asarray([float(m) for m in config.means], np.float32)
-    stds = np.asarray([float(s) for s in config.stds], np.float32)
-    if means.size == 1:
-        return means.reshape(()), stds.reshape(())
-    return means, stds
+    refusal = family.check_fiji_export(card, model_dir)
+    if refusal:
+        raise ExportError(refusal)
 
 
 def _check_batch(exportable) -> np.ndarray:
@@ -161,57 +130,12 @@ def _check_batch(exportable) -> np.ndarray:
     return rng.random((1, *shape, exportable.n_channels), dtype=np.float32)
 
 
-def fiji_note(exportable, out_zip: Path, flavour: str) -> str:
+def fiji_note(exportable, out_zip: Path) -> str:
     """What to type into the plugin, and the TensorFlow 1.x limits."""
     import tensorflow as tf
 
-    card = exportable.card
-    norm = card.normalization
-    overlap = max(exportable.halo)
     lines = [f"Fiji model written: {out_zip} (TensorFlow SavedModel, signature 'serving_default': input -> output)"]
-    if flavour == "stardist":
-        thresholds = card.thresholds
-        prob, nms = thresholds.get("prob"), thresholds.get("nms")
-        lines += [
-            "In Fiji: Plugins > StarDist > StarDist 2D; Model: 'Model (.zip) from File'; Model file: this zip.",
-            f"  Normalize Image: on; Percentile low: {norm.get('low', 1.0):g}; Percentile high: {norm.get('high', 99.8):g}",
-            f"  Probability/Score Threshold: {prob:.4f}" if prob is not None else
-            "  Probability/Score Threshold: (no optimised threshold in the model card; StarDist's default is 0.5)",
-            f"  Overlap Threshold: {nms:.2f}" if nms is not None else "  Overlap Threshold: 0.4 (StarDist's default)",
-            "  (the thresholds optimised on the validation images after training; pyfiji-dl predict uses them too)",
-            f"  Rays: {card.details.n_rays or len(exportable.output_channel_names) - 1}, grid "
-            f"{tuple(card.details.grid or ())}: the zip's output is already upsampled to the image size.",
-            "  Large images: raise 'Number of Tiles'.",
-        ]
-    else:
-        contrast = (card.details.contrast or {}) if exportable.family == "unet" else {}
-        if contrast.get("method") == "clahe":
-            lines.append("First, as in training: Process > Enhance Local Contrast (CLAHE) with blocksize "
-                         f"{contrast.get('block_size', 127)}, histogram {contrast.get('bins', 256)}, maximum slope "
-                         f"{contrast.get('max_slope', 3.0)} ('fast' off).")
-        lines.append("In Fiji: Plugins > CSBDeep > Run your network; 'Import model (.zip)' from file: this zip.")
-        if exportable.family == "n2v":
-            means, stds = n2v_mean_std(exportable.model.config)
-            lines += [
-                "  Normalize image: OFF. The zip subtracts the training mean "
-                f"({', '.join(f'{m:.6g}' for m in np.atleast_1d(means))}) and divides by the training standard "
-                f"deviation ({', '.join(f'{v:.6g}' for v in np.atleast_1d(stds))}) itself, and returns intensities "
-                "like the input's.",
-            ]
-        else:
-            lines.append(f"  Normalize image: on; Bottom percentile: {norm.get('low', 2.0):g}; "
-                         f"Top percentile: {norm.get('high', 99.8):g}; Clip normalization: off")
-            if exportable.family == "care":
-                lines.append("  The result is in normalised units (the percentiles mapped to 0 and 1); "
-                             "pyfiji-dl predict maps it back to the input's intensity range.")
-            else:
-                threshold = card.details.probability_threshold
-                min_area = card.details.min_area
-                lines.append(f"  The result is a probability map; threshold it at {threshold} (Image > Adjust > "
-                             "Threshold), then Analyze > Analyze Particles"
-                             + (f" with size >= {min_area} pixels" if min_area else "") + " for objects.")
-        lines.append(f"  Tile size has to be multiple of: {max(exportable.step)}; Overlap between tiles: {overlap} "
-                     "or more")
+    lines += families.get(exportable.family).fiji_instructions(exportable)
     for note in exportable.notes:
         lines.append(f"  Note: {note}")
     lines.append(TF1_LIMITS.format(tf_version=tf.__version__, model=exportable.model_dir,

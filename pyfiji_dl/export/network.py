@@ -144,36 +144,18 @@ def load_exportable(model_dir: str | os.PathLike) -> ExportableModel:
 
     model_dir = Path(model_dir)
     card = require_complete(model_dir, read_card(model_dir))
-    family = card.family
+    family = _family(card.family)
     configure_tensorflow(quiet=True)
-    model = _adapter(family).load_model(model_dir)
+    model = family.adapter().load_model(model_dir)
     ndim = int(card.ndim)
     n_channels = int(card.n_channels)
     spatial = "ZYX" if ndim == 3 else "YX"
     keras_model = model.keras_model
     if len(keras_model.inputs) != 1:
         raise ExportError(f"{model_dir}: the network has {len(keras_model.inputs)} inputs; exports need one.")
-
-    notes = []
-    if family == "stardist":
-        network, names = _stardist_network(model)
-        if len(keras_model.outputs) > 2:
-            notes.append("the class output of this multi-class StarDist model is not exported (as in StarDist's "
-                         "own export): the exported network gives object probability and distances only")
-    else:
-        if len(keras_model.outputs) != 1:
-            raise ExportError(f"{model_dir}: the network has {len(keras_model.outputs)} outputs; exports need one.")
-        network = keras_model
-        n_out = int(keras_model.outputs[0].shape[-1])
-        probabilistic = bool(getattr(model.config, "probabilistic", False))
-        if family == "unet":
-            names = ["probability"] if n_out == 1 else [f"probability_{i}" for i in range(n_out)]
-        elif probabilistic:
-            half = n_out // 2
-            names = [f"mean_{i}" for i in range(half)] + [f"scale_{i}" for i in range(half)]
-            names = ["mean", "scale"] if n_out == 2 else names
-        else:
-            names = ["restored"] if n_out == 1 else [f"restored_{i}" for i in range(n_out)]
+    network, names, notes = family.export_network(model)  # the family says what its exports ship
+    if len(network.outputs) != 1:
+        raise ExportError(f"{model_dir}: the network has {len(network.outputs)} outputs; exports need one.")
 
     if hasattr(model, "_axes_div_by"):
         step = tuple(int(s) for s in model._axes_div_by(spatial))
@@ -185,39 +167,16 @@ def load_exportable(model_dir: str | os.PathLike) -> ExportableModel:
     else:
         overlap = _impulse_halo(network, ndim, n_channels, step[0])
     halo = tuple(_round_up(max(o, 1), s) for o, s in zip(overlap, step))
-    return ExportableModel(model_dir=model_dir, card=card, family=family, ndim=ndim, n_channels=n_channels,
+    return ExportableModel(model_dir=model_dir, card=card, family=family.name, ndim=ndim, n_channels=n_channels,
                            model=model, network=network, output_channel_names=names, step=step, halo=halo,
                            notes=notes)
 
 
-def _adapter(family: str):
+def _family(name: str):
     try:
-        return families.get(family).adapter()
+        return families.get(name)
     except families.UnknownFamilyError:
-        raise ExportError(f"cannot export {family!r} models (known: {', '.join(families.names())}).") from None
-
-
-def _stardist_network(model):
-    """StarDist's two outputs concatenated and upsampled to the input size (Fiji/deepImageJ layout)."""
-    import tensorflow as tf
-
-    layers = tf.keras.layers
-    config = model.config
-    grid = tuple(int(g) for g in config.grid)
-    prob, dist = model.keras_model.outputs[:2]
-    if any(g > 1 for g in grid):
-        transpose = layers.Conv2DTranspose if config.n_dim == 2 else layers.Conv3DTranspose
-        upsample = layers.UpSampling2D if config.n_dim == 2 else layers.UpSampling3D
-        # a 1x1 transposed convolution with a kernel of ones puts each probability at
-        # one pixel of its grid cell and zeros elsewhere: one NMS candidate per cell,
-        # as in StarDist's own export (plain upsampling would repeat every candidate)
-        prob = transpose(1, (1,) * config.n_dim, strides=grid, padding="same", kernel_initializer="ones",
-                         use_bias=False, name="prob_upsampled")(prob)
-        dist = upsample(grid, name="dist_upsampled")(dist)
-    output = layers.Concatenate(name="prob_dist")([prob, dist])
-    network = tf.keras.Model(model.keras_model.inputs[0], output, name="stardist_single_output")
-    names = ["prob"] + [f"dist_{i}" for i in range(int(config.n_rays))]
-    return network, names
+        raise ExportError(f"cannot export {name!r} models (known: {', '.join(families.names())}).") from None
 
 
 def _pooling_factor(keras_model) -> int:

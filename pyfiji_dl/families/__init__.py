@@ -1,10 +1,12 @@
 """The model families pyfiji_dl trains and runs, one module each, and their registry.
 
 Adding a family: write its module here (a :class:`~pyfiji_dl.families.base.Family`
-subclass and ``FAMILY``), its adapter in :mod:`pyfiji_dl.models` (network, training,
-prediction, ``OUTPUTS``), its tests, and add its module name to ``MODULES``. The
-command line (``train NAME``, ``predict``, ``evaluate``), ``pyfiji-dl families`` and
-the family list the Fiji macros offer are generated from this registry.
+subclass and ``FAMILY``: options, data, training, evaluation, menu label, and how its
+exports are described), its adapter in :mod:`pyfiji_dl.models` (network, training,
+prediction, ``OUTPUTS``, and its part of the model card, ``CARD_DETAILS``), its tests,
+and add its module name to ``MODULES``. The command line (``train NAME``, ``predict``,
+``evaluate``, ``export``), ``pyfiji-dl families`` and the family list the Fiji macros
+offer are generated from this registry.
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ A family module (``stardist.py``, ``unet.py``, ``care.py``, ``n2v.py`` in this
 package) subclasses :class:`Family`: its options dataclass (owning the defaults the
 command line shows), its training-data layout and loader, the training run
 (check the data, train with its adapter in :mod:`pyfiji_dl.models`, then QC report
-and provenance), evaluation on data with ground truth, and the label of its Fiji
-menu entry. What it produces when predicting is declared by its adapter
-(``OUTPUTS``), because prediction sits below this package.
+and provenance), evaluation on data with ground truth, the label of its Fiji
+menu entry, and how its exported packages and Fiji zips are described (network,
+pre/postprocessing, macros, citations, plugin settings; :mod:`.exporting`). What it
+produces when predicting is declared by its adapter (``OUTPUTS``), because prediction
+sits below this package.
 
 This package is the "workflows" layer: it imports models, prediction and qc, and
 is imported by the command line and the Fiji integration only. Family modules
@@ -19,12 +21,64 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import MISSING, asdict, dataclass, fields
+from typing import ClassVar
 from pathlib import Path
 
 
 # Papers several families cite (each family is built on the U-Net).
 UNET_PAPER = ("Ronneberger, Fischer, Brox. U-Net: Convolutional Networks for Biomedical Image Segmentation. "
               "MICCAI 2015.", "10.1007/978-3-319-24574-4_28")
+
+
+# Saved first and last in provenance.json's training_options, around a family's own options.
+LEADING_OPTIONS = ("epochs", "steps", "patch", "batch", "lr")
+TRAILING_OPTIONS = ("seed", "augment", "max_minutes")
+
+
+@dataclass
+class TrainingOptions:
+    """The training options every family takes; a family's options dataclass adds its own.
+
+    ``epochs``, ``steps``, ``patch``, ``batch`` and ``lr`` None are planned for the
+    device, the data and ``max_minutes`` (:mod:`pyfiji_dl.models.budget`).
+
+    Attributes
+    ----------
+    epochs, steps : int, optional
+        Epochs in total and steps (batches) per epoch.
+    patch : tuple of int, optional
+        Training patch.
+    batch : int, optional
+        Batch size.
+    lr : float, optional
+        Learning rate (Adam).
+    seed : int
+        Seed of the validation split, patches and augmentation.
+    augment : bool
+        Flips, 90-degree rotations (and, where the family has it, intensity changes).
+    max_minutes : float, optional
+        Time budget: no epoch starts that would end after it (``--resume`` continues).
+    """
+
+    epochs: int | None = None
+    steps: int | None = None
+    patch: tuple | None = None
+    batch: int | None = None
+    lr: float | None = None
+    seed: int = 42
+    augment: bool = True
+    max_minutes: float | None = None
+
+    # The order of the saved options (None: the shared schedule, the family's own options, then seed,
+    # augmentation and budget), kept as provenance files were written before the options shared this base.
+    saved_order: ClassVar[tuple | None] = None
+
+    def saved(self) -> dict:
+        """The options as provenance.json records them (``training_options``)."""
+        values = asdict(self)
+        order = self.saved_order or (LEADING_OPTIONS + tuple(k for k in values if k not in LEADING_OPTIONS
+                                                              and k not in TRAILING_OPTIONS) + TRAILING_OPTIONS)
+        return {key: values[key] for key in order}
 
 
 @dataclass
@@ -170,6 +224,74 @@ class Family:
 
     references: tuple = ()
 
+    # --- export (pyfiji_dl.export; ``exportable`` is an export.network.ExportableModel) ----------
+    # What the exported network's output holds (rdf and README); the default is an image-to-image network's.
+    export_output = "restored image"
+    # Whether the README's validation section reads object matching (else restoration metrics).
+    scored_by_object_matching = False
+
+    def export_network(self, model) -> tuple:
+        """The network exports ship, its output channel names and notes for the user.
+
+        The default ships the Keras model as it is; a family whose network has several
+        outputs builds the single output the Fiji plugins and deepImageJ expect.
+        """
+        network = model.keras_model
+        return network, self.output_channel_names(int(network.outputs[0].shape[-1]), model), []
+
+    def output_channel_names(self, n_out: int, model) -> list:
+        """Names of the exported output's channels."""
+        return ["restored"] if n_out == 1 else [f"restored_{i}" for i in range(n_out)]
+
+    def export_processing(self, exportable):
+        """The package's pre/postprocessing (:class:`~pyfiji_dl.families.exporting.Processing`);
+        default: percentile normalisation, no postprocessing."""
+        from .exporting import percentile_processing
+
+        return percentile_processing(exportable, self.export_postprocessing_text(exportable))
+
+    def export_postprocessing_text(self, exportable) -> str:
+        """The postprocessing in words, when the format has no step for it."""
+        return "none"
+
+    def prepare_outside_format(self, exportable, raw):
+        """Steps before the package's preprocessing that the format cannot express (default: none)."""
+        return raw
+
+    def cover_objects(self, exportable, normalised, output):
+        """Objects (a label map) for the cover's right half, or None to show the output itself."""
+        return None
+
+    def export_config(self, exportable) -> dict:
+        """More sections of the rdf's ``config`` (e.g. ``stardist``, read by the family's own tools)."""
+        return {}
+
+    def export_thresholds(self, card) -> dict:
+        """Thresholds listed in ``config.pyfiji_dl`` (empty: none)."""
+        return {}
+
+    def export_loss(self, config) -> str | None:
+        """The training loss as the rdf names it."""
+        return getattr(config, "train_loss", None)
+
+    def readme_details(self, exportable) -> list:
+        """More README lines after the output's description (Markdown)."""
+        return []
+
+    def fiji_network(self, exportable):
+        """The network the Fiji plugin's zip holds (default: the exported network)."""
+        return exportable.network
+
+    def check_fiji_export(self, card, model_dir) -> str | None:
+        """Why the family's Fiji plugin cannot run this model (None: it can)."""
+        return None
+
+    def fiji_instructions(self, exportable) -> list:
+        """What to enter in the Fiji plugin (``fiji_plugin``) that runs the exported zip."""
+        from .exporting import csbdeep_instructions
+
+        return csbdeep_instructions(exportable)
+
     def adapter(self):
         """The family's adapter module in :mod:`pyfiji_dl.models` (imports TensorFlow's stack)."""
         from ..models import adapter_for
@@ -238,7 +360,7 @@ def finish_training(model_dir: Path, options, data_files: list, family: str, *, 
 
     provenance = write_provenance(
         model_dir / "provenance.json",
-        config=training.saved_config(model_dir) | {"training_options": asdict(options)},
+        config=training.saved_config(model_dir) | {"training_options": options.saved()},
         thresholds=thresholds,
         data_files=data_files,
         command_line=command_line or sys.argv,

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..argtypes import positive_int
-from .base import UNET_PAPER
+from .base import UNET_PAPER, TrainingOptions
 from .restoration import RestorationFamily
 
 
 @dataclass
-class CareOptions:
+class CareOptions(TrainingOptions):
     """Training options.
 
     ``epochs``, ``steps``, ``patch``, ``batch`` and ``lr`` None are planned for the
@@ -23,19 +23,11 @@ class CareOptions:
     or 16x64x64, shrunk to fit the images, batch 16, 100 x 100 steps, lr 4e-4).
     """
 
-    epochs: int | None = None
-    steps: int | None = None
-    patch: tuple | None = None
-    batch: int | None = None
-    lr: float | None = None
     depth: int = 2
     kernel: int | None = None
     filters: int = 32
     patches_per_image: int = 100
     probabilistic: bool = False
-    seed: int = 42
-    augment: bool = True
-    max_minutes: float | None = None
 
 
 class Care(RestorationFamily):
@@ -63,6 +55,29 @@ class Care(RestorationFamily):
         from ..data.restoration import load_care_pairs
 
         return load_care_pairs(data, val_dir=val, seed=seed, channel=channel)
+
+
+    # --- export ----------------------------------------------------------------------------
+
+    def output_channel_names(self, n_out: int, model) -> list:
+        if not getattr(model.config, "probabilistic", False):
+            return super().output_channel_names(n_out, model)
+        if n_out == 2:
+            return ["mean", "scale"]
+        half = n_out // 2
+        return [f"mean_{i}" for i in range(half)] + [f"scale_{i}" for i in range(half)]
+
+    def export_postprocessing_text(self, exportable) -> str:
+        return ("none: the output is in normalised units; pyfiji-dl predict maps it back to the input's "
+                "intensity range (out * (p_high - p_low) + p_low, with the input's percentiles), which the "
+                "bioimageio format cannot express")
+
+    def fiji_instructions(self, exportable) -> list:
+        from .exporting import csbdeep_instructions
+
+        return csbdeep_instructions(exportable, after=(
+            "  The result is in normalised units (the percentiles mapped to 0 and 1); "
+            "pyfiji-dl predict maps it back to the input's intensity range.",))
 
 
 FAMILY = Care()

@@ -20,6 +20,7 @@ class InstanceFamily(Family):
 
     data_help = INSTANCE_DATA_HELP
     val_help = INSTANCE_VAL_HELP
+    scored_by_object_matching = True
     # the title of ``pyfiji-dl evaluate``'s report ({model}: the model folder's name, {data}: the data's)
     evaluation_title = "Evaluation of {model} on {data}"
 

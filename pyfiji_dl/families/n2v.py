@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import UNET_PAPER
+from .base import UNET_PAPER, TrainingOptions
 from .restoration import RestorationFamily
 
 
 @dataclass
-class N2VOptions:
+class N2VOptions(TrainingOptions):
     """Training options.
 
     ``epochs``, ``steps``, ``patch``, ``batch`` and ``lr`` None are planned for the
@@ -22,18 +22,10 @@ class N2VOptions:
     to fit the images, batch 64 or 4, 100 x 100 steps, lr 4e-4).
     """
 
-    epochs: int | None = None
-    steps: int | None = None
-    patch: tuple | None = None
-    batch: int | None = None
-    lr: float | None = None
     depth: int = 2
     filters: int = 32
     perc_pix: float = 0.198
     radius: int = 5
-    seed: int = 42
-    augment: bool = True
-    max_minutes: float | None = None
 
 
 class Noise2Void(RestorationFamily):
@@ -55,6 +47,71 @@ class Noise2Void(RestorationFamily):
         from ..data.restoration import load_noisy_images
 
         return load_noisy_images(data, val_dir=val, seed=seed, channel=channel)
+
+
+    # --- export ----------------------------------------------------------------------------
+
+    def export_processing(self, exportable):
+        """Noise2Void's fixed mean/std normalisation of its training data, and back to intensities."""
+        from .exporting import Processing, numbers_text
+
+        means, stds = self.adapter().mean_std(exportable.model.config)
+        if means.ndim == 0:
+            pre_kwargs = {"mean": float(means), "std": float(stds)}
+            post_kwargs = {"gain": float(stds), "offset": float(means)}
+        else:
+            pre_kwargs = {"mean": means.tolist(), "std": stds.tolist(), "axis": "channel"}
+            post_kwargs = {"gain": stds.tolist(), "offset": means.tolist(), "axis": "channel"}
+        return Processing(
+            pre=[{"id": "fixed_zero_mean_unit_variance", "kwargs": pre_kwargs}],
+            post=[{"id": "scale_linear", "kwargs": post_kwargs}],
+            description_pre=f"subtract the training mean ({numbers_text(means)}) and divide by the training "
+                            f"standard deviation ({numbers_text(stds)}), as Noise2Void does",
+            description_post="multiply by the standard deviation and add the mean again: the output has the "
+                             "input's intensity scale",
+            deepimagej_pre=_macro_mean_std(means, stds, inverse=False),
+            deepimagej_post=_macro_mean_std(means, stds, inverse=True),
+        )
+
+    def fiji_network(self, exportable):
+        """The network with n2v's fixed normalisation built in.
+
+        CSBDeep's plugin can only normalise with percentiles, while a Noise2Void network
+        expects the mean/std normalisation of its training data and returns values in
+        those units. Building both into the graph lets Fiji users feed raw images and get
+        intensities back (with the plugin's normalisation switched off).
+        """
+        import tensorflow as tf
+
+        means, stds = self.adapter().mean_std(exportable.model.config)
+        inputs = tf.keras.Input(shape=exportable.network.inputs[0].shape[1:], name="input")
+        normalised = tf.keras.layers.Rescaling(1.0 / stds, offset=-means / stds, name="n2v_normalise")(inputs)
+        output = exportable.network(normalised)
+        restored = tf.keras.layers.Rescaling(stds, offset=means, name="n2v_denormalise")(output)
+        return tf.keras.Model(inputs, restored, name="n2v_raw_intensities")
+
+    def fiji_instructions(self, exportable) -> list:
+        from .exporting import csbdeep_instructions, numbers_text
+
+        means, stds = self.adapter().mean_std(exportable.model.config)
+        return csbdeep_instructions(exportable, normalize=(
+            "  Normalize image: OFF. The zip subtracts the training mean "
+            f"({numbers_text(means)}) and divides by the training standard "
+            f"deviation ({numbers_text(stds)}) itself, and returns intensities "
+            "like the input's.",))
+
+
+def _macro_mean_std(means, stds, *, inverse: bool) -> str:
+    import numpy as np
+
+    mean, std = float(np.atleast_1d(means)[0]), float(np.atleast_1d(stds)[0])
+    if inverse:
+        body = f'run("Multiply...", "value={std!r} stack");\nrun("Add...", "value={mean!r} stack");\n'
+        what = "postprocessing: back to intensities (times the training standard deviation, plus the mean)"
+    else:
+        body = f'run("32-bit");\nrun("Subtract...", "value={mean!r} stack");\nrun("Divide...", "value={std!r} stack");\n'
+        what = "preprocessing: the training mean and standard deviation Noise2Void normalises with"
+    return f"// pyfiji_dl export: the package's {what}.\n{body}"
 
 
 FAMILY = Noise2Void()

@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..argtypes import positive_float, positive_int
-from .base import UNET_PAPER, TrainingOutcome, announcer, check_start, default_text, finish_training, sizes, train_adapter
+from .base import (UNET_PAPER, TrainingOptions, TrainingOutcome, announcer, check_start, default_text,
+                   finish_training, sizes, train_adapter)
 from .instances import InstanceFamily
 
 STARDIST_2D_PAPER = ("Schmidt, Weigert, Broaddus, Myers. Cell Detection with Star-Convex Polygons. MICCAI 2018.",
                      "10.1007/978-3-030-00934-2_30")
+# deepImageJ's postprocessing macro in exported 2D packages (StarDist's NMS through its Fiji plugin)
+STARDIST_MACRO = "stardist_postprocessing.ijm"
 STARDIST_3D_PAPER = ("Weigert, Schmidt, Haase, Sugawara, Myers. Star-convex Polyhedra for 3D Object Detection and "
                      "Segmentation in Microscopy. WACV 2020.", "10.1109/WACV45572.2020.9093435")
 
 
 @dataclass
-class StarDistOptions:
+class StarDistOptions(TrainingOptions):
     """Training options.
 
     ``epochs``, ``steps``, ``patch``, ``batch`` and ``lr`` None are planned for the
@@ -33,19 +36,14 @@ class StarDistOptions:
     (2D) or 96 (3D).
     """
 
-    epochs: int | None = None
-    steps: int | None = None
-    patch: tuple | None = None
-    batch: int | None = None
     rays: int | None = None
     grid: int | tuple = 2
-    lr: float | None = None
     depth: int = 3
     filters: int = 32
-    seed: int = 42
-    augment: bool = True
-    max_minutes: float | None = None
     extra: dict = field(default_factory=dict)
+
+    saved_order = ("epochs", "steps", "patch", "batch", "rays", "grid", "lr", "depth", "filters", "seed", "augment",
+                   "max_minutes", "extra")
 
 
 class StarDist(InstanceFamily):
@@ -172,6 +170,154 @@ class StarDist(InstanceFamily):
                                      images=sample_images(samples), truths=[s.labels for s in samples],
                                      predictions=predict_samples(model, adapter, card, samples),
                                      history=history, card=card, extra_warnings=warnings)
+
+
+    # --- export ----------------------------------------------------------------------------
+
+    export_output = "object probability (channel 0) and ray distances, upsampled to the input size"
+
+    def export_network(self, model) -> tuple:
+        """StarDist's two outputs concatenated and upsampled to the input size (Fiji/deepImageJ layout)."""
+        import tensorflow as tf
+
+        layers = tf.keras.layers
+        config = model.config
+        grid = tuple(int(g) for g in config.grid)
+        prob, dist = model.keras_model.outputs[:2]
+        if any(g > 1 for g in grid):
+            transpose = layers.Conv2DTranspose if config.n_dim == 2 else layers.Conv3DTranspose
+            upsample = layers.UpSampling2D if config.n_dim == 2 else layers.UpSampling3D
+            # a 1x1 transposed convolution with a kernel of ones puts each probability at
+            # one pixel of its grid cell and zeros elsewhere: one NMS candidate per cell,
+            # as in StarDist's own export (plain upsampling would repeat every candidate)
+            prob = transpose(1, (1,) * config.n_dim, strides=grid, padding="same", kernel_initializer="ones",
+                             use_bias=False, name="prob_upsampled")(prob)
+            dist = upsample(grid, name="dist_upsampled")(dist)
+        output = layers.Concatenate(name="prob_dist")([prob, dist])
+        network = tf.keras.Model(model.keras_model.inputs[0], output, name="stardist_single_output")
+        names = ["prob"] + [f"dist_{i}" for i in range(int(config.n_rays))]
+        notes = []
+        if len(model.keras_model.outputs) > 2:
+            notes.append("the class output of this multi-class StarDist model is not exported (as in StarDist's "
+                         "own export): the exported network gives object probability and distances only")
+        return network, names, notes
+
+    def export_processing(self, exportable):
+        from .exporting import percentile_processing
+
+        post_text = ("none in the format's terms: the output holds the object probability (channel 0) and the "
+                     f"{len(exportable.output_channel_names) - 1} ray distances, upsampled to the input size; "
+                     "objects come from StarDist's non-maximum suppression with the thresholds in config.stardist "
+                     f"(deepImageJ: {STARDIST_MACRO})")
+        if exportable.ndim != 2:  # StarDist's Fiji plugin has no 3D NMS
+            return percentile_processing(exportable, post_text)
+        thresholds = exportable.card.thresholds
+        return percentile_processing(
+            exportable, post_text,
+            deepimagej_post=_macro_stardist(float(thresholds.get("prob", 0.5)), float(thresholds.get("nms", 0.4))),
+            deepimagej_post_name=STARDIST_MACRO,
+            deepimagej_post_needs=" (StarDist objects: needs the StarDist update site)")
+
+    def cover_objects(self, exportable, normalised, output):
+        if exportable.ndim != 2:
+            return None  # 3D non-maximum suppression can take minutes: the object probability shows the result
+        import contextlib
+        import io
+
+        import numpy as np
+
+        from ..models.training import quiet_keras
+
+        image = normalised[..., 0] if exportable.n_channels == 1 else normalised
+        with quiet_keras(), contextlib.redirect_stderr(io.StringIO()):
+            labels, _ = exportable.model.predict_instances(image, show_tile_progress=False)
+        return np.asarray(labels)
+
+    def export_config(self, exportable) -> dict:
+        """``config.stardist`` as StarDist's own exporter writes it (its importer reads these keys)."""
+        import json
+
+        import stardist
+
+        model = exportable.model
+        config_json = json.loads((exportable.model_dir / "config.json").read_text())
+        thresholds = exportable.card.thresholds or {
+            "prob": float(model.thresholds.prob), "nms": float(model.thresholds.nms)}
+        details = exportable.card.details
+        result = {
+            "stardist_version": stardist.__version__,
+            "python_version": stardist.__version__,  # StarDist's exporter stores its own version under this key
+            "thresholds": {"prob": float(thresholds["prob"]), "nms": float(thresholds["nms"])},
+            "weights": "weights_best.h5",
+            "config": config_json,
+            "n_rays": int(config_json.get("n_rays", details.n_rays or 0)),
+            "grid": list(config_json.get("grid", details.grid or [])),
+            "output_layout": "single output: probability then distances, upsampled to the input size "
+                             "(export_TF(single_output=True, upsample_grid=True))",
+        }
+        if exportable.ndim == 2:
+            result["postprocessing_macro"] = STARDIST_MACRO
+        return {"stardist": result}
+
+    def export_thresholds(self, card) -> dict:
+        return card.thresholds
+
+    def export_loss(self, config) -> str:
+        return "StarDist loss (binary cross-entropy on probability + distance loss)"
+
+    def readme_details(self, exportable) -> list:
+        card = exportable.card
+        thresholds = card.thresholds
+        return ["### StarDist thresholds", "",
+                f"- probability threshold: {thresholds.get('prob', 'n/a')}",
+                f"- overlap (NMS) threshold: {thresholds.get('nms', 'n/a')}",
+                f"- rays: {card.details.n_rays}, grid: {card.details.grid}", ""]
+
+    def check_fiji_export(self, card, model_dir) -> str | None:
+        if card.ndim != 2:
+            return (f"{model_dir} is a 3D StarDist model; the Fiji StarDist plugin handles 2D models only. "
+                    "Use --format bioimageio (deepImageJ, bioimage.io tools) or pyfiji-dl predict.")
+        return None
+
+    def fiji_instructions(self, exportable) -> list:
+        card = exportable.card
+        norm, thresholds = card.normalization, card.thresholds
+        prob, nms = thresholds.get("prob"), thresholds.get("nms")
+        return [
+            "In Fiji: Plugins > StarDist > StarDist 2D; Model: 'Model (.zip) from File'; Model file: this zip.",
+            f"  Normalize Image: on; Percentile low: {norm.get('low', 1.0):g}; Percentile high: {norm.get('high', 99.8):g}",
+            f"  Probability/Score Threshold: {prob:.4f}" if prob is not None else
+            "  Probability/Score Threshold: (no optimised threshold in the model card; StarDist's default is 0.5)",
+            f"  Overlap Threshold: {nms:.2f}" if nms is not None else "  Overlap Threshold: 0.4 (StarDist's default)",
+            "  (the thresholds optimised on the validation images after training; pyfiji-dl predict uses them too)",
+            f"  Rays: {card.details.n_rays or len(exportable.output_channel_names) - 1}, grid "
+            f"{tuple(card.details.grid or ())}: the zip's output is already upsampled to the image size.",
+            "  Large images: raise 'Number of Tiles'.",
+        ]
+
+
+def _macro_stardist(prob: float, nms: float) -> str:
+    """deepImageJ's postprocessing: StarDist's NMS through its Fiji plugin, with the model's thresholds."""
+    return f"""// pyfiji_dl export: StarDist objects from the network output, for deepImageJ.
+// Needs the StarDist and CSBDeep Fiji update sites. The output image holds the object
+// probability in its first channel and the ray distances in the others.
+probThresh = {prob!r};
+nmsThresh = {nms!r};
+output = getTitle();
+getDimensions(width, height, channels, slices, frames);
+planes = maxOf(channels, slices);  // deepImageJ may put the channels on the z axis
+if (channels > 1) {{
+    run("Duplicate...", "title=stardist_prob duplicate channels=1");
+    selectWindow(output);
+    run("Duplicate...", "title=stardist_dist duplicate channels=2-" + planes);
+}} else {{
+    run("Duplicate...", "title=stardist_prob duplicate range=1-1");
+    selectWindow(output);
+    run("Duplicate...", "title=stardist_dist duplicate range=2-" + planes);
+}}
+run("Properties...", "channels=" + (planes - 1) + " slices=1 frames=1");
+run("Command From Macro", "command=[de.csbdresden.stardist.StarDist2DNMS], args=['prob':'stardist_prob', 'dist':'stardist_dist', 'probThresh':'" + probThresh + "', 'nmsThresh':'" + nmsThresh + "', 'outputType':'Both', 'excludeBoundary':'2', 'roiPosition':'Automatic', 'verbose':'false'], process=[false]");
+"""
 
 
 FAMILY = StarDist()

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..argtypes import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int, probability
-from .base import UNET_PAPER, TrainingOutcome, announcer, check_start, default_text, finish_training, sizes, train_adapter
+from .base import (UNET_PAPER, TrainingOptions, TrainingOutcome, announcer, check_start, default_text,
+                   finish_training, sizes, train_adapter)
 from .instances import InstanceFamily
 
 LOSSES = ("focal", "weighted-bce")
@@ -23,7 +24,7 @@ DEPTHS = (2, 3, 4)
 
 
 @dataclass
-class UnetOptions:
+class UnetOptions(TrainingOptions):
     """Training options of the U-Net (Ronneberger et al., MICCAI 2015) with the binary focal
     loss (Lin et al., ICCV 2017), for nuclei in transmitted-light images.
 
@@ -79,11 +80,6 @@ class UnetOptions:
         Stop after the epoch that reaches this time (``--resume`` continues).
     """
 
-    epochs: int | None = None
-    steps: int | None = None
-    patch: tuple | None = None
-    batch: int | None = None
-    lr: float | None = None
     filters: int = 16
     depth: int = 4
     dropout: float = 0.05
@@ -98,9 +94,6 @@ class UnetOptions:
     min_area: int | None = None
     max_area: int | None = None
     split_touching: bool = False
-    seed: int = 42
-    augment: bool = True
-    max_minutes: float | None = None
 
     def check(self, *, network: bool = True) -> None:
         """Raise ``ValueError`` naming every option out of range.
@@ -270,7 +263,8 @@ class UNet(InstanceFamily):
         return TrainingOutcome(model_dir, report, provenance, thresholds, [])
 
     def write_report(self, model, adapter, card, samples, out_dir, *, title, history, warnings=None) -> Path:
-        """Pixel, any-overlap and IoU-matched scores side by side (:func:`~pyfiji_dl.qc.instance_report.write_semantic_report`)."""
+        """Pixel, any-overlap and IoU-matched scores side by side
+        (:func:`~pyfiji_dl.qc.instance_report.write_semantic_report`)."""
         from ..prediction.run import segment_samples
         from ..qc.instance_report import write_semantic_report
 
@@ -286,6 +280,105 @@ class UNet(InstanceFamily):
         return write_semantic_report(out_dir, card, samples, [adapter.annotation_instances(s.labels) for s in samples],
                                      masks, predictions, title=title, history=history, extra_warnings=warnings,
                                      summary_extra=post_processing)
+
+
+    # --- export ----------------------------------------------------------------------------
+
+    export_output = "foreground probability"
+
+    def output_channel_names(self, n_out: int, model) -> list:
+        return ["probability"] if n_out == 1 else [f"probability_{i}" for i in range(n_out)]
+
+    def export_processing(self, exportable):
+        from .exporting import POSTPROCESSING_MACRO, percentile_processing
+
+        post = exportable.card.details
+        post_text = (f"none: the output is a probability map; objects are the connected components (8-connected) "
+                     f"of probability > {post.probability_threshold}"
+                     + (f" with at least {post.min_area} pixels" if post.min_area else "")
+                     + f" (pyfiji-dl predict does this; deepImageJ: {POSTPROCESSING_MACRO})")
+        processing = percentile_processing(exportable, post_text, deepimagej_post=_macro_objects(post))
+        contrast = _clahe_contrast(exportable.card)
+        if contrast is not None:
+            processing.outside_step = (
+                f"Fiji's CLAHE (Process > Enhance Local Contrast (CLAHE): blocksize {contrast.get('block_size', 127)}, "
+                f"histogram bins {contrast.get('bins', 256)}, maximum slope {contrast.get('max_slope', 3.0)}, not "
+                "'fast'), which the bioimageio format cannot express: apply it before the package's preprocessing "
+                "(the test input already has it)")
+            processing.description_pre = f"{processing.outside_step}; then {processing.description_pre}"
+            processing.deepimagej_pre = _macro_clahe(contrast) + processing.deepimagej_pre
+        return processing
+
+    def prepare_outside_format(self, exportable, raw):
+        """Fiji's CLAHE, for a U-Net trained with it (the format has no step for it)."""
+        contrast = _clahe_contrast(exportable.card)
+        if contrast is None:
+            return raw
+        import numpy as np
+
+        from ..models import unet
+
+        enhance = unet._clahe_function()
+        parameters = {k: contrast.get(k, v) for k, v in unet.CLAHE_PARAMETERS.items()}
+        channels = [np.asarray(enhance(raw[..., c], **parameters), np.float32) for c in range(raw.shape[-1])]
+        return np.stack(channels, axis=-1)
+
+    def cover_objects(self, exportable, normalised, output):
+        """Connected components of the thresholded probability (2D)."""
+        import numpy as np
+        from scipy import ndimage
+
+        mask = output[..., 0] > exportable.card.details.probability_threshold
+        labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        return labels
+
+    def fiji_instructions(self, exportable) -> list:
+        from .exporting import csbdeep_instructions
+
+        contrast = _clahe_contrast(exportable.card)
+        before = () if contrast is None else (
+            "First, as in training: Process > Enhance Local Contrast (CLAHE) with blocksize "
+            f"{contrast.get('block_size', 127)}, histogram {contrast.get('bins', 256)}, maximum slope "
+            f"{contrast.get('max_slope', 3.0)} ('fast' off).",)
+        post = exportable.card.details
+        after = (f"  The result is a probability map; threshold it at {post.probability_threshold} (Image > Adjust > "
+                 "Threshold), then Analyze > Analyze Particles"
+                 + (f" with size >= {post.min_area} pixels" if post.min_area else "") + " for objects.",)
+        return csbdeep_instructions(exportable, before=before, after=after)
+
+
+def _clahe_contrast(card) -> dict | None:
+    """The card's CLAHE parameters when the model was trained on CLAHE-enhanced images, else None."""
+    contrast = card.details.contrast or {}
+    return contrast if contrast.get("method") == "clahe" else None
+
+
+def _macro_clahe(contrast: dict) -> str:
+    return (f"""// pyfiji_dl export: the contrast enhancement this U-Net was trained with (Fiji's CLAHE).
+run("Enhance Local Contrast (CLAHE)", "blocksize={contrast.get('block_size', 127)} """
+            f"""histogram={contrast.get('bins', 256)} maximum={contrast.get('max_slope', 3.0)} mask=*None*");
+""")
+
+
+def _macro_objects(post) -> str:
+    """deepImageJ's postprocessing: objects from the probability map as ``pyfiji-dl predict`` makes them."""
+    threshold = post.probability_threshold
+    min_area = int(post.min_area or 0)
+    max_area = post.max_area
+    size = f"{min_area}-{int(max_area) if max_area else 'Infinity'}"
+    watershed = 'run("Watershed");\n' if post.split_touching else ""
+    return f"""// pyfiji_dl export: U-Net objects from the probability map, for deepImageJ.
+// Threshold at the probability the model was tuned for, then 8-connected particles
+// within the model's area limits (pixels), as pyfiji-dl predict does; the objects go
+// to the ROI Manager and a label image ('Count Masks').
+threshold = {threshold!r};
+probability = getTitle();
+run("Duplicate...", "title=unet_mask");
+setThreshold(threshold, 1e30);
+setOption("BlackBackground", true);
+run("Convert to Mask");
+{watershed}run("Analyze Particles...", "size={size} pixel show=[Count Masks] add");
+"""
 
 
 FAMILY = UNet()

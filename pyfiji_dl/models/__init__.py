@@ -2,8 +2,9 @@
 
 An adapter wraps the family's library (StarDist, CSBDeep, n2v, Keras): configuration,
 training with the shared bookkeeping of :mod:`.training`, ``load_model`` and
-``predict``, and declares ``FAMILY`` (its name in model cards) and ``OUTPUTS``
-(``"labels"``, ``"semantic"`` or ``"restored"``: what prediction writes). Which
+``predict``, and declares ``FAMILY`` (its name in model cards), ``OUTPUTS``
+(``"labels"``, ``"semantic"`` or ``"restored"``: what prediction writes) and, when its
+cards hold more than the common fields, ``CARD_DETAILS`` (:class:`.card.CardDetails`). Which
 families exist is said once, by :mod:`pyfiji_dl.families`; model cards name the adapter.
 """
 

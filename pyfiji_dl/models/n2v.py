@@ -159,6 +159,15 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
     return model
 
 
+def mean_std(config) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation n2v normalises with (its config stores strings)."""
+    means = np.asarray([float(m) for m in config.means], np.float32)
+    stds = np.asarray([float(s) for s in config.stds], np.float32)
+    if means.size == 1:
+        return means.reshape(()), stds.reshape(())
+    return means, stds
+
+
 def predict(model, image: np.ndarray, *, n_tiles=None) -> np.ndarray:
     """Denoise one image (``YX`` or ``ZYX``, raw intensities); float32, same shape."""
     axes = "ZYX" if image.ndim == 3 else "YX"

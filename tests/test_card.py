@@ -102,3 +102,8 @@ def test_a_damaged_or_missing_card_is_a_clear_error(tmp_path):
     (tmp_path / CARD_FILE).write_text("[1, 2]")
     with pytest.raises(ModelFolderError, match="damaged model card"):
         read_card(tmp_path)
+    for broken, message in (({"ndim": 2}, "family"), ({"family": "stardist", "ndim": "2"}, "'ndim' must be 2 or 3"),
+                            ({"family": "care", "n_channels": 0}, "n_channels")):
+        (tmp_path / CARD_FILE).write_text(json.dumps(broken))
+        with pytest.raises(ModelFolderError, match=message):
+            read_card(tmp_path)

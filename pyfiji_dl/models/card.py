@@ -94,6 +94,15 @@ class ModelCard:
     COMMON_KEYS = ("family", "ndim", "n_channels", "axes", "normalization", "patch", "fine_tuned_from",
                    "training_plan", "data_check")
 
+    def __post_init__(self):
+        # what every command relies on; a card that breaks it was damaged or hand-edited
+        if not isinstance(self.family, str) or not self.family:
+            raise ValueError(f"'family' must name a model family, not {self.family!r}")
+        if self.ndim not in (2, 3) or isinstance(self.ndim, bool):
+            raise ValueError(f"'ndim' must be 2 or 3, not {self.ndim!r}")
+        if not isinstance(self.n_channels, int) or isinstance(self.n_channels, bool) or self.n_channels < 1:
+            raise ValueError(f"'n_channels' must be a positive whole number, not {self.n_channels!r}")
+
     # --- reading and writing ------------------------------------------------------------
 
     @classmethod
@@ -115,7 +124,7 @@ class ModelCard:
         family = data.get("family")
         details_class = _details_class(family)
         details_keys = {f.name for f in fields(details_class)} if details_class else set()
-        common = {key: data[key] for key in cls.COMMON_KEYS if key in data}
+        common = {key: data[key] for key in cls.COMMON_KEYS if key in data} | {"family": family}
         details = details_class(**{k: data[k] for k in details_keys if k in data}) if details_class else None
         extra = {k: v for k, v in data.items() if k not in common and k not in details_keys}
         card = cls(**common, details=details, extra=extra)

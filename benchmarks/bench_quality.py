@@ -395,7 +395,8 @@ def _describe(result: dict, diagnosis: dict) -> str:
                  f"{settings['early_stopping_patience']})")
     done = result.get("epochs_done", len(history))
     total = result.get("epochs_total", settings.get("epochs"))
-    text += f"; {done} of {total} epochs"
+    text += f"; {done} epochs done (up to {total}"
+    text += f", ~{settings['expected_epochs']} estimated in the budget)" if settings.get("expected_epochs") else ")"
     if history:
         last = history[-1]
         best = min((r.get("val_loss") for r in history if r.get("val_loss") is not None), default=None)

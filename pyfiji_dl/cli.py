@@ -99,7 +99,7 @@ def cmd_rois_to_labels(args) -> int:
                                              overlap=args.overlap, ids=args.ids,
                                              rules=args.imagej.raster_rules())
                 _print_report(rois_path.name, result)
-            except (ValueError, OSError) as exc:
+            except (PyfijiDLError, OSError) as exc:
                 failures.append(f"{rois_path.name}: {exc}")
         if failures:
             raise CommandError(f"{len(failures)} of {len(pairing.pairs)} ROI set(s) failed:\n" + "\n".join(failures))
@@ -136,7 +136,7 @@ def cmd_labels_to_rois(args) -> int:
             try:
                 n = labels_file_to_rois(path, out_dir / f"{stem}.zip")
                 _say(f"{path.name} -> {out_dir / (stem + '.zip')}: {n} ROIs")
-            except (ValueError, OSError) as exc:
+            except (PyfijiDLError, OSError) as exc:
                 failures.append(f"{path.name}: {exc}")
         if failures:
             raise CommandError(f"{len(failures)} of {len(files)} label map(s) failed:\n" + "\n".join(failures))
@@ -169,7 +169,7 @@ def cmd_bootstrap_rois(args) -> int:
                 stack_histogram=args.stack_histogram, channel=args.channel, overwrite=args.overwrite,
                 imagej=args.imagej.threshold_rules(),
             )
-        except (ValueError, OSError) as exc:
+        except (PyfijiDLError, OSError) as exc:
             failures.append(f"{path}: {exc}")
             continue
         if done["output"] is None:

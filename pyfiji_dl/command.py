@@ -21,8 +21,6 @@ from pathlib import Path
 from .errors import PyfijiDLError
 
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
-# Errors a user can cause that older modules still raise as built-in errors
-_LEGACY_USER_ERRORS = (ValueError, RuntimeError)
 
 
 def format_error(exc: BaseException) -> str:
@@ -85,7 +83,7 @@ def run_command(func, args, *, name: str, interrupted_note=None) -> int:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         return INTERRUPTED
-    except (PyfijiDLError, OSError, *_LEGACY_USER_ERRORS) as exc:
+    except (PyfijiDLError, OSError) as exc:
         print(f"pyfiji-dl {name}: error: {format_error(exc)}", file=sys.stderr, flush=True)
         return 1
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import SetupError
+
 FIELDS = {"field1": (0, 0), "field2": (0, 256), "field3": (256, 0), "field4": (256, 256)}
 HELD_OUT = "field4"
 
@@ -27,7 +29,7 @@ def bundled_nuclei() -> tuple[np.ndarray, np.ndarray]:
     try:
         from stardist.data import test_image_nuclei_2d
     except ImportError as exc:
-        raise RuntimeError("the demo data ship with StarDist: pip install -e '.[dl]'") from exc
+        raise SetupError("the demo data ship with StarDist: pip install -e '.[dl]'") from exc
     image, labels = test_image_nuclei_2d(return_mask=True)
     return image, labels
 

@@ -38,3 +38,18 @@ class PyfijiDLError(Exception):
         if self.hint and self.hint not in text:
             text = f"{text} ({self.hint})" if text else self.hint
         return text
+
+
+class InputError(PyfijiDLError, ValueError):
+    """A user's image, label map, ROI set or table cannot be used as it is.
+
+    The message names the file (or the data) and says what it should hold instead.
+    """
+
+
+class OptionError(PyfijiDLError, ValueError):
+    """An option's value is unknown, out of range, or does not fit the data it is used on."""
+
+
+class SetupError(PyfijiDLError, RuntimeError):
+    """This installation or machine lacks something the command needs (a package, a GPU)."""

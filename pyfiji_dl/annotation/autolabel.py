@@ -94,6 +94,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import InputError, OptionError
 from .objects import filter_by_area
 
 __all__ = [
@@ -201,20 +202,20 @@ def adaptive_otsu_threshold(image, window=20, lower_bound=0.05, upper_bound=1.0,
     image = _check_2d(image, "image")
     window = int(window)
     if window < 1:
-        raise ValueError(f"window must be a positive number of pixels, got {window}")
+        raise OptionError(f"window must be a positive number of pixels, got {window}")
     if not 0 <= lower_bound <= upper_bound:
-        raise ValueError(f"threshold bounds must satisfy 0 <= lower <= upper, got ({lower_bound}, {upper_bound})")
+        raise OptionError(f"threshold bounds must satisfy 0 <= lower <= upper, got ({lower_bound}, {upper_bound})")
     size = np.array(image.shape, dtype=int)
     n_blocks = size // window
     if np.any(n_blocks < 2):
-        raise ValueError(
+        raise OptionError(
             f"adaptive window of {window} px is too large for a {size[1]} x {size[0]} image: "
             "it may be at most half of each dimension (CellProfiler's rule)."
         )
     image01, low_high = _to_unit_range(image, intensity_range)
     valid = np.ones(image.shape, bool) if mask is None else np.asarray(mask, bool)
     if valid.shape != image.shape:
-        raise ValueError(f"mask {valid.shape} and image {image.shape} differ in shape")
+        raise InputError(f"mask {valid.shape} and image {image.shape} differ in shape")
 
     # global threshold: Otsu of all used pixels, clipped to the bounds
     if valid.any():
@@ -267,7 +268,7 @@ def _to_unit_range(image, intensity_range):
     data = np.asarray(image)
     if isinstance(intensity_range, str):
         if intensity_range not in ("auto", "dtype", "image"):
-            raise ValueError(f"intensity_range must be 'auto', 'dtype', 'image' or (low, high), got {intensity_range!r}")
+            raise OptionError(f"intensity_range must be 'auto', 'dtype', 'image' or (low, high), got {intensity_range!r}")
         finite = data[np.isfinite(data)] if data.dtype.kind == "f" else data
         lo = float(finite.min()) if finite.size else 0.0
         hi = float(finite.max()) if finite.size else 1.0
@@ -460,15 +461,15 @@ def autolabel_image(fluorescence, *, clahe=True, block_size=127, bins=256, max_s
 def _check_options(opts: dict) -> None:
     lo, hi = opts["bounds"]
     if not 0 <= lo <= hi:
-        raise ValueError(f"bounds must satisfy 0 <= lower <= upper, got {opts['bounds']}")
+        raise OptionError(f"bounds must satisfy 0 <= lower <= upper, got {opts['bounds']}")
     if not 0 < opts["min_diameter"] <= opts["max_diameter"]:
-        raise ValueError(
+        raise OptionError(
             f"diameters must satisfy 0 < min_diameter <= max_diameter, got {opts['min_diameter']}, {opts['max_diameter']}"
         )
     if opts["split_touching"] not in (False, True, "shape", "intensity", None):
-        raise ValueError(f"split_touching must be False, True, 'shape' or 'intensity', got {opts['split_touching']!r}")
+        raise OptionError(f"split_touching must be False, True, 'shape' or 'intensity', got {opts['split_touching']!r}")
     if int(opts["window"]) < 1:
-        raise ValueError(f"window must be a positive number of pixels, got {opts['window']}")
+        raise OptionError(f"window must be a positive number of pixels, got {opts['window']}")
 
 
 def _autolabel(fluorescence, **opts):
@@ -531,11 +532,11 @@ def _autolabel(fluorescence, **opts):
 def _check_2d(image, what):
     image = np.asarray(image)
     if image.dtype == bool or image.dtype.kind not in "uif":
-        raise ValueError(f"{what}: needs a greyscale intensity image, got dtype {image.dtype}")
+        raise InputError(f"{what}: needs a greyscale intensity image, got dtype {image.dtype}")
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        raise ValueError(f"{what}: looks like an RGB image {image.shape}; pass the nuclear channel only.")
+        raise InputError(f"{what}: looks like an RGB image {image.shape}; pass the nuclear channel only.")
     if image.ndim != 2:
-        raise ValueError(f"{what}: needs a 2D image (YX), got shape {image.shape}.")
+        raise InputError(f"{what}: needs a 2D image (YX), got shape {image.shape}.")
     return image
 
 
@@ -632,7 +633,7 @@ def _split_touching(labels, image01, method, min_diameter, split_h):
         surface = ndi.gaussian_filter(np.where(foreground, image01, 0.0), sigma) if sigma > 0 else image01
         h = 0.0
     else:
-        raise ValueError(f"split_touching must be 'shape' or 'intensity', got {method!r}")
+        raise OptionError(f"split_touching must be 'shape' or 'intensity', got {method!r}")
     masked = np.where(foreground, surface, -np.inf)
     seeds = local_maxima(masked, connectivity=2, allow_borders=True) & foreground
     # no seed within CellProfiler's "minimum allowed distance" of a higher one
@@ -767,9 +768,9 @@ def select_label_images(foreground_fractions, lowest_fraction=0.25, *, max_foreg
     """
     fractions = np.asarray(list(foreground_fractions), dtype=np.float64).reshape(-1)
     if fractions.size and (not np.all(np.isfinite(fractions)) or fractions.min() < 0 or fractions.max() > 1):
-        raise ValueError("foreground fractions must be finite numbers in [0, 1]; leave out images that failed.")
+        raise InputError("foreground fractions must be finite numbers in [0, 1]; leave out images that failed.")
     if not 0 <= lowest_fraction < 1:
-        raise ValueError(f"lowest_fraction must be in [0, 1), got {lowest_fraction}")
+        raise OptionError(f"lowest_fraction must be in [0, 1), got {lowest_fraction}")
     n = fractions.size
     k = int(math.floor(lowest_fraction * n + 1e-9))
     sorted_f = np.sort(fractions)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ..errors import PyfijiDLError
+from ..errors import InputError, OptionError, PyfijiDLError
 from ..io.rois import write_rois
 from ..io.tiff import ImageReadError, read_image
 from .convert import labels_to_rois
@@ -70,7 +70,7 @@ def _check_area(name: str, value) -> float:
         return None
     value = float(value)
     if not value >= 0:
-        raise ValueError(f"{name} must be a number of pixels >= 0, got {value!r}")
+        raise OptionError(f"{name} must be a number of pixels >= 0, got {value!r}")
     return value
 
 
@@ -147,11 +147,11 @@ def _bootstrap(image, method, *, dark_background, min_area, max_area, exclude_ed
     method = canonical_method(method)
     image = np.asarray(image)
     if image.ndim < 2 or image.size == 0:
-        raise ValueError(f"expected a non-empty image with Y and X axes, got shape {image.shape}")
+        raise InputError(f"expected a non-empty image with Y and X axes, got shape {image.shape}")
     min_area = _check_area("min_area", min_area)
     max_area = _check_area("max_area", max_area)
     if max_area is not None and max_area < min_area:
-        raise ValueError(f"max_area ({max_area:g}) is smaller than min_area ({min_area:g})")
+        raise OptionError(f"max_area ({max_area:g}) is smaller than min_area ({min_area:g})")
     lower, upper = auto_threshold(image, method, dark_background, stack_histogram=stack_histogram, imagej=imagej)
     masks = mask_from_limits(image, lower, upper)
     planes = masks.reshape((-1,) + masks.shape[-2:])

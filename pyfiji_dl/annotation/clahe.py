@@ -63,6 +63,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..errors import InputError, OptionError
 from .java_numbers import d2i_array, jit_d2i
 
 __all__ = ["clahe"]
@@ -525,7 +526,7 @@ def clahe(
     """
     arr = np.asarray(image)
     if arr.ndim < 2:
-        raise ValueError(f"clahe needs a 2D image or a stack of them, got shape {arr.shape}")
+        raise InputError(f"clahe needs a 2D image or a stack of them, got shape {arr.shape}")
     back_to = None
     if arr.dtype == np.float64:
         back_to = np.float64
@@ -538,24 +539,24 @@ def clahe(
     block_size = int(block_size)
     bins = int(bins)
     if block_size < 1:
-        raise ValueError(f"block_size must be >= 1, got {block_size}")
+        raise OptionError(f"block_size must be >= 1, got {block_size}")
     if bins < 2:
-        raise ValueError(f"bins must be >= 2, got {bins}")
+        raise OptionError(f"bins must be >= 2, got {bins}")
     slope = float(max_slope)
     if not np.isfinite(slope) or slope < 0:
-        raise ValueError(f"max_slope must be a finite number >= 0, got {max_slope}")
+        raise OptionError(f"max_slope must be a finite number >= 0, got {max_slope}")
     if display_range is not None:
         if len(display_range) != 2:
-            raise ValueError("display_range must be a pair (min, max)")
+            raise OptionError("display_range must be a pair (min, max)")
         if float(display_range[0]) > float(display_range[1]):
-            raise ValueError(f"display_range must have min <= max, got {display_range}")
+            raise OptionError(f"display_range must have min <= max, got {display_range}")
     radius = (block_size - 1) // 2
     nbins = bins - 1
 
     shape = arr.shape
     planes = arr.reshape((-1,) + shape[-2:])
     if fast and (shape[-1] < 2 * radius + 1 or shape[-2] < 2 * radius + 1):
-        raise ValueError(
+        raise InputError(
             f"fast CLAHE needs planes of at least block size {2 * radius + 1} in both "
             f"dimensions (Fiji fails there too), got {shape[-2:]}; use fast=False"
         )
@@ -572,7 +573,7 @@ def clahe(
         elif m.shape == shape:
             masks = list(np.ascontiguousarray(m.reshape(planes.shape)))
         else:
-            raise ValueError(f"mask shape {m.shape} matches neither {shape[-2:]} nor {shape}")
+            raise InputError(f"mask shape {m.shape} matches neither {shape[-2:]} nor {shape}")
 
     out = np.empty(planes.shape, planes.dtype)
     f_slope = np.float32(slope)

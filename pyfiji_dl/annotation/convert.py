@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import roifile
 
-from ..errors import PyfijiDLError
+from ..errors import InputError, OptionError, PyfijiDLError
 from ..io.rois import RoiEntry
 from .rasterize import RasterRules, roi_has_area, roi_mask
 from .trace import label_rois
@@ -129,12 +129,12 @@ def _plane_targets(entry: RoiEntry, sizes: dict) -> tuple[list, list]:
 
 def _assign_ids(entries: list[RoiEntry], rule: str) -> list[int]:
     if rule not in ID_RULES:
-        raise ValueError(f"ids must be one of {ID_RULES}, not {rule!r}")
+        raise OptionError(f"ids must be one of {ID_RULES}, not {rule!r}")
     parsed = [LABEL_NAME_RE.match(e.name) for e in entries]
     use_names = rule == "name" or (rule == "auto" and entries and all(parsed))
     if rule == "name" and not all(parsed):
         bad = [e.name for e, m in zip(entries, parsed) if not m][:5]
-        raise ValueError(f"ids='name' needs ROI names like 'label-00017'; these are not: {bad}")
+        raise InputError(f"ids='name' needs ROI names like 'label-00017'; these are not: {bad}")
     if use_names:
         return [int(m.group(1)) for m in parsed]
     return list(range(1, len(entries) + 1))
@@ -186,9 +186,9 @@ def rois_to_labels(
         With ``overlap='error'``, listing the overlapping ROIs.
     """
     if overlap not in OVERLAP_RULES:
-        raise ValueError(f"overlap must be one of {OVERLAP_RULES}, not {overlap!r}")
+        raise OptionError(f"overlap must be one of {OVERLAP_RULES}, not {overlap!r}")
     if len(image_shape) != len(image_axes):
-        raise ValueError(f"image shape {image_shape} does not match axes {image_axes!r}")
+        raise InputError(f"image shape {image_shape} does not match axes {image_axes!r}")
     sizes = {a: (image_shape[image_axes.index(a)] if a in image_axes else 1) for a in "TZCYX"}
     height, width = sizes["Y"], sizes["X"]
     axes = label_axes_for(image_axes)
@@ -287,10 +287,10 @@ def labels_to_rois(
     labels = np.asarray(labels)
     axes = axes.upper()
     if len(axes) != labels.ndim:
-        raise ValueError(f"label map of shape {labels.shape} does not match axes {axes!r}")
+        raise InputError(f"label map of shape {labels.shape} does not match axes {axes!r}")
     extra = [a for a in axes if a not in LABEL_AXES]
     if extra or not axes.endswith("YX"):
-        raise ValueError(
+        raise InputError(
             f"label maps must have axes from T, Z, Y, X ending in YX, not {axes!r}; "
             "split channels (Image > Color > Split Channels) first."
         )
@@ -321,10 +321,10 @@ def ensure_integer_labels(labels: np.ndarray, source: str = "label map") -> np.n
         return labels.astype(np.uint8)
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError(f"{source}: holds non-integer values; a label map must hold whole numbers.")
+            raise InputError(f"{source}: holds non-integer values; a label map must hold whole numbers.")
         labels = labels.astype(np.int64)
     elif labels.dtype.kind not in "iu":
-        raise ValueError(f"{source}: dtype {labels.dtype} is not a label map.")
+        raise InputError(f"{source}: dtype {labels.dtype} is not a label map.")
     if labels.dtype.kind == "i" and labels.size and labels.min() < 0:
-        raise ValueError(f"{source}: holds negative values ({labels.min()}); labels must be 0 (background) or positive.")
+        raise InputError(f"{source}: holds negative values ({labels.min()}); labels must be 0 (background) or positive.")
     return labels

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PyfijiDLError
+from ..errors import OptionError, PyfijiDLError
 from ..io.rois import read_rois, write_rois
 from ..io.tiff import ImageInfo, read_image, read_image_info, write_label_image
 from .convert import ConversionReport, labels_to_rois, rois_to_labels
@@ -58,7 +58,7 @@ def rois_file_to_labels(
         Which ImageJ to fill like; default ImageJ 1.54p (current Fiji).
     """
     if image is None and shape is None:
-        raise ValueError("give the image the ROIs belong to (--image), or its size (--shape HEIGHT,WIDTH)")
+        raise OptionError("give the image the ROIs belong to (--image), or its size (--shape HEIGHT,WIDTH)")
     entries = read_rois(rois_path)
     if image is not None:
         info = read_image_info(image)

@@ -31,6 +31,7 @@ import numpy as np
 import roifile
 from numba import njit
 
+from ..io.rois import RoiFileError
 from .java_numbers import ceil_int, d2i, double_div, f32, floor_int, jit_d2i, jit_math_round
 
 __all__ = [
@@ -755,7 +756,7 @@ def roi_has_area(roi: roifile.ImagejRoi) -> bool:
 
 def _check_byteorder(roi) -> None:
     if roi.byteorder != ">":
-        raise ValueError(
+        raise RoiFileError(
             f"{_describe(roi)} is little-endian; ImageJ only reads big-endian ROIs"
         )
 
@@ -764,7 +765,7 @@ def _check_integer_vertex_count(roi, n: int) -> None:
     # Without them the sub-pixel block would sit elsewhere in roi.tobytes().
     coords = roi.integer_coordinates
     if coords is None or len(coords) != n:
-        raise ValueError(
+        raise RoiFileError(
             f"{_describe(roi)} has {n} coordinates in its header but "
             f"{0 if coords is None else len(coords)} integer coordinates"
         )
@@ -785,14 +786,14 @@ def _integer_vertices(roi, n: int, left: int, top: int):
 def _subpixel_vertices(roi, n: int):
     coords = roi.subpixel_coordinates
     if coords is None or len(coords) != n:
-        raise ValueError(
+        raise RoiFileError(
             f"{_describe(roi)} has the sub-pixel flag but "
             f"{'no' if coords is None else len(coords)} sub-pixel coordinates "
             f"for its {n} vertices"
         )
     c = np.asarray(coords, dtype=np.float32)
     if not np.isfinite(c).all():
-        raise ValueError(f"{_describe(roi)} has non-finite coordinates")
+        raise RoiFileError(f"{_describe(roi)} has non-finite coordinates")
     return np.ascontiguousarray(c[:, 0]), np.ascontiguousarray(c[:, 1])
 
 
@@ -813,11 +814,11 @@ def _roi_geometry(roi, rules: RasterRules = _DEFAULT_RULES):
     ``None`` means the whole ``width`` x ``height`` rectangle (no mask in ImageJ).
     """
     if roi.shape_roi_size > 0 and int(roi.roitype) != _RECT:
-        raise ValueError(
+        raise RoiFileError(
             f"{_describe(roi)}: ImageJ only decodes composite ROIs stored as rect"
         )
     if not roi_has_area(roi):
-        raise ValueError(
+        raise RoiFileError(
             f"{_describe(roi)} has no area; ImageJ cannot fill it as a region"
         )
     _check_byteorder(roi)
@@ -853,7 +854,7 @@ def _roi_geometry(roi, rules: RasterRules = _DEFAULT_RULES):
 
     n = int(roi.n_coordinates)
     if n <= 0:
-        raise ValueError(f"{_describe(roi)} has no coordinates; ImageJ decodes no ROI")
+        raise RoiFileError(f"{_describe(roi)} has no coordinates; ImageJ decodes no ROI")
     subtype = int(roi.subtype)
     spline = bool(options & _OPTION_SPLINE_FIT) and version >= 218
     if roitype == _FREEHAND and subtype in (_SUBTYPE_ELLIPSE, _SUBTYPE_ROTATED_RECT):
@@ -919,18 +920,18 @@ def _composite_geometry(roi):
     data = roi.multi_coordinates
     size = int(roi.shape_roi_size)
     if data is None or len(data) != size:
-        raise ValueError(
+        raise RoiFileError(
             f"{_describe(roi)} declares {size} path values but has "
             f"{0 if data is None else len(data)}"
         )
     array = np.ascontiguousarray(data, dtype=np.float32)
     types, coords, status = _path_from_shape_array(array)
     if status == 1:
-        raise ValueError(f"{_describe(roi)} has an invalid path segment type")
+        raise RoiFileError(f"{_describe(roi)} has an invalid path segment type")
     if status == 2:
-        raise ValueError(f"{_describe(roi)} has a path segment before its first MOVETO")
+        raise RoiFileError(f"{_describe(roi)} has a path segment before its first MOVETO")
     if not np.isfinite(coords).all():
-        raise ValueError(f"{_describe(roi)} has non-finite path coordinates")
+        raise RoiFileError(f"{_describe(roi)} has non-finite path coordinates")
     left, top, width, height = _path_float_bounds(coords)
     if left != 0 or top != 0:
         coords = _translate_to_float32(coords, float(-left), float(-top))

@@ -53,6 +53,7 @@ import math
 
 import numpy as np
 
+from ..errors import InputError, OptionError
 from .java_numbers import INT_MAX, INT_MIN, d2i, d2i_array, int_div, math_round, wrap_int32
 
 __all__ = [
@@ -785,7 +786,7 @@ IMAGEJ_GENERATIONS = ("1.54", "1.53")
 
 def _check_generation(imagej: str) -> str:
     if imagej not in IMAGEJ_GENERATIONS:
-        raise ValueError(f"imagej must be one of {IMAGEJ_GENERATIONS} (ImageJ 1.54p or 1.53t), not {imagej!r}")
+        raise OptionError(f"imagej must be one of {IMAGEJ_GENERATIONS} (ImageJ 1.54p or 1.53t), not {imagej!r}")
     return imagej
 
 
@@ -798,13 +799,13 @@ def canonical_method(method: str) -> str:
         For an unknown name, listing the valid ones.
     """
     if not isinstance(method, str):
-        raise ValueError(f"threshold method must be a name, not {method!r}; choose one of: {', '.join(THRESHOLD_METHODS)}")
+        raise OptionError(f"threshold method must be a name, not {method!r}; choose one of: {', '.join(THRESHOLD_METHODS)}")
     name = _BY_LOWER.get(method.strip().lower())
     if name is None:
         hint = ""
         if " " in method.strip():
             hint = " (give only the method name; dark background is a separate option)"
-        raise ValueError(
+        raise OptionError(
             f"unknown threshold method {method!r}{hint}; choose one of: {', '.join(THRESHOLD_METHODS)}"
         )
     return name
@@ -869,7 +870,7 @@ def _as_imagej_pixels(image) -> tuple[np.ndarray, float]:
         return (image.astype(np.int32) + 32768).astype(np.uint16), -32768.0
     if image.dtype.kind in "iuf":
         return image.astype(np.float32), 0.0
-    raise ValueError(f"cannot threshold an image of type {image.dtype}; use 8-bit, 16-bit or 32-bit greyscale")
+    raise InputError(f"cannot threshold an image of type {image.dtype}; use 8-bit, 16-bit or 32-bit greyscale")
 
 
 def _float_min_max(pixels: np.ndarray) -> tuple[float, float]:
@@ -955,7 +956,7 @@ def imagej_histogram(image, *, stack_histogram: bool = False, imagej: str = "1.5
     if stack_histogram:
         return _stack_histogram(pixels, _check_generation(imagej))
     if pixels.ndim != 2:
-        raise ValueError(f"expected a 2D plane, got shape {pixels.shape}; pass stack_histogram=True to pool planes")
+        raise InputError(f"expected a 2D plane, got shape {pixels.shape}; pass stack_histogram=True to pool planes")
     return _plane_histogram(pixels)
 
 
@@ -1038,9 +1039,9 @@ def auto_threshold(image, method: str = "Default", dark_background: bool = True,
     _check_generation(imagej)
     image = np.asarray(image)
     if image.ndim < 2:
-        raise ValueError(f"expected an image with at least 2 dimensions (Y, X), got shape {image.shape}")
+        raise InputError(f"expected an image with at least 2 dimensions (Y, X), got shape {image.shape}")
     if image.size == 0:
-        raise ValueError(f"the image is empty (shape {image.shape})")
+        raise InputError(f"the image is empty (shape {image.shape})")
     pixels, offset = _as_imagej_pixels(image)
     if image.ndim == 2 or stack_histogram:
         if image.ndim == 2:

@@ -54,6 +54,8 @@ import numpy as np
 import roifile
 from numba import njit
 
+from ..errors import InputError, OptionError
+
 __all__ = ["label_rois", "trace_label_outlines"]
 
 _MAX_INT_COORD = 32767  # beyond this, TRACED ROIs use float coordinates
@@ -239,14 +241,14 @@ class _Loops(NamedTuple):
 def _check_labels(labels) -> np.ndarray:
     arr = np.asarray(labels)
     if arr.ndim != 2:
-        raise ValueError(f"labels must be a 2D array, got shape {arr.shape}")
+        raise InputError(f"labels must be a 2D array, got shape {arr.shape}")
     if arr.dtype.kind not in "iu":
-        raise ValueError(
+        raise InputError(
             f"labels must have an integer dtype, got {arr.dtype}; "
             "convert with .astype(np.int32) if the values are whole numbers"
         )
     if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
-        raise ValueError("labels above 2**63 - 1 are not supported")
+        raise InputError("labels above 2**63 - 1 are not supported")
     return np.ascontiguousarray(arr)
 
 
@@ -261,7 +263,7 @@ def _trace(labels) -> _Loops:
         )
     top_runs, bottom_runs, negative = _count_runs(arr)
     if negative:
-        raise ValueError("labels must not be negative (0 is background, ids are > 0)")
+        raise InputError("labels must not be negative (0 is background, ids are > 0)")
     n_corners = 2 * (top_runs + bottom_runs)
     verts, starts, loop_labels, boxes = _trace_loops(arr, n_corners, top_runs)
     if verts.shape[0] != n_corners:  # pragma: no cover - would be a bug
@@ -312,10 +314,10 @@ def trace_label_outlines(labels: np.ndarray) -> dict[int, list[np.ndarray]]:
 
 def _check_position(name: str, value) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise OptionError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if value < 0 or value > 2**31 - 1:
-        raise ValueError(f"{name} must be between 0 (unset) and 2**31 - 1, got {value}")
+        raise OptionError(f"{name} must be between 0 (unset) and 2**31 - 1, got {value}")
     return value
 
 
@@ -375,23 +377,23 @@ def label_rois(
     z = _check_position("z", z)
     t = _check_position("t", t)
     if position and (c or z or t):
-        raise ValueError(
+        raise OptionError(
             "give either a stack position or hyperstack c/z/t positions, not both: "
             "ImageJ sets a ROI's stack position to 0 when it has c/z/t positions"
         )
     try:
         ox, oy = offset
     except (TypeError, ValueError):
-        raise ValueError(f"offset must be a pair (x, y), got {offset!r}") from None
+        raise OptionError(f"offset must be a pair (x, y), got {offset!r}") from None
     for v in (ox, oy):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"offset must be a pair of integers, got {offset!r}")
+            raise OptionError(f"offset must be a pair of integers, got {offset!r}")
     ox = int(ox)
     oy = int(oy)
     try:
         name_format.format(label=1, c=c, z=z, t=t)
     except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(
+        raise OptionError(
             f"name_format {name_format!r} must only use {{label}}, {{c}}, {{z}}, {{t}}: {exc}"
         ) from None
 
@@ -413,7 +415,7 @@ def label_rois(
     if label_boxes.size and (
         label_boxes.min() < -_MAX_FLOAT_COORD or label_boxes.max() > _MAX_FLOAT_COORD
     ):
-        raise ValueError(
+        raise InputError(
             "coordinates beyond 2**24 px cannot be stored exactly in ImageJ ROIs"
         )
     needs_float = (label_boxes[:, :2].min(axis=1) < _MIN_INT_COORD) | (

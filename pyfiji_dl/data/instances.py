@@ -139,7 +139,7 @@ def _samples_from_pair(image_path: Path, annotation: Path, channel: int | None) 
     if label_axes != image_planes_axes or labels.shape != tuple(
         s for s, a in zip(info.shape, info.axes) if a != "C"
     ):
-        raise ValueError(
+        raise DatasetError(
             f"{annotation.name}: label map {label_axes} {labels.shape} does not match image "
             f"{image_path.name} {info.axes} {info.shape} (channels aside)"
         )

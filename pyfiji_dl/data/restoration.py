@@ -20,6 +20,7 @@ import numpy as np
 from ..io.tiff import Calibration, ImageReadError, read_image, select_channel
 from .instances import DatasetError, split_by_file
 from .pairs import IMAGE_SUFFIXES, PairingError, list_files
+from ..errors import InputError
 
 
 @dataclass
@@ -56,7 +57,7 @@ def _planes(image: np.ndarray, axes: str, path: Path, *, frames_as_samples: bool
     image, axes = select_channel(image, axes, channel, path.name)
     if "T" in axes:
         if not frames_as_samples:
-            raise ValueError(f"{path.name}: is a time-lapse; CARE pairs must be single images or z-stacks")
+            raise InputError(f"{path.name}: is a time-lapse; CARE pairs must be single images or z-stacks")
         return [(f"{path.stem}-t{t + 1:03d}", frame) for t, frame in enumerate(np.moveaxis(image, axes.index("T"), 0))], axes.replace("T", "")
     return [(path.stem, image)], axes
 
@@ -96,7 +97,7 @@ def _load_care_folder(data_dir: Path, channel, problems: list, messages: list, f
             source, info = read_image(low[stem])
             target, gt_info = read_image(gt[stem])
             if source.shape != target.shape or info.axes != gt_info.axes:
-                raise ValueError(f"low/{low[stem].name} {info.axes} {source.shape} and GT/{gt[stem].name} "
+                raise InputError(f"low/{low[stem].name} {info.axes} {source.shape} and GT/{gt[stem].name} "
                                  f"{gt_info.axes} {target.shape} differ in shape")
             sources, axes = _planes(source, info.axes, low[stem], frames_as_samples=False, channel=channel)
             targets, _ = _planes(target, gt_info.axes, gt[stem], frames_as_samples=False, channel=channel)
@@ -150,7 +151,7 @@ def _load_noisy_folder(data_dir: Path, channel, problems: list, files: list) -> 
             if stem in gt:
                 target, gt_info = read_image(gt[stem])
                 if target.shape != image.shape:
-                    raise ValueError(f"GT/{gt[stem].name} {target.shape} does not match images/{path.name} {image.shape}")
+                    raise InputError(f"GT/{gt[stem].name} {target.shape} does not match images/{path.name} {image.shape}")
                 targets, _ = _planes(target, gt_info.axes, gt[stem], frames_as_samples=True, channel=channel)
         except (ValueError, ImageReadError, OSError) as exc:
             problems.append(str(exc))

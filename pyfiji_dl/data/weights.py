@@ -19,6 +19,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from ..errors import OptionError
+
 __all__ = ["unet_weight_map", "balanced_class_weights", "border_cutoff"]
 
 # The border term is dropped where it falls below this fraction of w0 (it is then
@@ -120,7 +122,7 @@ def unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_weights=
     if labels.dtype.kind not in "iub":
         raise ValueError(f"labels must be integers (a label map), not {labels.dtype}")
     if w0 < 0 or sigma <= 0:
-        raise ValueError(f"w0 must be >= 0 and sigma > 0, not w0={w0}, sigma={sigma}")
+        raise OptionError(f"w0 must be >= 0 and sigma > 0, not w0={w0}, sigma={sigma}")
     background = labels == 0
     w_background, w_foreground = (balanced_class_weights(labels) if class_weights is None
                                   else (float(class_weights[0]), float(class_weights[1])))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..argtypes import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int, probability
+from ..errors import OptionError
 from .base import (UNET_PAPER, TrainingOptions, TrainingOutcome, announcer, check_start, default_text,
                    finish_training, sizes, train_adapter)
 from .instances import InstanceFamily
@@ -131,7 +132,7 @@ class UnetOptions(TrainingOptions):
                 problems.append(f"patch {tuple(self.patch)} must be made of multiples of {div} (2**depth), e.g. "
                                 f"{max(div, (self.patch[0] // div) * div)}")
         if problems:
-            raise ValueError("U-Net options: " + "; ".join(problems))
+            raise OptionError("U-Net options: " + "; ".join(problems))
 
 
 class UNet(InstanceFamily):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import jvm
+from ..errors import InputError
 
 
 @dataclass
@@ -91,7 +92,7 @@ def imagej_view(image: str | os.PathLike | None = None, rois: str | os.PathLike 
         IJ = jvm.jimport("ij.IJ")
         imp = IJ.openImage(str(Path(image).resolve()))
         if imp is None:
-            raise RuntimeError(f"ImageJ could not open {image}")
+            raise InputError(f"ImageJ could not open {image}")
         cal = imp.getCalibration()
         stats = jvm.jimport("ij.process.StackStatistics")(imp)
         view.image_title = str(imp.getTitle())

@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from functools import total_ordering
 
+from ..errors import OptionError
+
 __all__ = ["ImageJVersion", "parse_imagej_version", "running_version", "FIJI_IMAGEJ", "DEBIAN_IMAGEJ"]
 
 _PATTERN = re.compile(r"^\s*(\d+)\.(\d+)([a-z]?)(\d*)\s*$")
@@ -138,10 +140,10 @@ def parse_imagej_version(text: "str | ImageJVersion") -> ImageJVersion:
         return text
     match = _PATTERN.match(_IMAGEJ2_PREFIX.sub("", str(text)))
     if not match:
-        raise ValueError(f"not an ImageJ 1.x version: {text!r} (expected e.g. '1.54p' or '1.54k8')")
+        raise OptionError(f"not an ImageJ 1.x version: {text!r} (expected e.g. '1.54p' or '1.54k8')")
     major, minor, letter, build = match.groups()
     if int(major) != 1:
-        raise ValueError(f"not an ImageJ 1.x version: {text!r} (expected e.g. '1.54p' or '1.54k8')")
+        raise OptionError(f"not an ImageJ 1.x version: {text!r} (expected e.g. '1.54p' or '1.54k8')")
     return ImageJVersion(int(major), int(minor), letter, int(build) if build else 99)
 
 

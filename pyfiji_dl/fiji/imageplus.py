@@ -15,6 +15,7 @@ import numpy as np
 
 from ..io.tiff import Calibration, glasbey_like_lut
 from . import jvm
+from ..errors import OptionError
 
 IMAGEJ_ORDER = "TZCYXS"
 FLOAT32_EXACT_INT = 2**24
@@ -97,13 +98,13 @@ def _lut_of(lut):
         return None
     if isinstance(lut, str):
         if lut.lower() not in ("glasbey", "labels"):
-            raise ValueError(f"unknown LUT name {lut!r}; give 'glasbey' or a (3, 256) uint8 array")
+            raise OptionError(f"unknown LUT name {lut!r}; give 'glasbey' or a (3, 256) uint8 array")
         lut = glasbey_like_lut()
     lut = np.asarray(lut)
     if lut.shape == (256, 3):
         lut = lut.T
     if lut.shape != (3, 256):
-        raise ValueError(f"a LUT is a (3, 256) array of red, green and blue, not {lut.shape}")
+        raise OptionError(f"a LUT is a (3, 256) array of red, green and blue, not {lut.shape}")
     import jpype
 
     LUT = jvm.jimport("ij.process.LUT")

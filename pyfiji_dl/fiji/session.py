@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import roifile
 
-from ..errors import PyfijiDLError
+from ..errors import InputError, OptionError, PyfijiDLError
 from ..annotation.convert import RoiPlacementError, labels_to_rois, rois_to_labels
 from ..io.rois import RoiEntry, read_rois, write_rois
 from ..io.tiff import Calibration
@@ -147,7 +147,7 @@ class FijiSession:
             ``False``: behave as if there were no display (no ROI Manager, no windows).
         """
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+            raise OptionError(f"mode must be one of {MODES}, not {mode!r}")
         from .locate import locate_imagej
 
         notes: list[str] = []
@@ -371,7 +371,7 @@ class FijiSession:
         if isinstance(source, np.ndarray):
             if axes is None:
                 if source.ndim != 2:
-                    raise ValueError(f"give axes= for a label map of shape {source.shape} (e.g. 'TYX')")
+                    raise OptionError(f"give axes= for a label map of shape {source.shape} (e.g. 'TYX')")
                 axes = "YX"
             return labels_to_rois(source, axes), None
         if isinstance(source, (str, os.PathLike)):
@@ -411,7 +411,7 @@ class FijiSession:
         for roi in rois:
             jroi = RoiDecoder(JBytes(roi.tobytes()), roi.name or "roi").getRoi()
             if jroi is None:
-                raise ValueError(f"ImageJ could not decode ROI '{roi.name}'")
+                raise InputError(f"ImageJ could not decode ROI '{roi.name}'")
             out.append(jroi)
         return out
 

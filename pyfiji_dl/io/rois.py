@@ -14,7 +14,7 @@ from pathlib import Path
 
 import roifile
 
-from ..errors import PyfijiDLError
+from ..errors import OptionError, PyfijiDLError
 from .atomic import atomic_path
 
 
@@ -139,7 +139,7 @@ def write_rois(path: str | os.PathLike, rois: list[roifile.ImagejRoi], *, overwr
     path = Path(path)
     if path.suffix.lower() == ".roi":
         if len(rois) != 1:
-            raise ValueError(f"{path}: a .roi file holds exactly one ROI, not {len(rois)}; use .zip.")
+            raise OptionError(f"{path}: a .roi file holds exactly one ROI, not {len(rois)}; use .zip.")
         with atomic_path(path, overwrite=overwrite) as tmp:
             tmp.write_bytes(rois[0].tobytes())
         return path

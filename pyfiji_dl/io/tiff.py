@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PyfijiDLError
+from ..errors import InputError, PyfijiDLError
 from .atomic import atomic_path
 
 IMAGEJ_AXES = "TZCYXS"
@@ -371,7 +371,7 @@ def label_dtype(max_label: int, *, source: str = "label map") -> np.dtype:
             stacklevel=3,
         )
         return np.dtype(np.float32)
-    raise ValueError(f"{source}: {max_label} labels exceed what ImageJ can store exactly (2**24).")
+    raise InputError(f"{source}: {max_label} labels exceed what ImageJ can store exactly (2**24).")
 
 
 def write_label_image(

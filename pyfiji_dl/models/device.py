@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 
+from ..errors import OptionError, SetupError
+
 log = logging.getLogger(__name__)
 _configured: dict | None = None
 
@@ -44,7 +46,7 @@ def configure_tensorflow(device: str | None = None, *, quiet: bool = False) -> d
     elif gpus:
         index = int(device.split(":")[1]) if device.startswith("gpu:") else 0
         if index >= len(gpus):
-            raise ValueError(f"GPU {index} requested but TensorFlow sees {len(gpus)} GPU(s).")
+            raise OptionError(f"GPU {index} requested but TensorFlow sees {len(gpus)} GPU(s).")
         tf.config.set_visible_devices([gpus[index]], "GPU")
         # Without memory growth TensorFlow grabs the whole card and a second model
         # (or Fiji's own GPU plugins) cannot start.
@@ -55,7 +57,7 @@ def configure_tensorflow(device: str | None = None, *, quiet: bool = False) -> d
         chosen, reason = "/GPU:0", f"using GPU {index} of {len(gpus)}"
     else:
         if device.startswith("gpu"):
-            raise RuntimeError(
+            raise SetupError(
                 "A GPU was requested but TensorFlow sees none. Check the NVIDIA driver "
                 "(nvidia-smi) and install 'tensorflow[and-cuda]==2.15.1'."
             )

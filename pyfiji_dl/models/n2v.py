@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.restoration import RestorationDataset
+from ..errors import OptionError
 from . import training
 from .card import ModelCard, ModelFolderError, read_card, write_card
 
@@ -50,7 +51,7 @@ def make_patches(samples: list, patch: tuple, augment: bool) -> np.ndarray:
         for corner in np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, len(patch)):
             patches.append(image[tuple(slice(c, c + p) for c, p in zip(corner, patch))])
     if not patches:
-        raise ValueError(f"no patch of {patch} fits the images; use a smaller --patch")
+        raise OptionError(f"no patch of {patch} fits the images; use a smaller --patch")
     stack = np.stack(patches)[..., np.newaxis]
     if augment and patch[-1] == patch[-2]:
         yx = (stack.ndim - 3, stack.ndim - 2)

@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import warnings
 
+from ..errors import InputError, OptionError
+
 SPATIAL_AXES = "ZYX"
 
 # Network memory per input pixel (voxel), in bytes, for a float32 U-Net forward pass
@@ -131,7 +133,7 @@ def _per_axis(value, n: int, name: str) -> tuple:
         return (int(value),) * n
     value = tuple(int(v) for v in value)
     if len(value) != n:
-        raise ValueError(f"{name} has {len(value)} entries, expected {n} (one per spatial axis)")
+        raise OptionError(f"{name} has {len(value)} entries, expected {n} (one per spatial axis)")
     return value
 
 
@@ -195,7 +197,7 @@ def estimate_tile_bytes(
     grid = _per_axis(grid, len(spatial), "grid")
     n_tiles = tuple(int(n) for n in n_tiles)
     if len(n_tiles) != len(shape):
-        raise ValueError(f"n_tiles {n_tiles} does not match axes {axes!r}")
+        raise OptionError(f"n_tiles {n_tiles} does not match axes {axes!r}")
     if "C" in axes.upper():
         n_channels = shape[axes.upper().index("C")]
     overlap = _per_axis(_default_overlap(spatial) if overlap is None else overlap, len(spatial), "overlap")
@@ -482,7 +484,7 @@ def block_parameters(
         context = tuple(unet_receptive_radius(grid=g) for g in grid)
     context = _per_axis(context, n, "context")
     if object_size_px <= 0:
-        raise ValueError(f"object_size_px must be positive, not {object_size_px}")
+        raise OptionError(f"object_size_px must be positive, not {object_size_px}")
 
     sizes, overlaps, contexts = [], [], []
     for k, i in enumerate(spatial_index):
@@ -493,7 +495,7 @@ def block_parameters(
         size = _round_up(max(block_size, 2 * needed), u)
         size = min(size, (shape[i] // u) * u)  # StarDist: block_size <= image size
         if size <= needed:
-            raise ValueError(
+            raise InputError(
                 f"an image of {shape[i]} px along {axes[i]} is too small for blocks holding objects "
                 f"of {object_size_px:g} px with {ctx} px of context (needs more than {needed} px); "
                 "predict it whole with predict_instances and n_tiles."

@@ -33,7 +33,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from ..errors import PyfijiDLError
+from ..errors import OptionError, PyfijiDLError
 from ..models.card import CARD_FILE, read_card
 from .run import PredictionResult, is_finished, outputs_of, predict_paths, prepare_run, summarize_run
 
@@ -117,12 +117,12 @@ def predict_paths_distributed(
         Neither or both of ``workers`` and ``scheduler``, or ``workers < 1``.
     """
     if (workers is None) == (scheduler is None):
-        raise ValueError("give either workers=N (processes on this machine) or scheduler=ADDRESS "
-                         "(a running Dask cluster); for a single process use predict_paths")
+        raise OptionError("give either workers=N (processes on this machine) or scheduler=ADDRESS "
+                          "(a running Dask cluster); for a single process use predict_paths")
     if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
-        raise ValueError(f"workers must be a positive number of processes, not {workers!r}")
+        raise OptionError(f"workers must be a positive number of processes, not {workers!r}")
     if threads_per_worker is not None and int(threads_per_worker) < 1:
-        raise ValueError(f"threads_per_worker must be positive, not {threads_per_worker!r}")
+        raise OptionError(f"threads_per_worker must be positive, not {threads_per_worker!r}")
 
     # Everything that can be checked here is checked before a cluster is started.
     model_dir, card, files = prepare_run(model_dir, inputs, out_dir)
@@ -317,7 +317,7 @@ def _cached_model(model_dir: Path, tf_threads: int | None):
         # a retrained model in the same folder gets a new card: load it again then
         key = (str(model_dir), (model_dir / CARD_FILE).stat().st_mtime_ns)
     except OSError as exc:
-        raise RuntimeError(f"the model folder {model_dir} is not readable on the worker on "
+        raise ClusterError(f"the model folder {model_dir} is not readable on the worker on "
                            f"{socket.gethostname()} ({exc}); workers need the same paths (a shared file "
                            "system)") from exc
     with _CACHE_LOCK:  # threads of one worker must not load the same model twice

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..io.tiff import Calibration
+from ..errors import InputError
 
 LABEL_AXES = "TZYX"
 # Columns of object_rows for a 2D label map (with or without T) and one-channel image.
@@ -259,14 +260,14 @@ def _check_labels(labels, axes: str) -> tuple[np.ndarray, str]:
     labels = np.asarray(labels)
     axes = axes.upper()
     if len(axes) != labels.ndim:
-        raise ValueError(f"label map of shape {labels.shape} does not match axes {axes!r}")
+        raise InputError(f"label map of shape {labels.shape} does not match axes {axes!r}")
     if (
         not axes.endswith("YX")
         or any(a not in LABEL_AXES for a in axes)
         or len(set(axes)) != len(axes)
         or axes != "".join(a for a in LABEL_AXES if a in axes)
     ):
-        raise ValueError(
+        raise InputError(
             f"label maps must have axes from T, Z, Y, X in that order ending in YX, not {axes!r}; "
             "split channels (Image > Color > Split Channels) first."
         )
@@ -287,16 +288,16 @@ def _image_channels(image, label_shape: tuple, axes: str, image_axes: str | None
         elif image.ndim == len(axes) + 1:
             image_axes = axes + "C"
         else:
-            raise ValueError(
+            raise InputError(
                 f"image of shape {image.shape} does not fit label map of shape {label_shape} "
                 f"(axes {axes!r}): it needs the same axes, optionally plus a channel axis."
             )
     image_axes = image_axes.upper()
     if len(image_axes) != image.ndim:
-        raise ValueError(f"image of shape {image.shape} does not match image_axes {image_axes!r}")
+        raise InputError(f"image of shape {image.shape} does not match image_axes {image_axes!r}")
     channel_axes = [a for a in image_axes if a in "CS"]
     if len(channel_axes) > 1 or sorted(a for a in image_axes if a not in "CS") != sorted(axes):
-        raise ValueError(
+        raise InputError(
             f"image axes {image_axes!r} must be the label axes {axes!r} plus at most one of C, S"
         )
     if not channel_axes:
@@ -305,12 +306,12 @@ def _image_channels(image, label_shape: tuple, axes: str, image_axes: str | None
     order = [image_axes.index(a) for a in axes + ("C" if "C" in image_axes else "S")]
     image = np.transpose(image, order)
     if image.shape[:-1] != tuple(label_shape):
-        raise ValueError(
+        raise InputError(
             f"image of shape {image.shape[:-1]} (without channels, axes {axes!r}) differs from "
             f"the label map's {tuple(label_shape)}"
         )
     if image.dtype.kind not in "biuf":
-        raise ValueError(f"image dtype {image.dtype} has no intensities to average")
+        raise InputError(f"image dtype {image.dtype} has no intensities to average")
     return _frames(image, axes)
 
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..errors import OptionError
 from ..models.card import ModelCard
 
 ROI_ORDERS = ("confidence", "label")
@@ -132,7 +133,7 @@ def review_rois(
     list of roifile.ImagejRoi
     """
     if order not in ROI_ORDERS:
-        raise ValueError(f"ROI order must be one of {ROI_ORDERS}, not {order!r}")
+        raise OptionError(f"ROI order must be one of {ROI_ORDERS}, not {order!r}")
     keyed = []
     for index, roi in enumerate(rois):
         plane = _plane_of(roi.name)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import progress
-from ..errors import PyfijiDLError
+from ..errors import OptionError, PyfijiDLError
 from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
 from ..io.outputs import DiskFullError
@@ -456,7 +456,7 @@ def _with_overrides(card: ModelCard, overrides: dict | None, model_dir: Path, ou
         return card
     unknown = sorted(set(given) - set(SEMANTIC_OVERRIDES))
     if unknown:
-        raise ValueError(f"unknown prediction override(s): {', '.join(unknown)}")
+        raise OptionError(f"unknown prediction override(s): {', '.join(unknown)}")
     if outputs != "semantic":
         raise PredictionInputError(
             f"{model_dir}: {', '.join(sorted(given))} can only be changed for U-Net models; this is a "

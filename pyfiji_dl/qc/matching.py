@@ -45,6 +45,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..errors import InputError, OptionError
+
 __all__ = [
     "IOU_THRESHOLDS",
     "MATCH_COLUMNS",
@@ -200,7 +202,7 @@ def match_dataset(y_true_list, y_pred_list, thresholds=IOU_THRESHOLDS, names=Non
         try:
             overlaps = _overlaps(y_true, y_pred)
         except ValueError as exc:
-            raise ValueError(f"image {name!r}: {exc}") from None
+            raise InputError(f"image {name!r}: {exc}") from None
         for k, thresh in enumerate(thresholds):
             match = _match_at(overlaps, thresh)
             matches_per_threshold[k].append(match)
@@ -281,7 +283,7 @@ def pixel_metrics(y_true, y_pred):
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} have different shapes.")
+        raise InputError(f"y_true {y_true.shape} and y_pred {y_pred.shape} have different shapes.")
     fg_true = y_true != 0
     fg_pred = y_pred != 0
     tp = int(np.count_nonzero(fg_true & fg_pred))
@@ -330,12 +332,12 @@ class _Match(NamedTuple):
 def _check_label_map(y, name):
     if not (isinstance(y, np.ndarray) and np.issubdtype(y.dtype, np.integer)):
         kind = type(y).__name__ if not isinstance(y, np.ndarray) else f"{y.dtype} array"
-        raise ValueError(
+        raise InputError(
             f"{name} must be a NumPy array of non-negative integer labels, got {kind}. "
             "For a binary mask use skimage.measure.label(mask) first."
         )
     if y.size and y.min() < 0:
-        raise ValueError(f"{name} has negative labels; labels must be >= 0 (0 = background).")
+        raise InputError(f"{name} has negative labels; labels must be >= 0 (0 = background).")
 
 
 def _sequential(y):
@@ -398,7 +400,7 @@ def _overlaps(y_true, y_pred):
     _check_label_map(y_true, "y_true")
     _check_label_map(y_pred, "y_pred")
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} have different shapes.")
+        raise InputError(f"y_true {y_true.shape} and y_pred {y_pred.shape} have different shapes.")
     sequential_true, sizes_true, true_labels = _sequential(y_true)
     sequential_pred, sizes_pred, pred_labels = _sequential(y_pred)
     n_pred = pred_labels.size
@@ -427,12 +429,12 @@ def _as_thresholds(thresholds):
         thresholds = (thresholds,)
     thresholds = tuple(float(t) for t in thresholds)
     if not thresholds:
-        raise ValueError("at least one IoU threshold is needed.")
+        raise OptionError("at least one IoU threshold is needed.")
     for t in thresholds:
         # StarDist accepts 0, where pairs that do not overlap at all count as
         # true positives; that is never a meaningful QC number.
         if not t > 0:
-            raise ValueError(f"IoU thresholds must be > 0, got {t}.")
+            raise OptionError(f"IoU thresholds must be > 0, got {t}.")
     return thresholds
 
 

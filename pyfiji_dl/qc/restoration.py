@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.normalize import normalize_percentile as _normalize_percentile
+from ..errors import InputError
 
 __all__ = [
     "normalize_percentile",
@@ -314,7 +315,7 @@ def _ssim_2d(gt, x, data_range, sigma):
 
     window = _window_size(sigma)
     if min(gt.shape) < window:
-        raise ValueError(
+        raise InputError(
             f"images of shape {gt.shape} are smaller than the {window}x{window} SSIM window."
         )
     return structural_similarity(
@@ -330,7 +331,7 @@ def _window_size(sigma):
 
 def _check_same_shape(a, b):
     if a.shape != b.shape:
-        raise ValueError(f"images have different shapes: {a.shape} and {b.shape}.")
+        raise InputError(f"images have different shapes: {a.shape} and {b.shape}.")
 
 
 def _as_image_pair(gt, x):
@@ -338,7 +339,7 @@ def _as_image_pair(gt, x):
     x = np.asarray(x)
     _check_same_shape(gt, x)
     if gt.ndim not in (2, 3):
-        raise ValueError(f"expected a 2D image or a 3D stack (ZYX), got shape {gt.shape}.")
+        raise InputError(f"expected a 2D image or a 3D stack (ZYX), got shape {gt.shape}.")
     return gt, x
 
 
@@ -346,11 +347,11 @@ def _check_restoration_inputs(prediction, gt, source):
     gt = np.asarray(gt)
     prediction = np.asarray(prediction)
     if gt.ndim not in (2, 3):
-        raise ValueError(f"expected a 2D image or a 3D stack (ZYX), got GT of shape {gt.shape}.")
+        raise InputError(f"expected a 2D image or a 3D stack (ZYX), got GT of shape {gt.shape}.")
     if prediction.shape != gt.shape:
-        raise ValueError(f"prediction {prediction.shape} and GT {gt.shape} have different shapes.")
+        raise InputError(f"prediction {prediction.shape} and GT {gt.shape} have different shapes.")
     if source is not None:
         source = np.asarray(source)
         if source.shape != gt.shape:
-            raise ValueError(f"input {source.shape} and GT {gt.shape} have different shapes.")
+            raise InputError(f"input {source.shape} and GT {gt.shape} have different shapes.")
     return prediction, gt, source

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..annotation.autolabel import (REPORT_DIR_NAME, _autolabel, _check_options, autolabel_image,
                                     select_label_images)
-from ..errors import PyfijiDLError
+from ..errors import OptionError, PyfijiDLError
 
 __all__ = ["AutolabelResult", "autolabel_folder", "QC_COLUMNS"]
 
@@ -170,8 +170,8 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
         raise FileNotFoundError(f"{fluorescence_dir}: no such folder.")
     for out in (masks_dir, report_dir, excluded_dir):
         if _same_dir(out, fluorescence_dir):
-            raise ValueError(f"{out} is the fluorescence folder itself; choose another output folder "
-                             "(the label maps have the same file names and would replace the images).")
+            raise OptionError(f"{out} is the fluorescence folder itself; choose another output folder "
+                              "(the label maps have the same file names and would replace the images).")
     options = _bound_options(autolabel_options)
     files = sorted(list_files(fluorescence_dir, IMAGE_SUFFIXES).values(), key=lambda p: p.name)
     if not files:
@@ -294,7 +294,7 @@ def _bound_options(options: dict) -> dict:
         bound = signature.bind(None, **options)
     except TypeError as exc:
         allowed = ", ".join(p for p in signature.parameters if p != "fluorescence")
-        raise ValueError(f"unknown autolabel option ({exc}); allowed: {allowed}") from None
+        raise OptionError(f"unknown autolabel option ({exc}); allowed: {allowed}") from None
     bound.apply_defaults()
     opts = dict(bound.arguments)
     opts.pop("fluorescence")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...data.normalize import normalize_percentile
+from ...errors import InputError, OptionError, SetupError
 from .. import training
 from .config import CLAHE_PARAMETERS, contrast_parameters, normalization_parameters, round_up
 
@@ -36,7 +37,7 @@ def preprocess(image: np.ndarray, contrast: dict, normalization: dict) -> np.nda
     """
     image = np.asarray(image)
     if image.ndim not in (2, 3):
-        raise ValueError(f"a U-Net image is YX or YXC, not an array of shape {image.shape}")
+        raise InputError(f"a U-Net image is YX or YXC, not an array of shape {image.shape}")
     method = contrast.get("method", "percentile")
     if method == "clahe":
         enhance = _clahe_function()
@@ -48,7 +49,7 @@ def preprocess(image: np.ndarray, contrast: dict, normalization: dict) -> np.nda
         enhanced = [np.asarray(enhance(plane, **parameters), dtype=np.float32) for plane in planes]
         image = enhanced[0] if image.ndim == 2 else np.stack(enhanced, axis=-1)
     elif method not in ("none", "percentile"):
-        raise ValueError(f"unknown contrast method {method!r} (known: none, percentile, clahe)")
+        raise OptionError(f"unknown contrast method {method!r} (known: none, percentile, clahe)")
     return normalize_percentile(image, normalization["low"], normalization["high"],
                                 channel_axis=-1 if image.ndim == 3 else None)
 
@@ -57,15 +58,15 @@ def _clahe_function():
     try:
         from ...annotation.clahe import clahe
     except ImportError as exc:
-        raise RuntimeError("contrast 'clahe' needs pyfiji_dl.annotation.clahe, which this installation does "
-                           f"not have ({exc}); use --contrast percentile.") from None
+        raise SetupError("contrast 'clahe' needs pyfiji_dl.annotation.clahe, which this installation does "
+                         f"not have ({exc}); use --contrast percentile.") from None
     return clahe
 
 
 def _input_with_channels(image: np.ndarray, n_channels: int) -> np.ndarray:
     x = image[..., np.newaxis] if image.ndim == 2 else image
     if x.ndim != 3 or x.shape[-1] != n_channels:
-        raise ValueError(f"the model takes YX images with {n_channels} channel(s), not an array of shape {image.shape}")
+        raise InputError(f"the model takes YX images with {n_channels} channel(s), not an array of shape {image.shape}")
     return x
 
 
@@ -104,7 +105,7 @@ def predict_normalized(model: UNetModel, image: np.ndarray, *, n_tiles=None) -> 
         n_tiles = choose_n_tiles(x.shape, "YXC", grid=(div, div), overlap=(halo, halo))
     n_tiles = (int(n_tiles),) * 2 if np.isscalar(n_tiles) else tuple(int(n) for n in n_tiles)
     if len(n_tiles) not in (2, 3) or min(n_tiles[:2]) < 1 or (len(n_tiles) == 3 and n_tiles[2] != 1):
-        raise ValueError(f"n_tiles {n_tiles}: give tiles along Y and X (and 1 for channels)")
+        raise OptionError(f"n_tiles {n_tiles}: give tiles along Y and X (and 1 for channels)")
     padded_shape = (round_up(height, div), round_up(width, div))
     padded = np.pad(x, ((0, padded_shape[0] - height), (0, padded_shape[1] - width), (0, 0)), mode="reflect")
     # CSBDeep's tiler warns when asked for more tiles than pooling blocks; we take as many as there are

@@ -11,6 +11,7 @@ from scipy import ndimage
 
 from ...data.augment import random_flips_rotations
 from ...data.instances import InstanceDataset
+from ...errors import OptionError
 from .. import training
 from ..card import ModelCard, read_card, write_card
 from .config import (DEFAULT_PATCH, FAMILY, FULL_CONNECTIVITY, MAX_VALIDATION_PATCHES, MIN_AREA_FRACTION_OF_MEDIAN,
@@ -111,7 +112,7 @@ def _retrain_config(config: UNetConfig, options: UnetOptions, dataset: InstanceD
     if patch and len(patch) == 1:
         patch = patch * 2
     if patch and any(p % div or p < div for p in patch):
-        raise ValueError(f"patch {patch} must be made of multiples of {div} (2**depth of the source model)")
+        raise OptionError(f"patch {patch} must be made of multiples of {div} (2**depth of the source model)")
     return replace(config, loss=options.loss, focal_gamma=options.focal_gamma, focal_alpha=options.focal_alpha,
                    w0=options.w0, sigma=options.sigma, train_patch_size=patch or config.train_patch_size,
                    class_weights=list(balanced_class_weights([s.labels for s in dataset.train])),

@@ -771,6 +771,9 @@ def main(argv: list[str] | None = None) -> int:
     if sent is not None and sent != IN_PROCESS:
         return sent
     ask_worker = sent is None  # IN_PROCESS: decided already, run here
+    from .command import show_library_messages
+
+    show_library_messages()  # the library's notes and warnings, when the command runs in this process
     if "--for-imagej" in argv:
         return _main_for_imagej(argv, ask_worker)
     parser = build_parser()

@@ -9,10 +9,15 @@
 * Ctrl-C (SIGINT): what was kept and how to continue, exit code 130 (128 + SIGINT,
   the shell's convention), no traceback;
 * anything else is a bug of ours and keeps its traceback.
+
+:func:`show_library_messages` gives the library's log records (``logging.getLogger(__name__)``
+in each module) the terminal: notes on standard output, warnings on standard error as
+``pyfiji-dl: warning: ...``.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -21,6 +26,42 @@ from pathlib import Path
 from .errors import PyfijiDLError
 
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+
+
+class _TerminalHandler(logging.Handler):
+    """Notes to standard output, warnings and errors to standard error, as the commands print them.
+
+    The streams are looked up for each record: the warm worker swaps ``sys.stdout`` and
+    ``sys.stderr`` for each job's streams, and pytest's capture swaps them for each test.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+            if record.levelno >= logging.ERROR:
+                print(f"pyfiji-dl: error: {text}", file=sys.stderr, flush=True)
+            elif record.levelno >= logging.WARNING:
+                print(f"pyfiji-dl: warning: {text}", file=sys.stderr, flush=True)
+            else:
+                print(text, file=sys.stdout, flush=True)
+        except Exception:  # noqa: BLE001 - logging's rule: a message that cannot be shown never stops the work
+            self.handleError(record)
+
+
+def _not_the_workers_own_log(record: logging.LogRecord) -> bool:
+    # the warm worker's own records (jobs started, warm-up) go to its log file, never into a job's output
+    return not record.name.startswith("pyfiji_dl.worker")
+
+
+def show_library_messages() -> None:
+    """Show the package's log records (INFO and above) on the terminal; calling it again changes nothing."""
+    logger = logging.getLogger("pyfiji_dl")
+    if not any(isinstance(h, _TerminalHandler) for h in logger.handlers):
+        handler = _TerminalHandler()
+        handler.addFilter(_not_the_workers_own_log)
+        logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
 
 
 def format_error(exc: BaseException) -> str:

@@ -19,11 +19,13 @@ TensorFlow, NumPy and the layers below are imported inside the methods.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import ClassVar
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 
 # Papers several families cite (each family is built on the U-Net).
 UNET_PAPER = ("Ronneberger, Fischer, Brox. U-Net: Convolutional Networks for Biomedical Image Segmentation. "
@@ -339,14 +341,14 @@ def train_adapter(adapter, dataset, model_dir: Path, options, *, resume: bool, r
     if restart:
         removed = training.clear_for_restart(model_dir)
         if removed and kwargs.get("progress", True):
-            print(f"--restart: removed the earlier training's {len(removed)} file(s) from {model_dir}", flush=True)
+            log.info("--restart: removed the earlier training's %d file(s) from %s", len(removed), model_dir)
     with training.first_run_cleanup(model_dir, fresh=not resume):
         return adapter.train(dataset, model_dir, options, resume=resume, **kwargs)
 
 
 def announcer(dataset, progress: bool):
     """``say(text)`` for progress messages (silent without ``progress``), after the data loader's notes."""
-    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    say = log.info if progress else (lambda text: None)
     for message in dataset.messages:
         say(f"note: {message}")
     return say

@@ -8,6 +8,7 @@ images; the adapter is :mod:`pyfiji_dl.models.stardist`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from ..argtypes import positive_float, positive_int
 from .base import (UNET_PAPER, TrainingOptions, TrainingOutcome, announcer, check_start, default_text,
                    finish_training, sizes, train_adapter)
 from .instances import InstanceFamily
+
+log = logging.getLogger(__name__)
 
 STARDIST_2D_PAPER = ("Schmidt, Weigert, Broaddus, Myers. Cell Detection with Star-Convex Polygons. MICCAI 2018.",
                      "10.1007/978-3-030-00934-2_30")
@@ -102,7 +105,6 @@ class StarDist(InstanceFamily):
         pyfiji_dl.data.checks.ObjectsDoNotFitError
             Objects larger than the patch, or images smaller than it.
         """
-        import sys
 
         from ..data.checks import ObjectsDoNotFitError, check_objects_fit
         from ..models import training
@@ -134,7 +136,7 @@ class StarDist(InstanceFamily):
             f"star-convex reconstruction IoU with {n_rays} rays: "
             + (f"{fit.star_convex_iou:.3f}" if fit.star_convex_iou is not None else "n/a"))
         for warning in fit.warnings:
-            print(f"pyfiji-dl: warning: {warning}", file=sys.stderr, flush=True)
+            log.warning(warning)
         if fit.errors:
             raise ObjectsDoNotFitError("the objects do not fit the model; nothing was trained:\n  "
                                        + "\n  ".join(fit.errors))

@@ -141,5 +141,5 @@ def start_xvfb(timeout: float = 10.0, screen: str = "1280x1024x24") -> VirtualDi
     vd = VirtualDisplay(f":{number}", proc, os.environ.get("DISPLAY"))
     os.environ["DISPLAY"] = vd.display
     atexit.register(vd.stop)
-    log.info("started Xvfb on display %s (pid %d)", vd.display, proc.pid)
+    log.debug("started Xvfb on display %s (pid %d)", vd.display, proc.pid)
     return vd

@@ -507,7 +507,7 @@ class FijiSession:
     def show(self, imp) -> bool:
         """Show an image in a window; ``False`` (and a log message) without a display."""
         if not self.display:
-            log.info("no display: '%s' is not shown", imp.getTitle())
+            log.debug("no display: '%s' is not shown", imp.getTitle())
             return False
         imp.show()
         return True

@@ -7,6 +7,7 @@ percentile normaliser and maps the result back to the input's intensity range.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from .card import ModelCard, ModelFolderError, read_card, write_card
 
 if TYPE_CHECKING:
     from ..families.care import CareOptions
+
+log = logging.getLogger(__name__)
 
 FAMILY = "care"
 OUTPUTS = "restored"  # prediction writes restored images
@@ -100,7 +103,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
         plan_used = read_card(model_dir).training_plan or plan.as_dict()
     else:
         if progress:
-            print(plan.summary(), flush=True)
+            log.info(plan.summary())
         plan_used = plan.as_dict()
         training.check_new_model_dir(model_dir)
         if from_model is not None:

@@ -63,9 +63,9 @@ def configure_tensorflow(device: str | None = None, *, quiet: bool = False) -> d
             )
         chosen, reason = "/CPU:0", "no GPU visible to TensorFlow: running on the CPU (slower, but works)"
         if not quiet:
-            print(f"pyfiji-dl: {reason}.")
+            log.info("pyfiji-dl: %s.", reason)
     _configured = {"device": chosen, "gpus": [g.name for g in gpus], "reason": reason}
-    log.info("TensorFlow device: %s (%s)", chosen, reason)
+    log.debug("TensorFlow device: %s (%s)", chosen, reason)
     return _configured
 
 

@@ -8,6 +8,7 @@ mean and standard deviation of the training patches, stored in its config.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ from .card import ModelCard, ModelFolderError, read_card, write_card
 
 if TYPE_CHECKING:
     from ..families.n2v import N2VOptions
+
+log = logging.getLogger(__name__)
 
 FAMILY = "n2v"
 OUTPUTS = "restored"  # prediction writes restored images
@@ -110,7 +113,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
         plan_used = read_card(model_dir).training_plan or plan.as_dict()
     else:
         if progress:
-            print(plan.summary(), flush=True)
+            log.info(plan.summary())
         plan_used = plan.as_dict()
         patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
     X = make_patches(dataset.train, patch, options.augment)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ from .card import CardDetails, ModelCard, ModelFolderError, read_card, write_car
 
 if TYPE_CHECKING:
     from ..families.stardist import StarDistOptions
+
+log = logging.getLogger(__name__)
 
 FAMILY = "stardist"
 OUTPUTS = "labels"  # prediction writes label maps, ROI sets and object tables
@@ -208,7 +211,7 @@ def train(
         plan_used = read_card(model_dir).training_plan or plan.as_dict()
     else:
         if progress:
-            print(plan.summary(), flush=True)
+            log.info(plan.summary())
         plan_used = plan.as_dict()
         training.check_new_model_dir(model_dir)
         if from_model is not None:
@@ -254,8 +257,7 @@ def train(
                                   early_stopping_patience=plan_used.get("early_stopping_patience"),
                                   expected_epochs=plan_used.get("expected_epochs"))
     if progress:
-        print(f"Optimising the probability and overlap thresholds on {len(X_val)} validation image(s)...",
-              flush=True)
+        log.info("Optimising the probability and overlap thresholds on %d validation image(s)...", len(X_val))
     with training.quiet_keras(), contextlib.redirect_stderr(io.StringIO()):
         model.optimize_thresholds(X_val, Y_val)
     return model

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import time
@@ -26,6 +27,8 @@ from .. import progress as reporting
 from ..errors import PyfijiDLError
 from ..io.atomic import atomic_path
 from ..io.tables import read_csv, write_csv
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "training_state.json"
 LOG_FILE = "training.log"  # written by 'train --background'; may exist before training starts
@@ -638,16 +641,15 @@ def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epoc
         with quiet_keras():
             fit(remaining)
         if progress and stopped_at:
-            print(f"Early stopping after epoch {stopped_at[-1]}: no better validation loss for "
-                  f"{early_stopping_patience} epochs; keeping the best weights.", flush=True)
+            log.info("Early stopping after epoch %d: no better validation loss for %d epochs; keeping the best "
+                     "weights.", stopped_at[-1], early_stopping_patience)
     state = mark_finished(model_dir)
     if progress and state is not None and not state.finished:
         if budget is not None and budget.stopped:
-            print(budget_stop_message(state.epochs_done, max_minutes, budget.epoch_seconds, expected_epochs),
-                  flush=True)
+            log.info(budget_stop_message(state.epochs_done, max_minutes, budget.epoch_seconds, expected_epochs))
         else:
-            print(f"Stopped after {state.epochs_done} of {state.epochs_total} epochs; continue later with --resume.",
-                  flush=True)
+            log.info("Stopped after %d of %d epochs; continue later with --resume.", state.epochs_done,
+                     state.epochs_total)
     return state
 
 

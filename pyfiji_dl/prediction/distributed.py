@@ -25,6 +25,7 @@ pieces are imported by the functions that need them (``pip install
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -36,6 +37,8 @@ from pathlib import Path
 from ..errors import OptionError, PyfijiDLError
 from ..models.card import CARD_FILE, read_card
 from .run import PredictionResult, is_finished, outputs_of, predict_paths, prepare_run, summarize_run
+
+log = logging.getLogger(__name__)
 
 # How long to try reaching a scheduler before telling the user it is not there.
 CONNECT_TIMEOUT_SECONDS = 10
@@ -269,8 +272,8 @@ def _check_workers(client, scheduler) -> None:
                            "install pyfiji_dl in the workers' Python environment.") from exc
     if not client.scheduler_info().get("workers"):
         # dask-jobqueue workers may still be waiting in the batch queue: wait, but say so
-        print(f"pyfiji-dl: no workers connected to {scheduler} yet; the files wait until one joins "
-              f"(start one with 'dask worker {scheduler}').", file=sys.stderr, flush=True)
+        log.warning("no workers connected to %s yet; the files wait until one joins (start one with "
+                    "'dask worker %s').", scheduler, scheduler)
 
 
 def _worker_probe() -> str:

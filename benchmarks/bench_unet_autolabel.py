@@ -1,4 +1,9 @@
-"""Benchmark: a U-Net for transmitted light, trained on automatic labels (seeds 002 and 004).
+"""Benchmark: a U-Net for transmitted light, trained on automatic labels.
+
+After Salomon-Sörensen, "Cell Identification from Microscopy Images using Deep Learning on
+Automatically Labeled Data", Lund University MSc thesis, 2023 (labels from a paired nuclear
+stain), and a University of Tartu MSc thesis on U-Net segmentation of brightfield images
+(with PerkinElmer).
 
 The bundled DSB2018 nuclei image (real fluorescence, with a hand-made annotation) is
 rendered as a paired "transmitted-light" image: nuclei a little darker than the
@@ -10,11 +15,11 @@ background, blurred, with a bright halo, low contrast, uneven illumination and n
 2. ``pyfiji-dl train unet`` on the transmitted-light tiles and the automatic labels, at
    most ``--minutes`` of CPU time.
 3. ``pyfiji-dl predict`` on the held-out quarter (never seen, neither its labels):
-   pixel metrics, seed 002's "any overlap" object metrics and IoU-matched metrics
+   pixel metrics, Salomon-Sörensen's "any overlap" object metrics and IoU-matched metrics
    against the annotation.
 4. Inference time per 1080 x 1080 image on the CPU: the network alone, and the whole
-   command (probability map, mask, instances, ROI set, table), against seed 004's
-   "one second per image on a desktop computer".
+   command (probability map, mask, instances, ROI set, table), against the Tartu
+   thesis's "one second per image on a desktop computer".
 
 Usage: python benchmarks/bench_unet_autolabel.py [--minutes 10] [--work DIR]
 """
@@ -122,7 +127,7 @@ def main(argv=None) -> None:
         autos = [read_image(root / "train" / "masks" / n)[0] for n in kept]
         print_scores("automatic labels vs annotation (kept tiles, pooled)",
                      scores(_stack_labels(truths), _stack_labels(autos)))
-        print("  reference (seed 002, any overlap, expert review): precision 0.92-0.95, recall 0.98-0.99")
+        print("  reference (Salomon-Sörensen 2023, any overlap, expert review): precision 0.92-0.95, recall 0.98-0.99")
         for path in (root / "train" / "images").glob("*.tif"):  # images without a kept label
             if path.name not in kept:
                 path.unlink()
@@ -142,7 +147,7 @@ def main(argv=None) -> None:
         truth_q, _ = read_image(root / "heldout" / "masks" / "heldout.tif")
         pred_q, _ = read_image(root / "pred" / "masks" / "heldout.tif")
         print_scores("U-Net on transmitted light vs annotation", scores(truth_q, pred_q))
-        print("  reference (seed 004, brightfield U-Net, pixels): accuracy 0.963, precision 0.858, recall 0.824")
+        print("  reference (Tartu brightfield thesis, U-Net, pixels): accuracy 0.963, precision 0.858, recall 0.824")
 
     speed(root, model)
 
@@ -189,7 +194,7 @@ def speed(root: Path, model: Path, n_images: int = 5) -> None:
     command = (time.perf_counter() - started) / n_images
     print(f"  network alone (median of {n_images}): {network:.2f} s/image")
     print(f"  pyfiji-dl predict, {n_images} images, all outputs, model loading included: {command:.2f} s/image")
-    print(f"  seed 004 target 1 s/image on a desktop: network {network / 1.0:.2f}x, command {command / 1.0:.2f}x "
+    print(f"  Tartu thesis's target 1 s/image on a desktop: network {network / 1.0:.2f}x, command {command / 1.0:.2f}x "
           "of the budget")
 
 

@@ -32,7 +32,7 @@ FAMILY_DEFAULTS = {
     # Noise2Void: n2v examples (patch 64, batch 64-128 in 2D, 4 in 3D, lr 4e-4)
     ("n2v", 2): {"patch": (64, 64), "batch": 64, "steps": 100, "epochs": 100, "lr": 4e-4},
     ("n2v", 3): {"patch": (32, 64, 64), "batch": 4, "steps": 100, "epochs": 100, "lr": 4e-4},
-    # U-Net: seed 002 (batch 4, Adam 2e-4), patch 256
+    # U-Net: Salomon-Sörensen, Lund MSc thesis 2023 (batch 4, Adam 2e-4), patch 256
     ("unet", 2): {"patch": (256, 256), "batch": 4, "steps": 100, "epochs": 100, "lr": 2e-4},
 }
 

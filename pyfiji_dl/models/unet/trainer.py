@@ -52,7 +52,7 @@ def plan_training(dataset: InstanceDataset, options: UnetOptions, *, progress: b
     # 16 = 2**4, the deepest U-Net: the patch also fits a fine-tuned source of any depth
     options, plan = plan_options(FAMILY, options, [s.labels.shape[:2] for s in dataset.all_samples], extents,
                                  device=device, divisor=16)
-    # the U-Net's early stopping has its own option (--patience, seed 002's rule)
+    # the U-Net's early stopping has its own option (--patience), as in Salomon-Sörensen 2023
     return options, replace(plan, early_stopping_patience=options.patience)
 
 

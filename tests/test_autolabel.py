@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from pyfiji_dl.annotation.autolabel import (
-    _filter_diameter,
     adaptive_otsu_threshold,
     autolabel_image,
     select_label_images,
 )
+from pyfiji_dl.annotation.object_cleanup import filter_diameter
 from pyfiji_dl.workflows.autolabel import QC_COLUMNS, autolabel_folder
 
 LOWEST = "lowest 25 % of foreground pixels"
@@ -195,7 +195,7 @@ def test_diameter_rule_is_equivalent_diameter_inclusive():
     for k, area in enumerate(sizes, start=1):
         labels.ravel()[start: start + area] = k
         start += area + 50
-    kept = _filter_diameter(labels, 5, 30)
+    kept = filter_diameter(labels, 5, 30)
     assert set(np.unique(labels[kept.labels > 0])) == {2, 3}
     assert set(np.unique(kept.labels)) == {0, 1, 2}
     assert (kept.n_small, kept.n_large) == (1, 1)

@@ -252,7 +252,6 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
     jvm.start_imagej()
     IJ = jvm.jimport("ij.IJ")
     Interpreter = jvm.jimport("ij.macro.Interpreter")
-    WindowManager = jvm.jimport("ij.WindowManager")
     System = jvm.jimport("java.lang.System")
     ByteArrayOutputStream = jvm.jimport("java.io.ByteArrayOutputStream")
     PrintStream = jvm.jimport("java.io.PrintStream")
@@ -277,40 +276,12 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
         if swap_out:
             System.setOut(PrintStream(captured, True, "UTF-8"))
         outcome: dict = {}
-
-        def work():
-            try:
-                # ImageJ stops threads named "...Macro$" when an abort does not end them
-                jvm.jimport("java.lang.Thread").currentThread().setName("pyfiji_dl-Macro$")
-                if imp is not None:
-                    WindowManager.setTempCurrentImage(imp)
-                if macro_path is not None:
-                    # what getInfo("macro.filepath") reports, as when ImageJ runs the file itself
-                    jvm.jimport("ij.plugin.Macro_Runner").setFilePath(str(Path(macro_path).resolve()))
-                outcome["value"] = interp.run(code, argument)
-            except Exception as exc:  # noqa: BLE001 - Java exceptions come back here
-                outcome["exception"] = exc
-            finally:
-                try:
-                    outcome["image"] = WindowManager.getCurrentImage()
-                    outcome["images"] = [Interpreter.getBatchModeImage(int(i))
-                                         for i in (Interpreter.getBatchModeImageIDs() or [])]
-                    WindowManager.setTempCurrentImage(None)
-                except Exception:  # noqa: BLE001
-                    pass
-
-        worker = threading.Thread(target=work, name="pyfiji_dl-Macro$", daemon=True)
+        worker = threading.Thread(target=_interpret, args=(interp, code, argument, macro_path, imp, outcome),
+                                  name="pyfiji_dl-Macro$", daemon=True)
         timed_out = False
         try:
             worker.start()
-            while worker.is_alive():
-                worker.join(poll_interval)
-                guard.poll()
-                if timeout is not None and time.monotonic() - start > timeout and worker.is_alive():
-                    timed_out = True
-                    interp.abortMacro()
-                    worker.join(5.0)
-                    break
+            timed_out = _wait_for_macro(worker, interp, guard, start, timeout, poll_interval)
         finally:
             if swap_out:
                 System.setOut(original_out)
@@ -327,51 +298,15 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
         exception = outcome.get("exception")
         canceled = exception is not None and _java_message(exception) == MACRO_CANCELED
         if log_window:
-            log_after = str(IJ.getLog() or "")
-            log = log_after[len(log_before):] if log_after.startswith(log_before) else log_after
-            if log and not log.endswith("\n"):
-                log += "\n"
-            exit_message = None
+            log, exit_message = _log_window_text(IJ, log_before), None
         elif not swap_out:
             log, exit_message = "", None  # printed to System.out, which is not ours
+        elif canceled:
+            log, exit_message = _split_exit_message(code, line, printed)
         else:
-            log, exit_message = (printed, None)
-            if canceled:
-                log, exit_message = _split_exit_message(code, line, printed)
-
-        error = None
-        interp_error = interp.getErrorMessage()
-        ij_error = IJ.getErrorMessage()  # IJ.error(...) written to System.out without a window
-        macro_dialogs = [d for d in guard.dialogs if d.startswith("Macro Error: ")]
-        if timed_out:
-            error = f"the macro did not finish within {timeout:g} s and was aborted"
-        elif interp_error is not None and macro_dialogs:
-            # ImageJ's own wording: "<message> in line N", then the line with the token marked
-            parts = [p.strip() for p in macro_dialogs[0][len("Macro Error: "):].split("\n") if p.strip()]
-            error = ": ".join(parts)
-        elif interp_error is not None:
-            error = f"{interp_error} in line {line}" if line else str(interp_error)
-        elif exception is not None and not canceled:
-            error = f"{_java_class(exception)}: {_java_message(exception)}"
-            if line:
-                error += f" (macro line {line})"
-        elif canceled and exit_message is not None:
-            error = exit_message
-        elif ij_error is not None:
-            error = str(ij_error)
-            if log.endswith(error + "\n"):
-                log = log[: -len(error) - 1]
-        elif guard.dialogs and (canceled or not live):
-            # live: the dialogs may be the user's own, so only the macro's exit message counts
-            last = guard.dialogs[-1]
-            title, _, text = last.partition(": ")
-            if title == "Macro" and text:  # exit("...") shown as a message (Fiji GUI)
-                error = text
-            elif live:
-                error = None
-            else:
-                error = ("the macro opened a dialog that nobody can answer here, and it was closed: "
-                         + "; ".join(guard.dialogs))
+            log, exit_message = printed, None
+        error, log = _macro_error(interp, guard, log, exit_message, line=line, exception=exception,
+                                  canceled=canceled, timed_out=timed_out, timeout=timeout, live=live)
         value = outcome.get("value")
         return MacroResult(
             value=None if value is None else str(value),
@@ -382,3 +317,92 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
             image=outcome.get("image"),
             seconds=time.monotonic() - start,
         )
+
+
+def _interpret(interp, code: str, argument: str, macro_path, imp, outcome: dict) -> None:
+    """The macro thread: run ``code`` and put its value (or exception) and images in ``outcome``."""
+    WindowManager = jvm.jimport("ij.WindowManager")
+    Interpreter = jvm.jimport("ij.macro.Interpreter")
+    try:
+        # ImageJ stops threads named "...Macro$" when an abort does not end them
+        jvm.jimport("java.lang.Thread").currentThread().setName("pyfiji_dl-Macro$")
+        if imp is not None:
+            WindowManager.setTempCurrentImage(imp)
+        if macro_path is not None:
+            # what getInfo("macro.filepath") reports, as when ImageJ runs the file itself
+            jvm.jimport("ij.plugin.Macro_Runner").setFilePath(str(Path(macro_path).resolve()))
+        outcome["value"] = interp.run(code, argument)
+    except Exception as exc:  # noqa: BLE001 - Java exceptions come back here
+        outcome["exception"] = exc
+    finally:
+        try:
+            outcome["image"] = WindowManager.getCurrentImage()
+            outcome["images"] = [Interpreter.getBatchModeImage(int(i))
+                                 for i in (Interpreter.getBatchModeImageIDs() or [])]
+            WindowManager.setTempCurrentImage(None)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _wait_for_macro(worker: threading.Thread, interp, guard, start: float, timeout: float | None,
+                    poll_interval: float) -> bool:
+    """Wait for the macro thread, closing (or recording) its dialogs; True when it was aborted at ``timeout``."""
+    while worker.is_alive():
+        worker.join(poll_interval)
+        guard.poll()
+        if timeout is not None and time.monotonic() - start > timeout and worker.is_alive():
+            interp.abortMacro()
+            worker.join(5.0)
+            return True
+    return False
+
+
+def _log_window_text(IJ, log_before: str) -> str:
+    """What the macro added to ImageJ's Log window, ending with a newline."""
+    log_after = str(IJ.getLog() or "")
+    log = log_after[len(log_before):] if log_after.startswith(log_before) else log_after
+    if log and not log.endswith("\n"):
+        log += "\n"
+    return log
+
+
+def _macro_error(interp, guard, log: str, exit_message: str | None, *, line: int | None, exception,
+                 canceled: bool, timed_out: bool, timeout: float | None, live: bool) -> tuple[str | None, str]:
+    """The run's error in ImageJ's own words (``None`` when it ran through), and its log.
+
+    The first that applies: a timeout, the interpreter's error (as ImageJ's "Macro Error"
+    dialog words it), a Java exception, the macro's ``exit("...")`` message, an
+    ``IJ.error(...)`` (taken off the log's end), and finally a dialog left open.
+    """
+    IJ = jvm.jimport("ij.IJ")
+    interp_error = interp.getErrorMessage()
+    ij_error = IJ.getErrorMessage()  # IJ.error(...) written to System.out without a window
+    macro_dialogs = [d for d in guard.dialogs if d.startswith("Macro Error: ")]
+    if timed_out:
+        return f"the macro did not finish within {timeout:g} s and was aborted", log
+    if interp_error is not None and macro_dialogs:
+        # ImageJ's own wording: "<message> in line N", then the line with the token marked
+        parts = [p.strip() for p in macro_dialogs[0][len("Macro Error: "):].split("\n") if p.strip()]
+        return ": ".join(parts), log
+    if interp_error is not None:
+        return (f"{interp_error} in line {line}" if line else str(interp_error)), log
+    if exception is not None and not canceled:
+        error = f"{_java_class(exception)}: {_java_message(exception)}"
+        return (error + f" (macro line {line})" if line else error), log
+    if canceled and exit_message is not None:
+        return exit_message, log
+    if ij_error is not None:
+        error = str(ij_error)
+        if log.endswith(error + "\n"):
+            log = log[: -len(error) - 1]
+        return error, log
+    if guard.dialogs and (canceled or not live):
+        # live: the dialogs may be the user's own, so only the macro's exit message counts
+        title, _, text = guard.dialogs[-1].partition(": ")
+        if title == "Macro" and text:  # exit("...") shown as a message (Fiji GUI)
+            return text, log
+        if live:
+            return None, log
+        return ("the macro opened a dialog that nobody can answer here, and it was closed: "
+                + "; ".join(guard.dialogs)), log
+    return None, log

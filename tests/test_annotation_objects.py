@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from pyfiji_dl.annotation.autolabel import _fill_object_holes
+from pyfiji_dl.annotation.object_cleanup import fill_object_holes
 from pyfiji_dl.annotation.objects import filter_by_area, renumber_in_raster_order
 from pyfiji_dl.annotation.watershed import split_touching
 
@@ -55,7 +55,7 @@ def test_the_two_orders_agree_on_scan_order_labels_and_differ_only_in_numbering(
 def test_autolabel_fills_holes_after_renumbering_with_the_same_result(seed):
     """autolabel used to drop objects, fill their holes, then renumber in raster order."""
     labels = split_touching(_blobs(seed))
-    before = renumber_in_raster_order(_fill_object_holes(filter_by_area(labels, 8, 250, order="id").labels))
-    after = _fill_object_holes(filter_by_area(labels, 8, 250, order="raster").labels)
+    before = renumber_in_raster_order(fill_object_holes(filter_by_area(labels, 8, 250, order="id").labels))
+    after = fill_object_holes(filter_by_area(labels, 8, 250, order="raster").labels)
     assert np.array_equal(before, after)
     assert np.count_nonzero(after) > np.count_nonzero(filter_by_area(labels, 8, 250, order="raster").labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ from .objects import annotation_instances
 if TYPE_CHECKING:
     from ...families.unet import UnetOptions
     from .model import UNetModel
+
+log = logging.getLogger(__name__)
 
 
 def _default_patch(shapes: list, div: int) -> tuple:
@@ -95,8 +98,6 @@ def _retrain_config(config: UNetConfig, options: UnetOptions, dataset: InstanceD
 
     The class weights of the border-weighted loss come from the new training masks.
     """
-    import sys
-
     from ...data.weights import balanced_class_weights
 
     defaults = {f.name: f.default for f in fields(options)}
@@ -104,9 +105,9 @@ def _retrain_config(config: UNetConfig, options: UnetOptions, dataset: InstanceD
             (("contrast", config.contrast), ("filters", config.filters), ("depth", config.depth))
             if getattr(options, name) != saved and getattr(options, name) != defaults[name]]
     if kept:
-        print(f"pyfiji-dl: warning: {', '.join(kept)} ignored: fine-tuning keeps the source model's network and "
-              f"contrast ({config.filters} filters, depth {config.depth}, contrast {config.contrast}), which its "
-              "weights expect", file=sys.stderr, flush=True)
+        log.warning("%s ignored: fine-tuning keeps the source model's network and contrast (%d filters, depth %d, "
+                    "contrast %s), which its weights expect", ", ".join(kept), config.filters, config.depth,
+                    config.contrast)
     div = config.divisible_by
     patch = tuple(options.patch) if options.patch else None
     if patch and len(patch) == 1:
@@ -297,7 +298,7 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
         _check_data(model.config, dataset, model_dir)
     else:
         if progress:
-            print(plan.summary(), flush=True)
+            log.info(plan.summary())
         training.check_new_model_dir(model_dir)
         if from_model is not None:
             source = load_model(from_model)
@@ -334,13 +335,13 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
     if (model_dir / WEIGHTS_BEST).exists():
         model.load_weights(WEIGHTS_BEST)  # restore the best epoch, not the last
     if model.early_stopped_at and progress:
-        print(f"Early stopping after epoch {model.early_stopped_at}: no better validation loss for "
-              f"{config.train_patience} epochs; keeping the best weights.", flush=True)
+        log.info("Early stopping after epoch %d: no better validation loss for %d epochs; keeping the best weights.",
+                 model.early_stopped_at, config.train_patience)
 
     card = read_card(model_dir)
     if options.threshold is None:
         if progress:
-            print(f"Optimising the probability threshold on {len(dataset.val)} validation image(s)...", flush=True)
+            log.info("Optimising the probability threshold on %d validation image(s)...", len(dataset.val))
         probabilities = [predict(model, s.image) for s in dataset.val]
         threshold, iou = optimise_threshold(probabilities, [s.labels for s in dataset.val])
         card.update(threshold_optimisation={"criterion": "pooled pixel IoU on the validation images",

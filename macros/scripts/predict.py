@@ -29,7 +29,7 @@ array, axes, calibration = session.from_imageplus(imp)  # the image as it is in 
 temporary = Path(tempfile.mkdtemp(prefix="pyfiji-dl-"))
 try:
     source = write_imagej_tiff(temporary / (name + ".tif"), array, axes, calibration=calibration)
-    family = read_card(str(model))["family"]
+    family = read_card(str(model)).family
     result = predict_paths(str(model), [source], str(output), overwrite=True, progress=False)
 finally:
     shutil.rmtree(temporary, ignore_errors=True)

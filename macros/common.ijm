@@ -340,12 +340,11 @@ function pyfijiOpenTable(csv) {
     if (nImages > 0)
         id = getImageID();
     title = File.getName(csv);
-    if (isOpen(title)) {
-        selectWindow(title);
-        run("Close");
-    }
-    open(csv);
-    if (id != 0)
+    // Table.open shows it in the window of a table of that title (an earlier run's), if
+    // any; selecting that window first would wait up to a second for it to be activated,
+    // and as long again to activate the image once more
+    Table.open(csv);
+    if (id != 0 && getImageID() != id)
         selectImage(id);
     return title;
 }

@@ -223,6 +223,18 @@ def test_client_imports_neither_tensorflow_nor_numpy(data, env, tmp_path):
     assert not {m for m in modules if m.startswith(("pyfiji_dl.families", "pyfiji_dl.models", "dataclasses"))}
 
 
+def test_a_mistyped_command_reads_the_same_and_starts_no_worker(env, tmp_path):
+    """Without a worker the command line is checked before one would start; through a running
+    worker (the fast path, parsed there) the usage error is the parser's, word for word."""
+    mistyped = ["predict", "--no-such-option", "model", "image.tif", "-o", "out"]
+    alone = run(mistyped, worker_env(tmp_path / "w"), check=False)
+    assert alone.returncode == 2 and "unrecognized arguments: --no-such-option" in alone.stderr
+    assert not list((tmp_path / "w").glob("*/worker.json"))  # no worker was started for it
+    run(["worker", "start"], env)
+    through = run(mistyped, env, check=False)
+    assert (through.returncode, through.stdout, through.stderr) == (2, alone.stdout, alone.stderr)
+
+
 def test_socket_and_folders_are_private(env):
     run(["worker", "start"], env)
     root = Path(env["PYFIJI_DL_WORKER_DIR"])

@@ -148,15 +148,16 @@ IN_PROCESS = "in-process"  # run_argv's answer: no worker for this command, do n
 
 
 def run_argv(argv: list):
-    """The fast path: send ``argv`` to the worker without building the command line parser.
+    """The fast path: send ``argv`` to a running worker without building the command line parser.
 
     Returns
     -------
     int, None or IN_PROCESS
         The command's exit code when the worker ran it (or took it, with ``--submit``);
         :data:`IN_PROCESS` when it must run in this process (no worker used); None when
-        this is not a plain worker command (help, a distributed run, an abbreviated
-        option...): the caller parses the command line and decides as before.
+        no worker listens yet (the command line is parsed, so that a mistyped command does
+        not start one) or this is not a plain worker command (help, a distributed run...):
+        the caller parses the command line and decides as before.
     """
     flags = set()
     index = 0
@@ -177,6 +178,13 @@ def run_argv(argv: list):
             return None
     if "--no-worker" in flags or disabled_reason() is not None:
         return IN_PROCESS
+    try:
+        listening = connect()
+    except OSError:
+        return None
+    if listening is None:
+        return None  # no worker yet: the command line is checked before one is started for it
+    listening.close()
     submit, for_imagej = "--submit" in flags, "--for-imagej" in flags
     if for_imagej:
         # as pyfiji_dl.cli does for --for-imagej: ImageJ's exec() reads standard output only

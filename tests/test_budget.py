@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from pyfiji_dl.models.budget import FAMILY_DEFAULTS, choose_training_plan, explicit_options, resolve_options
+from pyfiji_dl import families
+from pyfiji_dl.models.budget import choose_training_plan, explicit_options, resolve_options
 from pyfiji_dl.models.training import (BudgetClock, budget_allows_another_epoch, budget_stop_message,
                                        predicted_epoch_seconds)
 
@@ -15,16 +16,25 @@ QUARTERS = [(256, 256)] * 3
 NUCLEI = [(30, 28), (41, 37), (12, 15)]  # bounding boxes of DSB2018-like nuclei
 
 
+def plan_for(family: str, *args, **kwargs):
+    """The plan with the registered family's training profile."""
+    return choose_training_plan(families.get(family).training_profile, *args, **kwargs)
+
+
+def published_default(family: str, option: str, ndim: int = 2):
+    return getattr(families.get(family).training_profile.defaults(ndim), option)
+
+
 def test_gpu_without_budget_keeps_the_published_defaults():
-    plan = choose_training_plan("stardist", "/GPU:0", 8, [(1024, 1024)], NUCLEI)
+    plan = plan_for("stardist", "/GPU:0", 8, [(1024, 1024)], NUCLEI)
     assert (plan.patch, plan.batch, plan.steps, plan.epochs, plan.lr) == ((256, 256), 4, 100, 100, 3e-4)
     assert plan.device == "gpu" and plan.explicit == ()
     assert set(plan.reasons) == {"patch", "batch", "steps", "epochs", "lr"}
 
 
 def test_cpu_gets_smaller_patches_and_shorter_epochs():
-    cpu = choose_training_plan("stardist", "/CPU:0", 2, QUARTERS, NUCLEI)
-    gpu = choose_training_plan("stardist", "/GPU:0", 2, QUARTERS, NUCLEI)
+    cpu = plan_for("stardist", "/CPU:0", 2, QUARTERS, NUCLEI)
+    gpu = plan_for("stardist", "/GPU:0", 2, QUARTERS, NUCLEI)
     assert cpu.patch == (128, 128) and gpu.patch == (256, 256)
     assert cpu.steps < gpu.steps
     assert "CPU" in cpu.reasons["patch"]
@@ -32,31 +42,31 @@ def test_cpu_gets_smaller_patches_and_shorter_epochs():
 
 
 def test_large_objects_get_a_patch_that_holds_them_with_margin():
-    small = choose_training_plan("stardist", "cpu", 2, [(1024, 1024)], NUCLEI)
-    large = choose_training_plan("stardist", "cpu", 2, [(1024, 1024)], [(100, 150), (20, 20)])
+    small = plan_for("stardist", "cpu", 2, [(1024, 1024)], NUCLEI)
+    large = plan_for("stardist", "cpu", 2, [(1024, 1024)], [(100, 150), (20, 20)])
     assert small.patch == (128, 128)
     assert large.patch == (208, 304)  # 2 x 100 and 2 x 150 rounded up to multiples of 16
     assert all(p % 16 == 0 for p in large.patch)
     assert "largest object (100, 150)" in large.reasons["patch"]
-    gpu_large = choose_training_plan("unet", "gpu", 2, [(1024, 1024)], [(200, 60)])
+    gpu_large = plan_for("unet", "gpu", 2, [(1024, 1024)], [(200, 60)])
     assert gpu_large.patch == (400, 256)
 
 
 def test_patch_shrinks_to_the_smallest_image_and_stays_divisible():
-    plan = choose_training_plan("stardist", "gpu", 2, [(200, 500), (300, 180)], NUCLEI)
+    plan = plan_for("stardist", "gpu", 2, [(200, 500), (300, 180)], NUCLEI)
     assert plan.patch == (192, 176)
-    care = choose_training_plan("care", "cpu", 2, [(60, 500)], divisor=8)
+    care = plan_for("care", "cpu", 2, [(60, 500)], divisor=8)
     assert care.patch == (56, 64)
-    n2v = choose_training_plan("n2v", "cpu", 2, [(60, 500)], divisor=8)
+    n2v = plan_for("n2v", "cpu", 2, [(60, 500)], divisor=8)
     assert n2v.patch == (56, 56)  # square YX for n2v's rotations
-    deep = choose_training_plan("care", "cpu", 2, [(100, 100)], divisor=32)
+    deep = plan_for("care", "cpu", 2, [(100, 100)], divisor=32)
     assert all(p % 32 == 0 for p in deep.patch)
 
 
 def test_a_budget_gives_enough_short_epochs():
-    no_budget = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI)
-    two = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
-    ten = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=10)
+    no_budget = plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI)
+    two = plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
+    ten = plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=10)
     assert two.steps < no_budget.steps and two.steps <= ten.steps
     for plan in (two, ten):
         expected_epochs = 60 * plan.max_minutes / (plan.steps * plan.estimated_step_seconds)
@@ -65,27 +75,27 @@ def test_a_budget_gives_enough_short_epochs():
         assert plan.reduce_lr["patience"] < plan.early_stopping_patience
     assert "2 min" in two.reasons["steps"]
     # a GPU does many more steps in the same time, up to the published steps per epoch
-    gpu = choose_training_plan("stardist", "gpu", 2, QUARTERS, NUCLEI, max_minutes=2)
-    assert two.steps < gpu.steps <= FAMILY_DEFAULTS[("stardist", 2)]["steps"]
+    gpu = plan_for("stardist", "gpu", 2, QUARTERS, NUCLEI, max_minutes=2)
+    assert two.steps < gpu.steps <= published_default("stardist", "steps")
     # more cores, more steps
-    many = choose_training_plan("care", "cpu", 8, [(512, 512)], max_minutes=5)
-    few = choose_training_plan("care", "cpu", 1, [(512, 512)], max_minutes=5)
+    many = plan_for("care", "cpu", 8, [(512, 512)], max_minutes=5)
+    few = plan_for("care", "cpu", 1, [(512, 512)], max_minutes=5)
     assert many.steps > few.steps
 
 
 def test_explicit_options_always_win():
     given = {"patch": (64, 64), "batch": 2, "steps": 7, "epochs": 3, "lr": 1e-3}
     for device, minutes in (("cpu", None), ("gpu", None), ("cpu", 2)):
-        plan = choose_training_plan("stardist", device, 2, QUARTERS, [(100, 100)], minutes, given)
+        plan = plan_for("stardist", device, 2, QUARTERS, [(100, 100)], minutes, given)
         assert (plan.patch, plan.batch, plan.steps, plan.epochs, plan.lr) == ((64, 64), 2, 7, 3, 1e-3)
         assert all(reason == "as given" for reason in plan.reasons.values())
         assert plan.explicit == ("batch", "epochs", "lr", "patch", "steps")
-    one_axis = choose_training_plan("care", "cpu", 2, [(16, 128, 128)], explicit_options={"patch": (32,)})
+    one_axis = plan_for("care", "cpu", 2, [(16, 128, 128)], explicit_options={"patch": (32,)})
     assert one_axis.patch == (32, 32, 32)
 
 
 def test_three_dimensional_defaults():
-    plan = choose_training_plan("stardist", "gpu", 4, [(64, 512, 512)], [(10, 20, 20)])
+    plan = plan_for("stardist", "gpu", 4, [(64, 512, 512)], [(10, 20, 20)])
     assert plan.patch == (48, 96, 96) and plan.batch == 2
 
 
@@ -103,7 +113,7 @@ class _Options:
 def test_resolve_fills_only_unset_fields():
     options = _Options(steps=5, max_minutes=3)
     assert explicit_options(options) == {"steps": 5}
-    plan = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, 3, explicit_options(options))
+    plan = plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI, 3, explicit_options(options))
     resolved = resolve_options(options, plan)
     assert resolved.steps == 5 and resolved.patch == plan.patch and resolved.batch == plan.batch
     assert resolved.epochs == plan.epochs and resolved.lr == plan.lr and resolved.depth == 3
@@ -158,21 +168,21 @@ def test_budget_clock_without_a_budget_never_stops():
         assert budget.epoch_ended()
 
 
-@pytest.mark.parametrize("family", ["stardist", "care", "n2v", "unet"])
+@pytest.mark.parametrize("family", families.names())
 def test_every_family_has_a_plan_for_cpu_and_gpu_with_and_without_budget(family):
     for device in ("cpu", "gpu"):
         for minutes in (None, 2, 10):
-            plan = choose_training_plan(family, device, 2, [(512, 512)], NUCLEI, minutes)
+            plan = plan_for(family, device, 2, [(512, 512)], NUCLEI, minutes)
             assert plan.steps >= 1 and plan.epochs >= 1 and plan.batch >= 1
             assert all(p % 8 == 0 for p in plan.patch)
 
 
 def test_the_plan_keeps_its_estimate_of_the_epochs_within_the_budget():
-    two = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
+    two = plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
     assert 10 <= two.expected_epochs < two.epochs  # an estimate; the plan's epochs are only a bound
     assert str(two.expected_epochs) in two.reasons["epochs"]
     assert two.as_dict()["expected_epochs"] == two.expected_epochs
-    without = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI)
+    without = plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI)
     assert without.expected_epochs == without.epochs
 
 
@@ -194,11 +204,11 @@ def test_the_budget_stop_says_how_many_epochs_fitted_not_the_plans_upper_bound()
 
 
 def test_a_short_budget_on_a_cpu_raises_stardists_learning_rate_and_nothing_else_does():
-    short = choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
-    published = FAMILY_DEFAULTS[("stardist", 2)]["lr"]
+    short = plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=2)
+    published = published_default("stardist", "lr")
     assert short.lr > published and "steps fit in the budget" in short.reasons["lr"]
     # a GPU does thousands of steps in the same budget; no budget: the published schedule
-    assert choose_training_plan("stardist", "gpu", 2, QUARTERS, NUCLEI, max_minutes=2).lr == published
-    assert choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI).lr == published
-    assert choose_training_plan("stardist", "cpu", 2, QUARTERS, NUCLEI, 2, {"lr": 1e-4}).lr == 1e-4
-    assert choose_training_plan("care", "cpu", 2, [(256, 256)], max_minutes=2).lr == FAMILY_DEFAULTS[("care", 2)]["lr"]
+    assert plan_for("stardist", "gpu", 2, QUARTERS, NUCLEI, max_minutes=2).lr == published
+    assert plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI).lr == published
+    assert plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI, 2, {"lr": 1e-4}).lr == 1e-4
+    assert plan_for("care", "cpu", 2, [(256, 256)], max_minutes=2).lr == published_default("care", "lr")

@@ -37,8 +37,10 @@ def no_partial_files(folder: Path):
 
 
 def test_help_does_not_import_tensorflow_or_start_java():
-    code = ("import sys\nfrom pyfiji_dl.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    # also each family's 'train NAME --help', whose defaults come from the family's training profile
+    code = ("import sys\nfrom pyfiji_dl.cli import main\nfrom pyfiji_dl.families import names\n"
+            "for argv in [['--help']] + [['train', name, '--help'] for name in names()]:\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
             "assert 'jpype' not in sys.modules, 'java imported'\nprint('clean')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

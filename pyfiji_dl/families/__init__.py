@@ -1,10 +1,11 @@
 """The model families pyfiji_dl trains and runs, one module each, and their registry.
 
 Adding a family: write its module here (a :class:`~pyfiji_dl.families.base.Family`
-subclass and ``FAMILY``: options, data, training, evaluation, menu label, and how its
-exports are described), its adapter in :mod:`pyfiji_dl.models` (network, training,
-prediction, ``OUTPUTS``, and its part of the model card, ``CARD_DETAILS``), its tests,
-and add its module name to ``MODULES``. The command line (``train NAME``, ``predict``,
+subclass and ``FAMILY``: options with their training profile
+(:class:`~pyfiji_dl.models.budget.TrainingProfile`, what the time-budget plan needs), data,
+training, evaluation, menu label, and how its exports are described), its adapter in
+:mod:`pyfiji_dl.models` (network, training, prediction, ``OUTPUTS``, and its part of the
+model card, ``CARD_DETAILS``), its tests, and add its module name to ``MODULES``. The command line (``train NAME``, ``predict``,
 ``evaluate``, ``export``), ``pyfiji-dl families`` and the family list the Fiji macros
 offer are generated from this registry.
 """

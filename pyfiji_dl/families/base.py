@@ -2,7 +2,8 @@
 
 A family module (``stardist.py``, ``unet.py``, ``care.py``, ``n2v.py`` in this
 package) subclasses :class:`Family`: its options dataclass (owning the defaults the
-command line shows), its training-data layout and loader, the training run
+command line shows, and the training profile the time-budget plan reads:
+:class:`~pyfiji_dl.models.budget.TrainingProfile`), its training-data layout and loader, the training run
 (check the data, train with its adapter in :mod:`pyfiji_dl.models`, then QC report
 and provenance), evaluation on data with ground truth, the label of its Fiji
 menu entry, and how its exported packages and Fiji zips are described (network,
@@ -25,6 +26,8 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from typing import ClassVar
 from pathlib import Path
 
+from ..models.budget import TrainingProfile
+
 log = logging.getLogger(__name__)
 
 # Papers several families cite (each family is built on the U-Net).
@@ -42,7 +45,9 @@ class TrainingOptions:
     """The training options every family takes; a family's options dataclass adds its own.
 
     ``epochs``, ``steps``, ``patch``, ``batch`` and ``lr`` None are planned for the
-    device, the data and ``max_minutes`` (:mod:`pyfiji_dl.models.budget`).
+    device, the data and ``max_minutes`` (:mod:`pyfiji_dl.models.budget`) from the family's
+    ``training_profile`` (a class attribute each family's options declare: its published
+    defaults, step cost and patch rules; the adapter passes it to the plan).
 
     Attributes
     ----------
@@ -70,6 +75,9 @@ class TrainingOptions:
     seed: int = 42
     augment: bool = True
     max_minutes: float | None = None
+
+    # What the training plan needs to know about the family (declared by each family's options).
+    training_profile: ClassVar[TrainingProfile]
 
     # The order of the saved options (None: the shared schedule, the family's own options, then seed,
     # augmentation and budget), kept as provenance files were written before the options shared this base.
@@ -132,7 +140,8 @@ class Family:
         ``pyfiji-dl train --help`` line and ``train NAME --help`` text.
     options_class : type
         Dataclass of the training options; its field defaults are the family's
-        defaults (the command line passes only what the user gave).
+        defaults (the command line passes only what the user gave), and its
+        ``training_profile`` the published defaults and step cost the training plan uses.
     export_task, task_tag : str
         What the model does, in an exported package's description, and its bioimage.io tag.
     fiji_plugin : str or None
@@ -171,12 +180,15 @@ class Family:
         field = next(f for f in fields(self.options_class) if f.name == option)
         return field.default if field.default is not MISSING else field.default_factory()
 
+    @property
+    def training_profile(self) -> TrainingProfile:
+        """What the training plan needs to know about the family (its options' ``training_profile``)."""
+        return self.options_class.training_profile
+
     def published_default(self, option: str):
         """The value of a planned option (epochs, steps, patch, batch, lr) in the family's
         documentation (2D, GPU, no budget); the options dataclass leaves it None to be planned."""
-        from ..models.budget import FAMILY_DEFAULTS
-
-        return FAMILY_DEFAULTS[(self.name, 2)][option]
+        return getattr(self.training_profile.defaults(2), option)
 
     def add_options(self, parser) -> None:
         """Add the family's own options to its ``train NAME`` parser (defaults stay None)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..argtypes import positive_float, positive_int
+from ..models.budget import PublishedDefaults, TrainingProfile
 from .base import (UNET_PAPER, TrainingOptions, TrainingOutcome, announcer, check_start, default_text,
                    finish_training, sizes, train_adapter)
 from .instances import InstanceFamily
@@ -25,6 +26,30 @@ STARDIST_2D_PAPER = ("Schmidt, Weigert, Broaddus, Myers. Cell Detection with Sta
 STARDIST_MACRO = "stardist_postprocessing.ijm"
 STARDIST_3D_PAPER = ("Weigert, Schmidt, Haase, Sugawara, Myers. Star-convex Polyhedra for 3D Object Detection and "
                      "Segmentation in Microscopy. WACV 2020.", "10.1109/WACV45572.2020.9093435")
+
+#: What the time-budget training plan needs to know about StarDist (:mod:`pyfiji_dl.models.budget`).
+TRAINING_PROFILE = TrainingProfile(
+    family="stardist",
+    # ZeroCostDL4Mic / StarDist example notebooks
+    published={2: PublishedDefaults(patch=(256, 256), batch=4, steps=100, epochs=100, lr=3e-4),
+               3: PublishedDefaults(patch=(48, 96, 96), batch=2, steps=100, epochs=100, lr=3e-4)},
+    # the U-Net's pooling (2**depth, depth 3) times StarDist's grid (2)
+    divisor=16,
+    # measured with the default network on the 2-core machine of issue 17 while other jobs
+    # shared it: patch 128 x batch 4 took 0.3 s per step
+    core_seconds_per_pixel=1.2e-5,
+    # patch 128 trained StarDist better than 256 in six minutes on two cores (issue 17): more
+    # updates per minute
+    cpu_patch=128,
+    # StarDist's published learning rate (3e-4) is made for 100 epochs of 100 steps. A budget
+    # that allows only a few hundred steps ends it on the plateau StarDist's loss crosses
+    # early (the object probabilities are learnt, the ray distances not yet): on a DSB2018
+    # quarter after 220 steps of 128 x 128 x 4, F1 0.26 with 3e-4 and 0.68 with 1e-3 (Adam's
+    # own default, Kingma & Ba 2015), the learning rate then halved on plateau (issue 17).
+    short_run_lr=1e-3,
+    # objects and the context around them must fit a patch
+    patch_holds_objects=True,
+)
 
 
 @dataclass
@@ -47,6 +72,7 @@ class StarDistOptions(TrainingOptions):
 
     saved_order = ("epochs", "steps", "patch", "batch", "rays", "grid", "lr", "depth", "filters", "seed", "augment",
                    "max_minutes", "extra")
+    training_profile = TRAINING_PROFILE
 
 
 class StarDist(InstanceFamily):

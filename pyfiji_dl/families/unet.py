@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..argtypes import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int, probability
 from ..errors import OptionError
+from ..models.budget import PublishedDefaults, TrainingProfile
 from .base import (UNET_PAPER, TrainingOptions, TrainingOutcome, announcer, check_start, default_text,
                    finish_training, sizes, train_adapter)
 from .instances import InstanceFamily
@@ -22,6 +23,21 @@ from .instances import InstanceFamily
 LOSSES = ("focal", "weighted-bce")
 CONTRAST_METHODS = ("none", "percentile", "clahe")
 DEPTHS = (2, 3, 4)
+
+#: What the time-budget training plan needs to know about the U-Net (:mod:`pyfiji_dl.models.budget`).
+TRAINING_PROFILE = TrainingProfile(
+    family="unet",
+    # Salomon-Sörensen, Lund MSc thesis 2023 (batch 4, Adam 2e-4), patch 256
+    published={2: PublishedDefaults(patch=(256, 256), batch=4, steps=100, epochs=100, lr=2e-4)},
+    # 2**4, the deepest U-Net (DEPTHS)
+    divisor=16,
+    # StarDist's figure (its network is a U-Net too); no U-Net timing is cited for it
+    core_seconds_per_pixel=1.2e-5,
+    # as StarDist's: patch 128 trained better than 256 within a CPU budget (issue 17, measured on StarDist)
+    cpu_patch=128,
+    # nuclei and the context around them must fit a patch
+    patch_holds_objects=True,
+)
 
 
 @dataclass
@@ -95,6 +111,8 @@ class UnetOptions(TrainingOptions):
     min_area: int | None = None
     max_area: int | None = None
     split_touching: bool = False
+
+    training_profile = TRAINING_PROFILE
 
     def check(self, *, network: bool = True) -> None:
         """Raise ``ValueError`` naming every option out of range.

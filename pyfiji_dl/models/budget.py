@@ -1,8 +1,8 @@
 """Training defaults chosen for the machine, the data and the time budget.
 
 The published defaults of the model families (ZeroCostDL4Mic's StarDist/CARE
-notebooks, n2v's examples, the U-Net seeds) were chosen for a GPU. On a CPU with a
-time limit they leave a few long epochs of large patches that do not converge:
+notebooks, n2v's examples, Salomon-Sörensen's U-Net thesis) were chosen for a GPU.
+On a CPU with a time limit they leave a few long epochs of large patches that do not converge:
 StarDist trained six minutes on two cores reached F1 0.79 with patch 256 and 100
 steps per epoch, 0.90 with patch 128 and 50 steps (issue 17).
 
@@ -11,6 +11,11 @@ sizes, the budget and the options the user gave; it returns the patch, batch, st
 per epoch, epochs and learning-rate schedule with the reason for each. Options the
 user gave always win. :func:`resolve_options` fills the unset (None) fields of a
 family's options dataclass from the plan.
+
+What differs between families (their published defaults, step cost, CPU patch and
+batch, short-run learning rate, patch shape rules) is each family's
+:class:`TrainingProfile`, declared with its options in :mod:`pyfiji_dl.families`;
+nothing here is keyed by a family's name.
 """
 
 from __future__ import annotations
@@ -19,33 +24,87 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 
-# --- what each family needs and the defaults of its documentation ----------------------
+# --- what a family declares: its training profile --------------------------------------
 
-#: Published defaults per family and dimensionality (GPU notebooks and examples).
-FAMILY_DEFAULTS = {
-    # StarDist: ZeroCostDL4Mic / StarDist example notebooks
-    ("stardist", 2): {"patch": (256, 256), "batch": 4, "steps": 100, "epochs": 100, "lr": 3e-4},
-    ("stardist", 3): {"patch": (48, 96, 96), "batch": 2, "steps": 100, "epochs": 100, "lr": 3e-4},
-    # CARE: CSBDeep examples (patch 64, batch 16, lr 4e-4)
-    ("care", 2): {"patch": (64, 64), "batch": 16, "steps": 100, "epochs": 100, "lr": 4e-4},
-    ("care", 3): {"patch": (16, 64, 64), "batch": 16, "steps": 100, "epochs": 100, "lr": 4e-4},
-    # Noise2Void: n2v examples (patch 64, batch 64-128 in 2D, 4 in 3D, lr 4e-4)
-    ("n2v", 2): {"patch": (64, 64), "batch": 64, "steps": 100, "epochs": 100, "lr": 4e-4},
-    ("n2v", 3): {"patch": (32, 64, 64), "batch": 4, "steps": 100, "epochs": 100, "lr": 4e-4},
-    # U-Net: Salomon-Sörensen, Lund MSc thesis 2023 (batch 4, Adam 2e-4), patch 256
-    ("unet", 2): {"patch": (256, 256), "batch": 4, "steps": 100, "epochs": 100, "lr": 2e-4},
-}
 
-#: Patch sizes must be multiples of this (U-Net pooling 2**depth, times StarDist's grid).
-DEFAULT_DIVISOR = {"stardist": 16, "care": 8, "n2v": 8, "unet": 16}
+@dataclass(frozen=True)
+class PublishedDefaults:
+    """A family's training defaults as its documentation publishes them (GPU notebooks and examples).
 
-#: Seconds one CPU core spends per input pixel of a training batch (forward, backward,
-#: data generation), measured with the families' default networks on the 2-core machine
-#: of issue 17 while other jobs shared it (StarDist 2D patch 128 x batch 4: 0.3 s per step;
-#: CARE 64 x 16 with 5x5 kernels: 2 s; Noise2Void 64 x 64: 4.4 s). Only the ratio of budget
-#: to step time matters for the plan; a wrong figure changes the number of epochs, never
-#: the stop at the budget, which is measured while training.
-CORE_SECONDS_PER_PIXEL = {"stardist": 1.2e-5, "care": 6.0e-5, "n2v": 3.5e-5, "unet": 1.2e-5}
+    Attributes
+    ----------
+    patch : tuple of int
+    batch, steps, epochs : int
+    lr : float
+    """
+
+    patch: tuple
+    batch: int
+    steps: int
+    epochs: int
+    lr: float
+
+
+@dataclass(frozen=True)
+class TrainingProfile:
+    """What the training plan needs to know about a model family.
+
+    Each family declares one next to its options dataclass (``training_profile``, in its
+    module of :mod:`pyfiji_dl.families`), with the source of each value beside it; the
+    plan itself (:func:`choose_training_plan`) is the same for every family.
+
+    Attributes
+    ----------
+    family : str
+        The family's name (the plan and the model card record it).
+    published : dict
+        :class:`PublishedDefaults` per dimensionality (``{2: ..., 3: ...}``) that the
+        family trains.
+    divisor : int
+        Patch sizes must be multiples of it (U-Net pooling ``2**depth``, times StarDist's
+        grid) when the adapter does not give its own.
+    core_seconds_per_pixel : float
+        Seconds one CPU core spends per input pixel of a training batch (forward, backward,
+        data generation). Only the ratio of budget to step time matters for the plan; a
+        wrong figure changes the number of epochs, never the stop at the budget, which is
+        measured while training.
+    cpu_patch : int, optional
+        Side of a 2D patch on a CPU, smaller than the published one for more updates per
+        minute (objects still decide the minimum). A family that has one also gets half
+        its published steps per epoch on a CPU without a budget, so that the learning rate
+        adapts sooner.
+    cpu_batch : int, optional
+        Batch of a 2D run on a CPU, when the published one makes a step take seconds there.
+    short_run_lr : float, optional
+        Learning rate when fewer than :data:`SHORT_RUN_STEPS` steps fit in the budget.
+    patch_holds_objects : bool
+        The patch grows to hold the largest annotated object :data:`OBJECT_MARGIN` times
+        (instance and semantic segmentation: an object and its context).
+    square_patches : bool
+        The patch's Y and X are equal (the family's augmentation rotates patches by 90 degrees).
+    """
+
+    family: str
+    published: dict
+    divisor: int
+    core_seconds_per_pixel: float
+    cpu_patch: int | None = None
+    cpu_batch: int | None = None
+    short_run_lr: float | None = None
+    patch_holds_objects: bool = False
+    square_patches: bool = False
+
+    def defaults(self, ndim: int) -> PublishedDefaults:
+        """The published defaults for ``ndim``-dimensional images."""
+        try:
+            return self.published[ndim]
+        except KeyError:
+            raise ValueError(f"{self.family} has no training defaults for {ndim}D images "
+                             f"(it trains {', '.join(f'{n}D' for n in sorted(self.published))})") from None
+
+
+# --- what every family's plan shares ------------------------------------------------------
+
 #: A GPU does a training step about this many times faster than one CPU core.
 GPU_SPEEDUP = 40.0
 #: Beyond this many cores TensorFlow's CPU kernels stop scaling for these small networks.
@@ -61,19 +120,7 @@ STARTUP_SECONDS = 20.0
 #: Share of the budget spent on validation at the end of each epoch.
 VALIDATION_SHARE = 0.1
 
-#: On a CPU, smaller patches give more updates per minute: patch 128 trained StarDist
-#: better than 256 in six minutes on two cores (issue 17). Objects still decide the minimum.
-CPU_PATCH = {"stardist": 128, "unet": 128}
-#: Noise2Void's batch of 64 patches of 64 x 64 takes seconds per step on a CPU; 32
-#: halves it and still masks ~26,000 pixels per step (19.8 % of 32 x 64 x 64 / 32).
-CPU_BATCH = {"n2v": 32}
-#: StarDist's published learning rate (3e-4) is made for 100 epochs of 100 steps. A budget
-#: that allows only a few hundred steps ends it on the plateau StarDist's loss crosses
-#: early (the object probabilities are learnt, the ray distances not yet): on a DSB2018
-#: quarter after 220 steps of 128 x 128 x 4, F1 0.26 with 3e-4 and 0.68 with 1e-3 (Adam's
-#: own default, Kingma & Ba 2015), the learning rate then halved on plateau (issue 17).
-SHORT_RUN_LR = {"stardist": 1e-3}
-#: Below this many steps within the budget a run counts as short.
+#: Below this many steps within the budget a run counts as short (see ``short_run_lr``).
 SHORT_RUN_STEPS = 1000
 #: A patch at least this many times the largest object's extent: the object and the
 #: context StarDist/U-Net need around it (the data check warns above half the patch).
@@ -170,16 +217,16 @@ def _round_down(value: float, divisor: int) -> int:
     return int(value // divisor * divisor)
 
 
-def step_seconds(family: str, device: str, n_cores: int, patch: tuple, batch: int) -> float:
-    """Estimated seconds of one training step (see :data:`CORE_SECONDS_PER_PIXEL`)."""
+def step_seconds(profile: TrainingProfile, device: str, n_cores: int, patch: tuple, batch: int) -> float:
+    """Estimated seconds of one training step (see :attr:`TrainingProfile.core_seconds_per_pixel`)."""
     pixels = batch * math.prod(patch)
-    core_seconds = pixels * CORE_SECONDS_PER_PIXEL[family]
+    core_seconds = pixels * profile.core_seconds_per_pixel
     if device_kind(device) == "gpu":
         return core_seconds / GPU_SPEEDUP
     return core_seconds / min(max(1, n_cores), MAX_USEFUL_CORES)
 
 
-def _plan_patch(family, device, ndim, smallest_image, largest_object, divisor, default, explicit):
+def _plan_patch(profile, device, ndim, smallest_image, largest_object, divisor, default, explicit):
     """The patch per axis and its reason."""
     if "patch" in explicit:
         patch = tuple(int(p) for p in explicit["patch"])
@@ -188,11 +235,11 @@ def _plan_patch(family, device, ndim, smallest_image, largest_object, divisor, d
         return patch, "as given"
     wanted = list(default)
     why = "the family's published default"
-    if device_kind(device) == "cpu" and family in CPU_PATCH and ndim == 2:
-        wanted = [CPU_PATCH[family]] * ndim
-        why = (f"{CPU_PATCH[family]} on a CPU: more updates per minute than {default[-1]}, "
+    if device_kind(device) == "cpu" and profile.cpu_patch is not None and ndim == 2:
+        wanted = [profile.cpu_patch] * ndim
+        why = (f"{profile.cpu_patch} on a CPU: more updates per minute than {default[-1]}, "
                "which converges too slowly without a GPU")
-    if largest_object is not None and family in ("stardist", "unet"):
+    if largest_object is not None and profile.patch_holds_objects:
         needed = [_round_up(OBJECT_MARGIN * extent, divisor) for extent in largest_object]
         if any(n > w for n, w in zip(needed, wanted)):
             wanted = [max(n, w) for n, w in zip(needed, wanted)]
@@ -205,20 +252,20 @@ def _plan_patch(family, device, ndim, smallest_image, largest_object, divisor, d
         if any(f < w for f, w in zip(fitting, wanted)):
             wanted = [min(f, w) for f, w in zip(fitting, wanted)]
             why += f", shrunk to the smallest image {tuple(int(s) for s in smallest_image)}"
-    if family == "n2v" and ndim >= 2 and wanted[-1] != wanted[-2]:  # rotations need square YX
+    if profile.square_patches and ndim >= 2 and wanted[-1] != wanted[-2]:
         wanted[-1] = wanted[-2] = min(wanted[-1], wanted[-2])
     return tuple(int(w) for w in wanted), why + f" (a multiple of {divisor}, as the network needs)"
 
 
-def choose_training_plan(family: str, device: str | None, n_cores: int, image_shapes: list,
+def choose_training_plan(profile: TrainingProfile, device: str | None, n_cores: int, image_shapes: list,
                          object_sizes: list | None = None, max_minutes: float | None = None,
                          explicit_options: dict | None = None, *, divisor: int | None = None) -> TrainingPlan:
     """Patch, batch, steps, epochs and learning-rate schedule for this machine, data and budget.
 
     Parameters
     ----------
-    family : str
-        ``"stardist"``, ``"care"``, ``"n2v"`` or ``"unet"``.
+    profile : TrainingProfile
+        The family's (its options dataclass's ``training_profile``).
     device : str or None
         ``"/GPU:0"``, ``"gpu"``, ``"/CPU:0"``, ``"cpu"`` (None: CPU).
     n_cores : int
@@ -232,7 +279,7 @@ def choose_training_plan(family: str, device: str | None, n_cores: int, image_sh
     explicit_options : dict, optional
         Options the user gave (``patch``, ``batch``, ``steps``, ``epochs``, ``lr``); kept.
     divisor : int, optional
-        Patch sizes must be multiples of it (default per family: 2**depth, times the grid).
+        Patch sizes must be multiples of it (default: the profile's ``divisor``).
 
     Returns
     -------
@@ -240,28 +287,28 @@ def choose_training_plan(family: str, device: str | None, n_cores: int, image_sh
     """
     explicit = {k: v for k, v in (explicit_options or {}).items() if v is not None and k in PLANNED}
     ndim = len(image_shapes[0]) if image_shapes else 2
-    defaults = FAMILY_DEFAULTS[(family, ndim)]
+    defaults = profile.defaults(ndim)
     kind = device_kind(device)
-    divisor = divisor or DEFAULT_DIVISOR[family]
+    divisor = divisor or profile.divisor
     smallest = tuple(min(s[i] for s in image_shapes) for i in range(ndim)) if image_shapes else None
     largest = None
     if object_sizes is not None and len(object_sizes):
         largest = tuple(max(int(o[i]) for o in object_sizes) for i in range(ndim))
     reasons = {}
 
-    patch, reasons["patch"] = _plan_patch(family, kind, ndim, smallest, largest, divisor, defaults["patch"], explicit)
+    patch, reasons["patch"] = _plan_patch(profile, kind, ndim, smallest, largest, divisor, defaults.patch, explicit)
 
     if "batch" in explicit:
         batch, reasons["batch"] = int(explicit["batch"]), "as given"
-    elif kind == "cpu" and family in CPU_BATCH and ndim == 2:
-        batch = CPU_BATCH[family]
-        reasons["batch"] = f"{batch} on a CPU: half the step time of the published {defaults['batch']}"
+    elif kind == "cpu" and profile.cpu_batch is not None and ndim == 2:
+        batch = profile.cpu_batch
+        reasons["batch"] = f"{batch} on a CPU: half the step time of the published {defaults.batch}"
     else:
-        batch, reasons["batch"] = defaults["batch"], "the family's published default"
+        batch, reasons["batch"] = defaults.batch, "the family's published default"
 
-    lr = float(explicit.get("lr", defaults["lr"]))
+    lr = float(explicit.get("lr", defaults.lr))
     reasons["lr"] = "as given" if "lr" in explicit else "the family's published default"
-    seconds = step_seconds(family, kind, n_cores, patch, batch)
+    seconds = step_seconds(profile, kind, n_cores, patch, batch)
 
     if max_minutes:
         usable = max(60.0 * max_minutes - STARTUP_SECONDS, 0.5 * 60.0 * max_minutes) * (1 - VALIDATION_SHARE)
@@ -269,15 +316,15 @@ def choose_training_plan(family: str, device: str | None, n_cores: int, image_sh
         if "steps" in explicit:
             steps, reasons["steps"] = int(explicit["steps"]), "as given"
         else:
-            steps = int(min(defaults["steps"], max(MIN_STEPS, total_steps // TARGET_EPOCHS)))
+            steps = int(min(defaults.steps, max(MIN_STEPS, total_steps // TARGET_EPOCHS)))
             reasons["steps"] = (f"about {total_steps} steps of ~{seconds:.2g} s fit in {max_minutes:g} min: "
                                 f"{steps} per epoch gives ~{max(1, total_steps // steps)} epochs, enough for "
                                 "the learning-rate schedule to act")
         expected_epochs = max(1, total_steps // steps)
-        if "lr" not in explicit and family in SHORT_RUN_LR and total_steps < SHORT_RUN_STEPS:
-            lr = SHORT_RUN_LR[family]
-            reasons["lr"] = (f"{lr:g} instead of the published {defaults['lr']:g}: only ~{total_steps} steps fit in "
-                             f"the budget, too few for {defaults['lr']:g} to leave the early plateau of the loss "
+        if "lr" not in explicit and profile.short_run_lr is not None and total_steps < SHORT_RUN_STEPS:
+            lr = profile.short_run_lr
+            reasons["lr"] = (f"{lr:g} instead of the published {defaults.lr:g}: only ~{total_steps} steps fit in "
+                             f"the budget, too few for {defaults.lr:g} to leave the early plateau of the loss "
                              "(halved when the validation loss stops improving)")
         if "epochs" in explicit:
             epochs, reasons["epochs"] = int(explicit["epochs"]), "as given"
@@ -291,12 +338,12 @@ def choose_training_plan(family: str, device: str | None, n_cores: int, image_sh
     else:
         if "steps" in explicit:
             steps, reasons["steps"] = int(explicit["steps"]), "as given"
-        elif kind == "cpu" and family in CPU_PATCH:
-            steps = defaults["steps"] // 2
+        elif kind == "cpu" and profile.cpu_patch is not None:
+            steps = defaults.steps // 2
             reasons["steps"] = f"{steps} on a CPU: shorter epochs, so the learning rate adapts sooner"
         else:
-            steps, reasons["steps"] = defaults["steps"], "the family's published default"
-        epochs = int(explicit.get("epochs", defaults["epochs"]))
+            steps, reasons["steps"] = defaults.steps, "the family's published default"
+        epochs = int(explicit.get("epochs", defaults.epochs))
         reasons["epochs"] = "as given" if "epochs" in explicit else "the family's published default (no --max-minutes)"
         expected_epochs = epochs
 
@@ -311,7 +358,7 @@ def choose_training_plan(family: str, device: str | None, n_cores: int, image_sh
     if max_minutes:
         early = max(early, expected_epochs // 2)
     return TrainingPlan(
-        family=family, device=kind, n_cores=int(n_cores), patch=patch, batch=batch, steps=steps, epochs=epochs,
+        family=profile.family, device=kind, n_cores=int(n_cores), patch=patch, batch=batch, steps=steps, epochs=epochs,
         lr=lr, reduce_lr={"factor": 0.5, "patience": patience, "min_delta": 0},
         early_stopping_patience=early, max_minutes=max_minutes, estimated_step_seconds=round(seconds, 4),
         expected_epochs=int(min(expected_epochs, epochs)), explicit=tuple(sorted(explicit)), reasons=reasons,
@@ -331,26 +378,28 @@ def resolve_options(options, plan: TrainingPlan):
     return replace(options, **values)
 
 
-def plan_options(family: str, options, image_shapes: list, object_sizes: list | None = None, *,
+def plan_options(profile: TrainingProfile, options, image_shapes: list, object_sizes: list | None = None, *,
                  device: str | None = None, n_cores: int | None = None, divisor: int | None = None):
     """The plan for a family's options dataclass, and the options with its unset fields filled.
+
+    ``profile`` is the family's :class:`TrainingProfile` (``options.training_profile``).
 
     Returns
     -------
     options, TrainingPlan
     """
-    plan = choose_training_plan(family, device, n_cores or available_cores(), image_shapes, object_sizes,
+    plan = choose_training_plan(profile, device, n_cores or available_cores(), image_shapes, object_sizes,
                                 getattr(options, "max_minutes", None), explicit_options(options), divisor=divisor)
     return resolve_options(options, plan), plan
 
 
-def plan_restoration_options(family: str, dataset, options, *, progress: bool = False):
+def plan_restoration_options(profile: TrainingProfile, dataset, options, *, progress: bool = False):
     """:func:`plan_options` for CARE and Noise2Void, whose networks are CSBDeep's U-Net.
 
     Parameters
     ----------
-    family : str
-        ``"care"`` or ``"n2v"``.
+    profile : TrainingProfile
+        The family's (CARE's or Noise2Void's).
     dataset : pyfiji_dl.data.restoration.RestorationDataset
     options : the family's options dataclass
     progress : bool
@@ -364,7 +413,7 @@ def plan_restoration_options(family: str, dataset, options, *, progress: bool = 
 
     device = configure_tensorflow(quiet=not progress)["device"]
     # CSBDeep's U-Net needs sizes divisible by 2**depth; 8 keeps the historical patches
-    return plan_options(family, options, [s.source.shape for s in dataset.all_samples], device=device,
+    return plan_options(profile, options, [s.source.shape for s in dataset.all_samples], device=device,
                         divisor=max(8, 2 ** options.depth))
 
 

@@ -72,7 +72,7 @@ def plan_training(dataset: RestorationDataset, options: CareOptions, *, progress
     """
     from .budget import plan_restoration_options
 
-    return plan_restoration_options(FAMILY, dataset, options, progress=progress)
+    return plan_restoration_options(options.training_profile, dataset, options, progress=progress)
 
 
 def make_config(ndim: int, options: CareOptions, reduce_lr: dict | None = None):

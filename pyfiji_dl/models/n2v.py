@@ -84,7 +84,7 @@ def plan_training(dataset: RestorationDataset, options: N2VOptions, *, progress:
     """
     from .budget import plan_restoration_options
 
-    return plan_restoration_options(FAMILY, dataset, options, progress=progress)
+    return plan_restoration_options(options.training_profile, dataset, options, progress=progress)
 
 
 def make_config(X: np.ndarray, ndim: int, patch: tuple, options: N2VOptions, reduce_lr: dict | None = None):

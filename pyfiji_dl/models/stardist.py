@@ -85,7 +85,7 @@ def plan_training(dataset: InstanceDataset, options: StarDistOptions, *, progres
     grid = options.grid if isinstance(options.grid, tuple) else (options.grid,)
     # the U-Net needs sizes divisible by 2**depth, and StarDist's grid subsamples further
     divisor = 2 ** options.depth * int(max(grid))
-    return plan_options("stardist", options, [s.labels.shape for s in dataset.all_samples], extents,
+    return plan_options(options.training_profile, options, [s.labels.shape for s in dataset.all_samples], extents,
                         device=device, divisor=divisor)
 
 

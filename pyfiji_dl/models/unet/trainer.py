@@ -53,7 +53,7 @@ def plan_training(dataset: InstanceDataset, options: UnetOptions, *, progress: b
     device = configure_tensorflow(quiet=not progress)["device"]
     extents = [e for s in dataset.all_samples for e in object_extents(_as_labels(s.labels))]
     # 16 = 2**4, the deepest U-Net: the patch also fits a fine-tuned source of any depth
-    options, plan = plan_options(FAMILY, options, [s.labels.shape[:2] for s in dataset.all_samples], extents,
+    options, plan = plan_options(options.training_profile, options, [s.labels.shape[:2] for s in dataset.all_samples], extents,
                                  device=device, divisor=16)
     # the U-Net's early stopping has its own option (--patience), as in Salomon-Sörensen 2023
     return options, replace(plan, early_stopping_patience=options.patience)

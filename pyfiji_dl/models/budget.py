@@ -122,8 +122,9 @@ VALIDATION_SHARE = 0.1
 
 #: Below this many steps within the budget a run counts as short (see ``short_run_lr``).
 SHORT_RUN_STEPS = 1000
-#: A patch at least this many times the largest object's extent: the object and the
-#: context StarDist/U-Net need around it (the data check warns above half the patch).
+#: A patch at least this many times the largest object's extent (profiles with
+#: ``patch_holds_objects``): the object and the context the network needs around it
+#: (the data check warns above half the patch).
 OBJECT_MARGIN = 2.0
 
 PLANNED = ("patch", "batch", "steps", "epochs", "lr")

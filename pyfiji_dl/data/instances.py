@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PyfijiDLError
-from ..io.tiff import Calibration, ImageReadError, read_image, select_channel
+from ..io.tiff import Calibration, read_image, select_channel
 from .pairs import IMAGE_SUFFIXES, ROI_SUFFIXES, PairingError, list_files
 
 
@@ -130,7 +130,7 @@ def _load_labels(annotation: Path, image_shape: tuple, image_axes: str):
 
 
 def _samples_from_pair(image_path: Path, annotation: Path, channel: int | None) -> tuple[list, list]:
-    """Samples (one per frame of a time-lapse) and warnings; raises ValueError on problems."""
+    """Samples (one per frame of a time-lapse) and warnings; raises a PyfijiDLError naming the file on problems."""
     image, info = read_image(image_path)
     # StarDist and the U-Net take every channel (last) unless one is chosen
     image, _ = select_channel(image, info.axes, channel, f"images/{image_path.name}", all_channels=True)
@@ -187,7 +187,7 @@ def _load_folder(folder: Path, channel, problems: list, messages: list, files: l
     for image_path, annotation in pairs:
         try:
             samples, notes = _samples_from_pair(image_path, annotation, channel)
-        except (ValueError, ImageReadError, OSError) as exc:
+        except (PyfijiDLError, OSError) as exc:  # a bug of ours keeps its traceback
             problems.append(str(exc))
             continue
         messages += notes

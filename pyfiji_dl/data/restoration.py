@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.tiff import Calibration, ImageReadError, read_image, select_channel
+from ..errors import InputError, PyfijiDLError
+from ..io.tiff import Calibration, read_image, select_channel
 from .instances import DatasetError, split_by_file
 from .pairs import IMAGE_SUFFIXES, PairingError, list_files
-from ..errors import InputError
 
 
 @dataclass
@@ -101,7 +101,7 @@ def _load_care_folder(data_dir: Path, channel, problems: list, messages: list, f
                                  f"{gt_info.axes} {target.shape} differ in shape")
             sources, axes = _planes(source, info.axes, low[stem], frames_as_samples=False, channel=channel)
             targets, _ = _planes(target, gt_info.axes, gt[stem], frames_as_samples=False, channel=channel)
-        except (ValueError, ImageReadError, OSError) as exc:
+        except (PyfijiDLError, OSError) as exc:  # a bug of ours keeps its traceback
             problems.append(str(exc))
             continue
         files += [low[stem], gt[stem]]
@@ -153,7 +153,7 @@ def _load_noisy_folder(data_dir: Path, channel, problems: list, files: list) -> 
                 if target.shape != image.shape:
                     raise InputError(f"GT/{gt[stem].name} {target.shape} does not match images/{path.name} {image.shape}")
                 targets, _ = _planes(target, gt_info.axes, gt[stem], frames_as_samples=True, channel=channel)
-        except (ValueError, ImageReadError, OSError) as exc:
+        except (PyfijiDLError, OSError) as exc:  # a bug of ours keeps its traceback
             problems.append(str(exc))
             continue
         files.append(path)

@@ -712,3 +712,19 @@ def test_model_cache_drops_models_while_the_gpu_holds_too_much():
         held["bytes"] = 200 * len(cache.describe())
     assert [Path(m["model"]) for m in cache.describe()] == [folders[-1].resolve()]
     assert ModelCache(budget=2**40, gpu_bytes=None, gpu_in_use=lambda: None).gpu_budget is None
+
+
+def test_while_the_worker_trains_other_commands_run_in_their_own_process(data, env, tmp_path):
+    """A training may take hours: a command sent meanwhile does not wait in the queue behind
+    it, it runs in its own process (and says why)."""
+    run(["worker", "start"], env)
+    job = _submit(["train", "stardist", "--data", data / "train", "--model", tmp_path / "model", "--epochs", "100",
+                   "--steps", "3", "--patch", "64", "--batch", "2", "--rays", "8", "--depth", "1", "--filters", "8"],
+                  env)
+    _poll(job, stop_when=lambda fields: fields[0] == "running" and "epoch" in fields[2])
+    done = run(["predict", data / "model", data / "one", "-o", tmp_path / "out"], env)
+    assert "the pyfiji-dl worker is training a model" in done.stderr and "running the command in this process" in done.stderr
+    assert (tmp_path / "out" / "masks" / "cells 1.tif").exists()
+    (job / "cancel").write_text("")
+    _poll(job)
+    assert "cancelled" in (job / "result.txt").read_text()

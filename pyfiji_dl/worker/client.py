@@ -242,6 +242,10 @@ def _send(command: str, argv: list, *, submit: bool, for_imagej: bool) -> int | 
             channel.close()
             _note(f"the worker did not answer ({exc}); running the command in this process")
             return None
+        if reply.get("event") == "busy":
+            channel.close()
+            _note(f"{reply.get('message')}; running the command in this process")
+            return None
         if reply.get("event") == "refused":
             channel.close()
             _note(f"{reply.get('message')}: starting a new worker")

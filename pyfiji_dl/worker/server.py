@@ -306,6 +306,10 @@ class Worker:
             self.retire(why)
             channel.send({"event": "refused", "message": why})
             return
+        if command not in SUBMITTED_COMMANDS and self._training():
+            # a training may take hours: the command runs in its own process instead of waiting
+            channel.send({"event": "busy", "message": f"the pyfiji-dl worker is training a model ({self._training()})"})
+            return
         submit = request["op"] == "submit"
         job_dir = None
         if submit:
@@ -327,6 +331,17 @@ class Worker:
             return
         channel.send({"event": "queued", "id": job.id, "ahead": ahead, "pid": os.getpid()})
         self._stream(channel, job)
+
+    def _training(self) -> str | None:
+        """The model folder of a training queued or running here, if any."""
+        from .client import SUBMITTED_COMMANDS
+
+        with self._jobs_lock:
+            for job in self.jobs.values():
+                if job.state in ("queued", "running") and job.command in SUBMITTED_COMMANDS:
+                    model = next((b for a, b in zip(job.argv, job.argv[1:]) if a == "--model"), "")
+                    return os.path.join(job.cwd, model) if model else job.command
+        return None
 
     def _stream(self, channel: Channel, job: Job) -> None:
         """Send the job's output to its client; a closed client cancels the job.

@@ -514,7 +514,7 @@ def _add_autolabel(sub) -> None:
             "transmitted-light images (same file names): Fiji's CLAHE (block 127, 256 bins, slope 3; "
             "pixel-identical to Process > Enhance Local Contrast), adaptive Otsu (window 20, bounds "
             "0.05-1.0, as CellProfiler's IdentifyPrimaryObjects), holes filled, objects kept by "
-            "equivalent diameter (5-30 px). Label QC over the folder: images in the lowest 25 %% of "
+            "equivalent diameter (5-30 px). Label QC over the folder: images in the lowest 25 % of "
             "foreground pixels and images with more foreground than background are excluded "
             "(written to autolabel_report/excluded/, not to the masks folder), with a table and, with "
             "--report, a contact sheet of what was kept and why."

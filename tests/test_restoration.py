@@ -156,3 +156,25 @@ def test_evaluate_model_and_predictions_from_any_tool(care_model, care_data, tmp
     assert run_cli("evaluate", "--pred", care_data / "low", "--gt", care_data / "GT", "-o", tmp_path / "r2") == 0
     header = (tmp_path / "r2" / "metrics_per_image.csv").read_text().splitlines()[0]
     assert "psnr_prediction_vs_gt" in header and "psnr_input_vs_gt" not in header
+
+
+def test_n2v_patches_shorter_than_its_mask_box_still_hold_masked_pixels():
+    from pyfiji_dl.models.n2v import masked_percentage
+
+    # published patch sizes keep ZeroCostDL4Mic's 0.198 % (n2v's box of 22 pixels fits them)
+    assert masked_percentage((64, 64), 0.198) == 0.198
+    assert masked_percentage((32, 64, 64), 0.198) == 0.198
+    # 8 slices: the box shrinks to the shortest axis, so n2v places one pixel in every patch
+    share = masked_percentage((8, 16, 16), 0.198)
+    assert int(np.round(np.sqrt(100.0 / share))) == 8
+
+
+def test_qc_report_of_a_run_whose_losses_were_all_nan_says_so(tmp_path):
+    from pyfiji_dl.qc.restoration_report import write_restoration_report
+
+    image = np.zeros((16, 16), np.float32)
+    history = [{"epoch": 1, "seconds": 1.0, "loss": "nan", "val_loss": "nan"}]
+    report = write_restoration_report(tmp_path, title="t", names=["a"], sources=[image], predictions=[image],
+                                      targets=[None], history=history)
+    html = report.read_text()
+    assert "not a finite number" in html and not (tmp_path / "loss_curves.png").exists()

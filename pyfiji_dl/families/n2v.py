@@ -24,7 +24,7 @@ TRAINING_PROFILE = TrainingProfile(
     # shared it: patches of 64 x 64 took 4.4 s per step
     core_seconds_per_pixel=3.5e-5,
     # a batch of 64 patches of 64 x 64 takes seconds per step on a CPU; 32 halves it and
-    # still masks ~26,000 pixels per step (19.8 % of 32 x 64 x 64 / 32)
+    # still masks ~290 pixels per step (9 per 64 x 64 patch: n2v_perc_pix 0.198 is per cent)
     cpu_batch=32,
     # Noise2Void's augmentation rotates patches by 90 degrees: Y and X must be equal
     square_patches=True,
@@ -57,7 +57,7 @@ class Noise2Void(RestorationFamily):
     help = "Noise2Void self-supervised denoising (noisy images only)"
     layout = ("DATA/images/*.tif noisy images (time-lapse frames become samples); optional DATA/GT/NAME.tif "
               "for QC")
-    defaults = ("patch 64 (32,64,64 in 3D), batch 64 (4 in 3D), learning rate 4e-4, 19.8 %% masked pixels, "
+    defaults = ("patch 64 (32,64,64 in 3D), batch 64 (4 in 3D), learning rate 4e-4, 0.198 % masked pixels (one in each 22 x 22 box), "
                 "uniform_withCP, radius 5")
     options_class = N2VOptions
     export_task = "self-supervised denoising trained on noisy images alone"

@@ -25,7 +25,7 @@ class RestorationFamily(Family):
     @property
     def description(self) -> str:
         return (f"Train {self.help}. Data: {self.layout}. Defaults (ZeroCostDL4Mic notebooks): {self.defaults}; "
-                "epochs, steps, patch and batch planned for the device and --max-minutes; 10 %% of the files for "
+                "epochs, steps, patch and batch planned for the device and --max-minutes; 10 % of the files for "
                 "validation. Writes the QC report (mSSIM, NRMSE, PSNR of input and prediction against GT, "
                 "SSIM/RSE maps) and provenance into MODEL.")
 

@@ -1,7 +1,8 @@
 """Noise2Void adapter (self-supervised denoising): patches, training, prediction.
 
 Patches are cut on a grid with the 8-fold rotation/flip augmentation of n2v's
-examples, and the defaults of the ZeroCostDL4Mic Noise2Void notebook: patch 64, lr 4e-4, 19.8 % masked pixels,
+examples, and the defaults of the ZeroCostDL4Mic Noise2Void notebook: patch 64, lr 4e-4,
+``n2v_perc_pix`` 0.198 (per cent: one masked pixel in each box of 22 x 22 pixels),
 ``uniform_withCP`` manipulator, neighbourhood radius 5. n2v normalises with the
 mean and standard deviation of the training patches, stored in its config.
 """
@@ -9,6 +10,7 @@ mean and standard deviation of the training patches, stored in its config.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,25 @@ def _patch_size(ndim: int, shapes: list, patch) -> tuple:
     if size[-1] != size[-2]:  # n2v's rotation augmentation needs square YX patches
         size[-1] = size[-2] = min(size[-1], size[-2])
     return tuple(size)
+
+
+def masked_percentage(patch, wanted: float) -> float:
+    """The ``n2v_perc_pix`` to train with: ``wanted``, or more when a patch is too short for it.
+
+    n2v 0.3 masks one pixel at a random place in each box of ``round(sqrt(100 /
+    perc_pix))`` pixels along every axis (along Z too in 3D, where the share of masked
+    pixels is then lower than ``perc_pix``) and drops the places that fall outside the
+    patch. With the default 0.198 % the box is 22 pixels: a patch shorter than that along
+    some axis (8 slices of a small stack) often holds no masked pixel, a batch of such
+    patches makes n2v's loss 0 / 0 and its NaN gradient ruins the weights. The share is
+    raised until the box equals the shortest patch axis, so every patch holds at least
+    one masked pixel; patches of the published sizes (64 x 64, 32 x 64 x 64) keep ``wanted``.
+    """
+    box = int(np.round(np.sqrt(100.0 / wanted)))  # n2v's N2V_DataWrapper rounds the same way
+    shortest = int(min(patch))
+    if shortest >= box:
+        return float(wanted)
+    return 100.0 / shortest ** 2
 
 
 def make_patches(samples: list, patch: tuple, augment: bool) -> np.ndarray:
@@ -125,6 +146,15 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
         X, X_val = X[order[n_val:]], X[order[:n_val]]
 
     epochs_done = 0
+    if not resume:
+        perc_pix = masked_percentage(patch, options.perc_pix)
+        if perc_pix != options.perc_pix:
+            log.info("Noise2Void masks %.3g %% of the pixels instead of %.3g %%: the patch %s is shorter than "
+                     "n2v's box of %d pixels, which would leave patches with no masked pixel (a NaN loss).",
+                     perc_pix, options.perc_pix, "x".join(map(str, patch)),
+                     int(np.round(np.sqrt(100.0 / options.perc_pix))))
+            options = replace(options, perc_pix=perc_pix)
+
     if resume:
         model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
     else:
@@ -137,6 +167,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
             config.train_learning_rate, config.train_epochs = options.lr, options.epochs
             config.train_steps_per_epoch = options.steps
             config.n2v_patch_shape = patch
+            config.n2v_perc_pix = masked_percentage(patch, config.n2v_perc_pix)
             config.train_reduce_lr = dict(plan.reduce_lr)
         else:
             config = make_config(X, dataset.ndim, patch, options, plan.reduce_lr)

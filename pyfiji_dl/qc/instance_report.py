@@ -133,14 +133,14 @@ def write_matching_report(out: Path, *, title: str, names: list, images: list, t
         pooled over the images (:func:`compare_rules_rows`).
     """
     from .matching import any_overlap_metrics, match_dataset, pixel_metrics
-    from .plots import overlay_picture, plot_loss_curves, plot_metric_curves
+    from .plots import has_loss_curve, overlay_picture, plot_loss_curves, plot_metric_curves
     from .report import (class_balance_warnings, convergence_diagnosis, convergence_key_values, data_warnings,
                          training_warnings, write_html_report)
 
     out = Path(out)
     per_image, pooled = match_dataset(truths, predictions, names=names)
     pictures = []
-    if history:
+    if has_loss_curve(history):  # all-NaN losses: training_warnings says so instead
         plot_loss_curves(history, out / "loss_curves.png")
         pictures.append("loss_curves.png")
     plot_metric_curves(pooled, out / "metrics_vs_iou.png")

@@ -18,6 +18,7 @@ from ..io.atomic import atomic_path
 
 __all__ = [
     "plot_loss_curves",
+    "has_loss_curve",
     "plot_metric_curves",
     "overlay_picture",
     "restoration_panel",
@@ -310,6 +311,20 @@ def _as_float(value):
     if value is None or value == "":
         return float("nan")
     return float(value)
+
+
+def has_loss_curve(history_rows) -> bool:
+    """Whether :func:`plot_loss_curves` has a loss to draw: an epoch with a finite loss.
+
+    A run whose losses were all NaN (diverged, or a batch with nothing to learn from)
+    has none; the report then shows :func:`pyfiji_dl.qc.report.training_warnings`' note
+    instead of a picture.
+    """
+    rows = list(history_rows or [])
+    if not rows:
+        return False
+    _, columns = _history_columns(rows)
+    return any("loss" in key.lower() for key in columns)
 
 
 def _history_columns(history_rows):

@@ -36,7 +36,7 @@ def write_restoration_report(out_dir: Path, *, title: str, names: list, sources:
     card : ModelCard, optional
         Model card shown under "Model".
     """
-    from .plots import plot_loss_curves, restoration_panel
+    from .plots import has_loss_curve, plot_loss_curves, restoration_panel
     from .report import convergence_diagnosis, convergence_key_values, training_warnings, write_html_report
     from .restoration import restoration_maps, restoration_metrics, restoration_metrics_per_slice
 
@@ -76,7 +76,7 @@ def write_restoration_report(out_dir: Path, *, title: str, names: list, sources:
         warnings.append("no ground truth: the restoration could not be scored. Give GT images "
                         "(DATA/GT/NAME.tif, same names) to measure mSSIM, NRMSE and PSNR.")
     pictures = []
-    if history:
+    if has_loss_curve(history):  # all-NaN losses: training_warnings says so instead
         plot_loss_curves(history, out_dir / "loss_curves.png")
         pictures.append("loss_curves.png")
     sections = [

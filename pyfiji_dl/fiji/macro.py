@@ -276,7 +276,12 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
         if swap_out:
             System.setOut(PrintStream(captured, True, "UTF-8"))
         outcome: dict = {}
-        worker = threading.Thread(target=_interpret, args=(interp, code, argument, macro_path, imp, outcome),
+        # Java classes are resolved here, not in the macro thread: ImageJ may stop that thread
+        # (threads named "...Macro$") while it runs Python, which must then hold no lock of ours
+        java = {name: jvm.jimport(f"{package}.{name}") for package, name in (
+            ("ij", "WindowManager"), ("ij.macro", "Interpreter"), ("java.lang", "Thread"),
+            ("ij.plugin", "Macro_Runner"))}
+        worker = threading.Thread(target=_interpret, args=(interp, code, argument, macro_path, imp, outcome, java),
                                   name="pyfiji_dl-Macro$", daemon=True)
         timed_out = False
         try:
@@ -319,18 +324,20 @@ def run_macro(code_or_path, args=None, *, imp=None, timeout: float | None = None
         )
 
 
-def _interpret(interp, code: str, argument: str, macro_path, imp, outcome: dict) -> None:
-    """The macro thread: run ``code`` and put its value (or exception) and images in ``outcome``."""
-    WindowManager = jvm.jimport("ij.WindowManager")
-    Interpreter = jvm.jimport("ij.macro.Interpreter")
+def _interpret(interp, code: str, argument: str, macro_path, imp, outcome: dict, java: dict) -> None:
+    """The macro thread: run ``code`` and put its value (or exception) and images in ``outcome``.
+
+    ``java`` holds the Java classes it needs, resolved by the calling thread.
+    """
+    WindowManager, Interpreter = java["WindowManager"], java["Interpreter"]
     try:
         # ImageJ stops threads named "...Macro$" when an abort does not end them
-        jvm.jimport("java.lang.Thread").currentThread().setName("pyfiji_dl-Macro$")
+        java["Thread"].currentThread().setName("pyfiji_dl-Macro$")
         if imp is not None:
             WindowManager.setTempCurrentImage(imp)
         if macro_path is not None:
             # what getInfo("macro.filepath") reports, as when ImageJ runs the file itself
-            jvm.jimport("ij.plugin.Macro_Runner").setFilePath(str(Path(macro_path).resolve()))
+            java["Macro_Runner"].setFilePath(str(Path(macro_path).resolve()))
         outcome["value"] = interp.run(code, argument)
     except Exception as exc:  # noqa: BLE001 - Java exceptions come back here
         outcome["exception"] = exc

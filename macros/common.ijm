@@ -153,6 +153,8 @@ function pyfijiRun(arguments) {
         started = getTime();
         heartbeat = started;
         alive = 0;
+        shownStatus = "";
+        shownFraction = -1;
         while (!File.exists(result)) {
             now = getTime();
             if (now - alive >= 250) {
@@ -164,9 +166,16 @@ function pyfijiRun(arguments) {
                 // state, fraction, status line, the worker's heartbeat (ms)
                 fields = split(File.openAsString(progress), "\t");
                 if (fields.length >= 4) {
-                    showStatus(fields[2]);
-                    if (fields[0] == "running")
-                        showProgress(parseFloat(fields[1]));
+                    // repaint the bars only when they change: at this polling rate repaints
+                    // take CPU time the worker's job needs on a small machine
+                    if (fields[2] != shownStatus) {
+                        showStatus(fields[2]);
+                        shownStatus = fields[2];
+                    }
+                    if (fields[0] == "running" && parseFloat(fields[1]) != shownFraction) {
+                        shownFraction = parseFloat(fields[1]);
+                        showProgress(shownFraction);
+                    }
                     heartbeat = parseFloat(fields[3]);
                 }
             }

@@ -772,6 +772,9 @@ def main(argv: list[str] | None = None) -> int:
         return sent
     ask_worker = sent is None  # IN_PROCESS: decided already, run here
     from .command import show_library_messages
+    from .models.device import wait_passively_in_openmp
+
+    wait_passively_in_openmp()  # before StarDist loads its OpenMP library
 
     show_library_messages()  # the library's notes and warnings, when the command runs in this process
     if "--for-imagej" in argv:

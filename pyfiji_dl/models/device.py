@@ -15,6 +15,21 @@ log = logging.getLogger(__name__)
 _configured: dict | None = None
 
 
+def wait_passively_in_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spinning, unless the user set ``OMP_WAIT_POLICY``.
+
+    StarDist's non-maximum suppression (Schmidt et al., MICCAI 2018; the C code in
+    ``stardist/lib``) runs its loops with OpenMP. GNU OpenMP's waiting threads spin by
+    default, which pays only when each thread has a core to itself: on a machine whose cores
+    are busy (TensorFlow's thread pool, Fiji, other programs) the spinning threads take the
+    time the working thread needs. On 2 shared cores the suppression of about 6,500
+    candidates (a 512 x 512 nuclei image) took 0.55-0.9 s spinning and 0.08 s passive, with
+    the same objects. OpenMP reads the variable when its library loads: call this before
+    StarDist (or TensorFlow) is imported.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def configure_tensorflow(device: str | None = None, *, quiet: bool = False) -> dict:
     """Pick the device for training/prediction and enable GPU memory growth.
 

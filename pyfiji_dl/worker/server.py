@@ -565,6 +565,9 @@ def main(argv=None) -> int:
     parser.add_argument("--idle-minutes", type=float, default=None)
     parser.add_argument("--no-warm-up", action="store_true")
     args = parser.parse_args(argv)
+    from ..models.device import wait_passively_in_openmp
+
+    wait_passively_in_openmp()  # before the warm-up imports StarDist and its OpenMP library
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s pid %(process)d %(levelname)s %(message)s")
     paths = WorkerPaths.default()

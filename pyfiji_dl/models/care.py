@@ -62,19 +62,6 @@ def load_model(model_dir: Path):
     return _open(model_dir)
 
 
-def plan_training(dataset: RestorationDataset, options: CareOptions, *, progress: bool = False):
-    """The training plan for this device and budget; options with its unset fields filled in.
-
-    Returns
-    -------
-    options : CareOptions
-    plan : pyfiji_dl.models.budget.TrainingPlan
-    """
-    from .budget import plan_restoration_options
-
-    return plan_restoration_options(options.training_profile, dataset, options, progress=progress)
-
-
 def make_config(ndim: int, options: CareOptions, reduce_lr: dict | None = None):
     from csbdeep.models import Config
 
@@ -91,11 +78,12 @@ def make_config(ndim: int, options: CareOptions, reduce_lr: dict | None = None):
 def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *, resume: bool = False,
           from_model: Path | None = None, progress: bool = True, extra_callbacks: list | None = None):
     """Train, resume or fine-tune a CARE model into ``model_dir``; return it with its best weights."""
+    from .budget import plan_restoration_options
     from .device import configure_tensorflow
 
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
-    options, plan = plan_training(dataset, options, progress=progress)
+    options, plan = plan_restoration_options(options.training_profile, dataset, options, progress=progress)
     epochs_done = 0
     if resume:
         model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)

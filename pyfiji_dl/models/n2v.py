@@ -55,11 +55,25 @@ def masked_percentage(patch, wanted: float) -> float:
     raised until the box equals the shortest patch axis, so every patch holds at least
     one masked pixel; patches of the published sizes (64 x 64, 32 x 64 x 64) keep ``wanted``.
     """
-    box = int(np.round(np.sqrt(100.0 / wanted)))  # n2v's N2V_DataWrapper rounds the same way
     shortest = int(min(patch))
-    if shortest >= box:
+    if shortest >= _mask_box(wanted):
         return float(wanted)
     return 100.0 / shortest ** 2
+
+
+def _mask_box(perc_pix: float) -> int:
+    """The side of n2v's boxes that each hold one masked pixel (its N2V_DataWrapper rounds the same way)."""
+    return int(np.round(np.sqrt(100.0 / perc_pix)))
+
+
+def _masked_share_for(patch, wanted: float) -> float:
+    """:func:`masked_percentage`, saying so when it differs from ``wanted``."""
+    perc_pix = masked_percentage(patch, wanted)
+    if perc_pix != wanted:
+        log.info("Noise2Void masks %.3g %% of the pixels instead of %.3g %%: the patch %s is shorter than "
+                 "n2v's box of %d pixels, which would leave patches with no masked pixel (a NaN loss).",
+                 perc_pix, wanted, "x".join(map(str, patch)), _mask_box(wanted))
+    return perc_pix
 
 
 def make_patches(samples: list, patch: tuple, augment: bool) -> np.ndarray:
@@ -95,19 +109,6 @@ def load_model(model_dir: Path):
     return _open(model_dir)
 
 
-def plan_training(dataset: RestorationDataset, options: N2VOptions, *, progress: bool = False):
-    """The training plan for this device and budget; options with its unset fields filled in.
-
-    Returns
-    -------
-    options : N2VOptions
-    plan : pyfiji_dl.models.budget.TrainingPlan
-    """
-    from .budget import plan_restoration_options
-
-    return plan_restoration_options(options.training_profile, dataset, options, progress=progress)
-
-
 def make_config(X: np.ndarray, ndim: int, patch: tuple, options: N2VOptions, reduce_lr: dict | None = None):
     from n2v.models import N2VConfig
 
@@ -124,11 +125,12 @@ def make_config(X: np.ndarray, ndim: int, patch: tuple, options: N2VOptions, red
 def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, resume: bool = False,
           from_model: Path | None = None, progress: bool = True, extra_callbacks: list | None = None):
     """Train, resume or fine-tune a Noise2Void model into ``model_dir``; return it with its best weights."""
+    from .budget import plan_restoration_options
     from .device import configure_tensorflow
 
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
-    options, plan = plan_training(dataset, options, progress=progress)
+    options, plan = plan_restoration_options(options.training_profile, dataset, options, progress=progress)
     if resume:
         patch = tuple(read_card(model_dir).patch)
         plan_used = read_card(model_dir).training_plan or plan.as_dict()
@@ -146,15 +148,6 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
         X, X_val = X[order[n_val:]], X[order[:n_val]]
 
     epochs_done = 0
-    if not resume:
-        perc_pix = masked_percentage(patch, options.perc_pix)
-        if perc_pix != options.perc_pix:
-            log.info("Noise2Void masks %.3g %% of the pixels instead of %.3g %%: the patch %s is shorter than "
-                     "n2v's box of %d pixels, which would leave patches with no masked pixel (a NaN loss).",
-                     perc_pix, options.perc_pix, "x".join(map(str, patch)),
-                     int(np.round(np.sqrt(100.0 / options.perc_pix))))
-            options = replace(options, perc_pix=perc_pix)
-
     if resume:
         model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
     else:
@@ -167,9 +160,10 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
             config.train_learning_rate, config.train_epochs = options.lr, options.epochs
             config.train_steps_per_epoch = options.steps
             config.n2v_patch_shape = patch
-            config.n2v_perc_pix = masked_percentage(patch, config.n2v_perc_pix)
+            config.n2v_perc_pix = _masked_share_for(patch, config.n2v_perc_pix)
             config.train_reduce_lr = dict(plan.reduce_lr)
         else:
+            options = replace(options, perc_pix=_masked_share_for(patch, options.perc_pix))
             config = make_config(X, dataset.ndim, patch, options, plan.reduce_lr)
         model = _open(model_dir, config)
         if from_model is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from pyfiji_dl import families
-from pyfiji_dl.models.budget import choose_training_plan, explicit_options, resolve_options
+from pyfiji_dl.models.budget import choose_training_plan, explicit_options, plateau_patience, resolve_options
 from pyfiji_dl.models.training import (BudgetClock, budget_allows_another_epoch, budget_stop_message,
                                        predicted_epoch_seconds)
 
@@ -157,6 +157,32 @@ def test_budget_clock_stops_before_the_epoch_that_would_not_finish():
     assert len(started) == 5
     assert clock.now - 1000.0 <= 60.0
     assert budget.epoch_seconds == [15.0, 10.0, 10.0, 10.0, 10.0]
+
+
+def test_budget_clock_counts_the_epochs_that_fit_from_those_measured_after_the_first():
+    clock = FakeClock()
+    budget = BudgetClock(2.0, clock)  # 120 s
+    budget.start()
+    clock.now += 20.0  # the first epoch also builds the graph: no estimate from it alone
+    budget.epoch_ended()
+    assert budget.epochs_fitting() is None
+    for duration in (3.0, 2.0):
+        clock.now += duration
+        budget.epoch_ended()
+    # 25 s used, the slowest later epoch took 3 s: 3 done + 95 // 3 = 31 more
+    assert budget.epochs_fitting() == 34
+    assert BudgetClock(None, clock).epochs_fitting() is None
+
+
+def test_plateau_patience_is_a_share_of_the_run():
+    assert plateau_patience(40, within_budget=True) == (4, 20)  # stop after half the run without progress
+    assert plateau_patience(40, within_budget=False) == (4, 10)
+    assert plateau_patience(7, within_budget=True) == (3, 10)  # at least 3 and 10: a noisy validation loss
+    assert plateau_patience(400, within_budget=False) == (10, 25)  # StarDist's 400 epochs: at most 10
+    plan = plan_for("n2v", "cpu", 2, [(256, 256)] * 3, max_minutes=2)
+    assert (plan.reduce_lr["patience"], plan.early_stopping_patience) == plateau_patience(
+        plan.expected_epochs, within_budget=True)
+    assert "measured to fit the budget" in plan.summary()
 
 
 def test_budget_clock_without_a_budget_never_stops():

@@ -114,8 +114,14 @@ def test_n2v_2d_single_image_with_gt_for_qc_and_fine_tune(tmp_path, clean_fields
     assert card["family"] == "n2v" and card["patch"] == [32, 32]
     assert (model / "qc" / "metrics_per_image.csv").exists()  # scored against DATA/GT
     tuned = tmp_path / "tuned"
-    assert run_cli("train", "n2v", "--data", data, "--model", tuned, "--from", model, "--patch", "32", *TINY) == 0
-    assert json.loads((tuned / "pyfiji_dl.json").read_text())["fine_tuned_from"] == str(model.resolve())
+    # within a budget the plateau patience follows the epochs measured (from the second on) to fit it
+    assert run_cli("train", "n2v", "--data", data, "--model", tuned, "--from", model, "--patch", "32", *TINY,
+                   "--epochs", "3", "--max-minutes", "30") == 0
+    card = json.loads((tuned / "pyfiji_dl.json").read_text())
+    assert card["fine_tuned_from"] == str(model.resolve())
+    measured = card["training_plan"]["measured_in_budget"]
+    assert measured["epochs_fitting"] > 3 and measured["reduce_lr_patience"] >= 3
+    assert measured["early_stopping_patience"] >= measured["epochs_fitting"] // 2
     assert run_cli("predict", tuned, data / "images", "-o", tmp_path / "out", "--quiet") == 0
     assert tifffile.imread(tmp_path / "out" / "restored" / "noisy.tif").dtype == np.float32
 

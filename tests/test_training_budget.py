@@ -69,3 +69,33 @@ def test_early_stopping_keeps_the_best_weights_and_finishes_the_run(tmp_path):
     assert len(training.read_history(tmp_path)) == 4  # best at 1, then 3 epochs without improvement
     assert stopped == [None, 4] and best.exists()
     assert training.TrainingState.load(tmp_path).finished
+
+
+def test_within_a_budget_the_plateau_patience_follows_the_measured_epochs(tmp_path):
+    """The plan's patience (3 and 3 epochs here) would stop this flat run at epoch 4; measured, 120 epochs
+    of 10 s fit the 20-minute budget, so the learning rate waits 10 epochs and early stopping 60."""
+    model = tiny_model(0.0)  # the validation loss never improves
+    training.TrainingState(0, 8).save(tmp_path)
+    callbacks = training.keras_callbacks(tmp_path, model, epochs_total=8, progress=False, max_minutes=20,
+                                         clock=TenSecondEpochs())
+    reduce_lr = tf.keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=3)
+    early = training.early_stopping_callback(tmp_path, 3)
+    reported = []
+    follow = training.patience_follows_budget(callbacks[0].budget, [reduce_lr], early,
+                                              report=lambda *values: reported.append(values))
+    x, y = data()
+    model.fit(x, y, validation_data=(x, y), epochs=8, verbose=0, callbacks=callbacks + [reduce_lr, early, follow])
+    assert len(training.read_history(tmp_path)) == 8  # not stopped early at epoch 4
+    assert (reduce_lr.patience, early.patience) == (10, 60)
+    assert follow.measured == (120, 10, 60) and reported == [(120, 10, 60)]  # said once
+
+
+def test_without_a_budget_the_plans_patience_stays(tmp_path):
+    model = tiny_model(0.0)
+    training.TrainingState(0, 8).save(tmp_path)
+    callbacks = training.keras_callbacks(tmp_path, model, epochs_total=8, progress=False, clock=TenSecondEpochs())
+    early = training.early_stopping_callback(tmp_path, 3)
+    follow = training.patience_follows_budget(callbacks[0].budget, [], early)
+    x, y = data()
+    model.fit(x, y, validation_data=(x, y), epochs=8, verbose=0, callbacks=callbacks + [early, follow])
+    assert len(training.read_history(tmp_path)) == 4 and early.patience == 3 and follow.measured is None

@@ -193,7 +193,8 @@ class TrainingPlan:
             lines.append(f"  {name} {shown[name]}: {self.reasons.get(name, '')}")
         lines.append(f"  learning rate halved after {self.reduce_lr['patience']} epochs without a better "
                      "validation loss" + (f"; training stops after {self.early_stopping_patience} (best weights "
-                                          "kept)" if self.early_stopping_patience else ""))
+                                          "kept)" if self.early_stopping_patience else "")
+                     + ("; set again from the epochs measured to fit the budget" if self.max_minutes else ""))
         return "\n".join(lines)
 
 
@@ -348,22 +349,45 @@ def choose_training_plan(profile: TrainingProfile, device: str | None, n_cores: 
         reasons["epochs"] = "as given" if "epochs" in explicit else "the family's published default (no --max-minutes)"
         expected_epochs = epochs
 
-    # Halve the learning rate after a tenth of the run without progress (StarDist's own
-    # default: 40 of 400 epochs; CSBDeep's: 10 of 100), at least 3 epochs: the validation
-    # loss of a few images is noisy. Stop early after two and a half times that; within a
-    # budget only after half the expected epochs without progress, because the budget
-    # already bounds the time and the first epochs of StarDist and Noise2Void often
-    # plateau before the loss falls again (a 2-minute run stopped at its sixth epoch).
-    patience = max(3, min(10, round(expected_epochs / 10)))
-    early = max(10, int(2.5 * patience))
-    if max_minutes:
-        early = max(early, expected_epochs // 2)
+    patience, early = plateau_patience(expected_epochs, within_budget=bool(max_minutes))
     return TrainingPlan(
         family=profile.family, device=kind, n_cores=int(n_cores), patch=patch, batch=batch, steps=steps, epochs=epochs,
         lr=lr, reduce_lr={"factor": 0.5, "patience": patience, "min_delta": 0},
         early_stopping_patience=early, max_minutes=max_minutes, estimated_step_seconds=round(seconds, 4),
         expected_epochs=int(min(expected_epochs, epochs)), explicit=tuple(sorted(explicit)), reasons=reasons,
     )
+
+
+def plateau_patience(run_epochs: int, *, within_budget: bool) -> tuple[int, int]:
+    """Epochs without a better validation loss before the learning rate is halved, and before training stops.
+
+    Halve the learning rate after a tenth of the run without progress (StarDist's own
+    default: 40 of 400 epochs; CSBDeep's: 10 of 100), at least 3 epochs: the validation
+    loss of a few images is noisy. Stop early after two and a half times that; within a
+    budget only after half the run's epochs without progress, because the budget already
+    bounds the time and the first epochs of StarDist and Noise2Void often plateau before
+    the loss falls again (a 2-minute run stopped at its sixth epoch).
+
+    The plan calls it with its estimate of the epochs; within a budget, training calls it
+    again with the epochs measured to fit (:func:`pyfiji_dl.models.training.patience_follows_budget`),
+    so that both stay a share of the run, not a number of epochs of unknown length.
+
+    Parameters
+    ----------
+    run_epochs : int
+        Epochs the run is expected to last.
+    within_budget : bool
+        Whether a time budget ends the run.
+
+    Returns
+    -------
+    reduce_lr_patience, early_stopping_patience : int
+    """
+    patience = max(3, min(10, round(run_epochs / 10)))
+    early = max(10, int(2.5 * patience))
+    if within_budget:
+        early = max(early, run_epochs // 2)
+    return patience, early
 
 
 def resolve_options(options, plan: TrainingPlan):

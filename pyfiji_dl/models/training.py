@@ -150,6 +150,18 @@ class BudgetClock:
         self.mark = now
         return budget_allows_another_epoch(now, self.deadline, self.epoch_seconds)
 
+    def epochs_fitting(self) -> int | None:
+        """This run's epochs that fit the budget: those done and those the time left allows.
+
+        None without a budget, and until an epoch after the first was measured (the first
+        also builds the graph, so it says little about the others).
+        """
+        if self.deadline is None or len(self.epoch_seconds) < 2:
+            return None
+        predicted = predicted_epoch_seconds(self.epoch_seconds)
+        left = max(0.0, self.deadline - self.mark)
+        return len(self.epoch_seconds) + int(left // predicted) if predicted > 0 else None
+
 
 def budget_stop_message(epochs_done: int, max_minutes: float, epoch_seconds: list,
                         expected_epochs: int | None = None) -> str:
@@ -243,6 +255,11 @@ def keras_callbacks(model_dir: Path, keras_model, *, epochs_total: int, epochs_d
             if not budget.epoch_ended() and number < epochs_total:
                 self.model.stop_training = True
                 budget.stopped = True
+            fitting = budget.epochs_fitting()
+            if self.bar is not None and fitting is not None:
+                # the plan's epochs are only an upper bound within a budget: show the measured end
+                self.bar.total = min(epochs_total, epochs_done + fitting)
+                self.bar.refresh()
 
         def on_train_end(self, logs=None):
             if self.bar is not None:
@@ -290,6 +307,10 @@ def early_stopping_callback(model_dir: Path, patience: int | None, *, best_weigh
     report = report or (lambda epoch: None)
 
     class BestWeightsAndEarlyStopping(tf.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.patience = patience  # set again while training by patience_follows_budget
+
         def on_train_begin(self, logs=None):
             state = TrainingState.load(model_dir)
             self.epochs_done = state.epochs_done if state else 0
@@ -307,7 +328,7 @@ def early_stopping_callback(model_dir: Path, patience: int | None, *, best_weigh
                 if best_weights is not None:
                     with atomic_path(best_weights) as tmp:
                         self.model.save_weights(str(tmp))
-            elif patience is not None and number - self.best_epoch >= patience:
+            elif self.patience is not None and number - self.best_epoch >= self.patience:
                 self.model.stop_training = True
                 self.stopped = True
                 report(number)
@@ -323,6 +344,58 @@ def early_stopping_callback(model_dir: Path, patience: int | None, *, best_weigh
                     state.save(model_dir)
 
     return BestWeightsAndEarlyStopping()
+
+
+def patience_follows_budget(budget: BudgetClock, reduce_lr: list, early_stopping=None, *, report=None):
+    """Keras callback: within a budget, the plateau patience from the epochs measured to fit it.
+
+    The plan sets the patience of the learning-rate reduction and of early stopping from
+    its estimate of the epochs in the budget (:func:`pyfiji_dl.models.budget.plateau_patience`),
+    but that estimate comes from step costs measured elsewhere: a 2-minute Noise2Void run
+    estimated at 7 epochs ran 40 epochs of 3 s, so its early stopping (10 epochs, meant as
+    more than the whole run) ended it at a noisy plateau with a third of the budget left,
+    and CSBDeep's 3-epoch learning-rate patience halved the rate five times in two minutes.
+    After each epoch from the second on, both are set again from the epochs measured to
+    fit (:meth:`BudgetClock.epochs_fitting`), so they stay the same share of the run.
+
+    Parameters
+    ----------
+    budget : BudgetClock
+        The run's (``keras_callbacks(...)[0].budget``); without a budget nothing changes.
+    reduce_lr : list
+        Keras ``ReduceLROnPlateau`` callbacks (CSBDeep's, StarDist's, n2v's and ours).
+    early_stopping : keras callback, optional
+        From :func:`early_stopping_callback`; None when the user chose its patience.
+    report : callable, optional
+        Called with ``(epochs_fitting, reduce_lr_patience, early_stopping_patience)`` when first set.
+
+    Returns
+    -------
+    keras callback
+        Its ``measured`` attribute holds the last values set (None until set).
+    """
+    import tensorflow as tf
+
+    from .budget import plateau_patience
+
+    class PatienceFollowsBudget(tf.keras.callbacks.Callback):
+        measured = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            fitting = budget.epochs_fitting()
+            if fitting is None:
+                return
+            lr_patience, early = plateau_patience(fitting, within_budget=True)
+            for callback in reduce_lr:
+                callback.patience = lr_patience
+            if early_stopping is not None:
+                early_stopping.patience = early
+            values = (fitting, lr_patience, early if early_stopping is not None else None)
+            if report is not None and self.measured is None:
+                report(*values)
+            self.measured = values
+
+    return PatienceFollowsBudget()
 
 
 def atomic_checkpoints(callbacks: list, model_dir: Path) -> list:
@@ -635,14 +708,26 @@ def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epoc
         budget = bookkeeping[0].budget
         model.callbacks += bookkeeping + list(extra_callbacks or [])
         stopped_at = []
+        early_stopping = None
         if early_stopping_patience is not None:
-            model.callbacks.append(early_stopping_callback(
-                model_dir, early_stopping_patience, report=lambda epoch: stopped_at.append(epoch) if epoch else None))
+            early_stopping = early_stopping_callback(
+                model_dir, early_stopping_patience, report=lambda epoch: stopped_at.append(epoch) if epoch else None)
+            model.callbacks.append(early_stopping)
+        patience = None
+        if max_minutes is not None:
+            import tensorflow as tf
+
+            patience = patience_follows_budget(
+                budget, [c for c in model.callbacks if isinstance(c, tf.keras.callbacks.ReduceLROnPlateau)],
+                early_stopping, report=_patience_reporter(progress, expected_epochs))
+            model.callbacks.append(patience)  # after the bookkeeping, which measures the epoch
         with quiet_keras():
             fit(remaining)
+        if patience is not None and patience.measured is not None:
+            _record_measured_patience(model_dir, *patience.measured)
         if progress and stopped_at:
             log.info("Early stopping after epoch %d: no better validation loss for %d epochs; keeping the best "
-                     "weights.", stopped_at[-1], early_stopping_patience)
+                     "weights.", stopped_at[-1], early_stopping.patience)
     state = mark_finished(model_dir)
     if progress and state is not None and not state.finished:
         if budget is not None and budget.stopped:
@@ -651,6 +736,31 @@ def fit_with_bookkeeping(model, model_dir: Path, fit, *, epochs_total: int, epoc
             log.info("Stopped after %d of %d epochs; continue later with --resume.", state.epochs_done,
                      state.epochs_total)
     return state
+
+
+def _patience_reporter(progress: bool, expected_epochs: int | None):
+    """Says the patience set from the measured epochs (the model card keeps the last values)."""
+
+    def report(fitting, lr_patience, early):
+        if progress:
+            estimate = f" (the plan estimated ~{expected_epochs})" if expected_epochs else ""
+            log.info("~%d epochs fit in the budget, measured%s: learning rate halved after %d epochs without a "
+                     "better validation loss%s.", fitting, estimate, lr_patience,
+                     f", training stops after {early}" if early is not None else "")
+
+    return report
+
+
+def _record_measured_patience(model_dir: Path, fitting: int, lr_patience: int, early: int | None) -> None:
+    """Keep the patience used in the model card, beside the plan's (evidence of the run)."""
+    from .card import read_card, write_card
+
+    card = read_card(model_dir)
+    plan = dict(card.training_plan or {})
+    plan["measured_in_budget"] = {"epochs_fitting": fitting, "reduce_lr_patience": lr_patience,
+                                  "early_stopping_patience": early}
+    card.update(training_plan=plan)
+    write_card(model_dir, card)
 
 
 @contextlib.contextmanager

@@ -422,3 +422,64 @@ def test_autolabel_folder_channels_and_errors(tmp_path, nuclei):
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="no .tif"):
         autolabel_folder(empty, tmp_path / "m3", progress=False)
+
+
+@pytest.fixture
+def odd_folder(tmp_path):
+    """One labellable image beside images a user could drop in by mistake."""
+    import tifffile
+
+    from pyfiji_dl.io.tiff import write_imagej_tiff
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    centres = [(y, x) for y in range(16, 128, 32) for x in range(16, 128, 32)]
+    write_imagej_tiff(folder / "good.tif", discs((128, 128), centres, [8] * len(centres)), "YX")
+    tifffile.imwrite(folder / "bilevel.tif", discs((64, 64), [(32, 32)], [8]) > 100)  # 1-bit
+    write_imagej_tiff(folder / "tiny.tif", np.zeros((30, 30), np.uint8), "YX")  # smaller than two windows
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*writing zero-size array")  # tifffile writes it all the same
+        tifffile.imwrite(folder / "empty.tif", np.zeros((0, 0), np.uint16))
+    return folder
+
+
+def test_autolabel_folder_turns_bad_images_into_rows_naming_them(tmp_path, odd_folder):
+    from pyfiji_dl.io.tables import read_csv
+
+    result = autolabel_folder(odd_folder, tmp_path / "masks", progress=False, report=False)
+    assert result.status == 1
+    assert [p.name for p in result.kept] == ["good.tif"]
+    failed = {p.name: message for p, message in result.failed}
+    assert set(failed) == {"bilevel.tif", "tiny.tif", "empty.tif"}
+    for name, message in failed.items():
+        assert message.startswith(f"{name}: "), message
+    assert "1-bit" in failed["bilevel.tif"] and "Image > Type" in failed["bilevel.tif"]
+    assert "window of at most 15 px" in failed["tiny.tif"]
+    assert "no pixels" in failed["empty.tif"]
+    rows = {row["file"]: row for row in read_csv(tmp_path / "autolabel_report" / "labels_qc.csv")}
+    assert {rows[name]["reason"] for name in failed} == {"unsupported image"}
+    assert all(rows[name]["error"] == failed[name] for name in failed)
+
+
+def test_autolabel_folder_raises_our_bugs_and_reports_memory(tmp_path, odd_folder, monkeypatch):
+    import pyfiji_dl.workflows.autolabel as workflow
+
+    for name in ("bilevel.tif", "tiny.tif", "empty.tif"):
+        (odd_folder / name).unlink()
+
+    def bug(*args, **kwargs):
+        raise TypeError("simulated bug")
+
+    monkeypatch.setattr(workflow, "_autolabel", bug)
+    with pytest.raises(TypeError, match="simulated bug"):  # a traceback, not a row of the table
+        autolabel_folder(odd_folder, tmp_path / "masks", progress=False, report=False)
+    assert not (tmp_path / "autolabel_report" / ".staging").exists()
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(workflow, "_autolabel", out_of_memory)
+    result = autolabel_folder(odd_folder, tmp_path / "masks", progress=False, report=False)
+    [(path, message)] = result.failed
+    assert path.name == "good.tif" and result.rows[0]["reason"] == "out of memory"
+    assert message.startswith("good.tif: not enough memory to label this 128 x 128 image")

@@ -135,9 +135,12 @@ def adaptive_otsu_threshold(image, window=20, lower_bound=0.05, upper_bound=1.0,
     size = np.array(image.shape, dtype=int)
     n_blocks = size // window
     if np.any(n_blocks < 2):
+        largest = int(size.min()) // 2
+        what_to_do = (f"choose a window of at most {largest} px" if largest >= 1
+                      else "the image needs at least 2 pixels along each axis")
         raise OptionError(
             f"adaptive window of {window} px is too large for a {size[1]} x {size[0]} image: "
-            "it may be at most half of each dimension (CellProfiler's rule)."
+            f"it may be at most half of each dimension (CellProfiler's rule); {what_to_do}."
         )
     image01, low_high = _to_unit_range(image, intensity_range)
     valid = np.ones(image.shape, bool) if mask is None else np.asarray(mask, bool)
@@ -310,9 +313,17 @@ def check_greyscale_2d(image, what):
     """``image`` as an array, if it is one greyscale 2D plane (YX); ``what`` names it in the error."""
     image = np.asarray(image)
     if image.dtype == bool or image.dtype.kind not in "uif":
-        raise InputError(f"{what}: needs a greyscale intensity image, got dtype {image.dtype}")
+        raise InputError(f"{what}: needs a greyscale intensity image, got {_dtype_name(image.dtype)} pixels; "
+                         "in Fiji: Image > Type > 8-bit (or 16-bit), and save it again.")
     if image.ndim == 3 and image.shape[-1] in (3, 4):
         raise InputError(f"{what}: looks like an RGB image {image.shape}; pass the nuclear channel only.")
     if image.ndim != 2:
         raise InputError(f"{what}: needs a 2D image (YX), got shape {image.shape}.")
+    if image.size == 0:
+        raise InputError(f"{what}: holds no pixels (shape {image.shape}).")
     return image
+
+
+def _dtype_name(dtype) -> str:
+    """``dtype`` in a user's words: 1-bit (black and white) for bool, else numpy's name."""
+    return "1-bit (black and white)" if dtype == bool else str(dtype)

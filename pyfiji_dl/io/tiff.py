@@ -197,6 +197,12 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
         info = _info_from(tif, path)
         try:
             data = tif.series[0].asarray()
+        except MemoryError:
+            megabytes = int(np.prod(info.shape, dtype=np.float64)) * info.dtype.itemsize / 1e6
+            raise ImageReadError(
+                f"{path}: not enough memory to read its pixels ({megabytes:,.0f} MB). Close other "
+                "programs, or cut it into smaller images (in Fiji: Image > Crop).", path=path
+            ) from None
         except Exception as exc:
             raise ImageReadError(
                 f"{path}: the pixel data cannot be read ({exc}); the file is probably "

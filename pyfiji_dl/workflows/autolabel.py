@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..annotation.autolabel import (REPORT_DIR_NAME, _autolabel, _check_options, autolabel_image,
                                     select_label_images)
-from ..errors import OptionError, PyfijiDLError
+from ..errors import InputError, OptionError, PyfijiDLError
 
 __all__ = ["AutolabelResult", "autolabel_folder", "QC_COLUMNS"]
 
@@ -32,7 +32,7 @@ class AutolabelResult:
     excluded : list of (Path, str)
         Input image and reason; its label map is in ``report_dir/excluded/``.
     failed : list of (Path, str)
-        Input image and error message (unreadable, RGB, several channels, ...).
+        Input image and error message naming it (unreadable, RGB, several channels, ...).
     skipped : list of Path
         Files that were not TIFF images (none today; kept for symmetry).
     rows : list of dict
@@ -143,9 +143,11 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
         ``status`` is 1 if any image failed (each failure is reported with its
         file name; the others are processed), else 0. Failed images have
         ``kept = no`` in the table with reason ``unreadable`` (corrupt or not a
-        TIFF), ``unsupported image`` (RGB, several channels without
-        ``channel``, stacks) or ``error``, and the message in ``error``; no
-        label map is written for them.
+        TIFF, or too large to read), ``unsupported image`` (RGB, 1-bit, several
+        channels without ``channel``, stacks, no pixels, smaller than two
+        ``window`` widths), ``out of memory`` or ``error`` (its label map could
+        not be written), and the message in ``error``; no label map is written
+        for them. Any other exception is a bug of ours and is raised.
 
     Raises
     ------
@@ -153,6 +155,8 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
         ``fluorescence_dir`` missing or without TIFFs.
     FileExistsError
         Outputs exist and ``overwrite`` is False.
+    pyfiji_dl.io.outputs.DiskFullError
+        The disk filled up (every further image would fail the same way).
     ValueError
         Bad options (checked before any image is processed), or ``masks_dir`` is
         the input folder.
@@ -160,6 +164,7 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
     from tqdm.auto import tqdm
 
     from ..data.pairs import IMAGE_SUFFIXES, list_files
+    from ..io.outputs import DiskFullError
     from ..io.tiff import ImageReadError, read_image, write_label_image
     from ..qc.autolabel_report import make_thumbnail, write_autolabel_report
 
@@ -192,6 +197,9 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
         for path in bar:
             record = {"path": path, "info": None, "error": "", "reason": "", "staged": None, "thumbnail": None}
             records.append(record)
+            info = None  # this image's, once read (the memory message gives its size)
+            # Only what a user's image or machine can cause becomes a row of the table; any
+            # other exception is a bug of ours and keeps its traceback (issue #15's rule).
             try:
                 image, info = read_image(path)
                 plane, axes = _nuclear_plane(image, info, channel, path)
@@ -201,12 +209,16 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
                 record.update(info=label_info, staged=staged)
                 if report:
                     record["thumbnail"] = make_thumbnail(image01, labels)
+            except DiskFullError:
+                raise  # every further image would fail the same way
             except ImageReadError as exc:
-                record.update(error=str(exc), reason="unreadable")
-            except _InputError as exc:
-                record.update(error=str(exc), reason="unsupported image")
-            except (ValueError, TypeError, MemoryError) as exc:
-                record.update(error=f"{path.name}: {exc}", reason="error")
+                record.update(error=_naming_file(exc, path), reason="unreadable")
+            except (InputError, OptionError) as exc:  # e.g. 1-bit, or smaller than two windows
+                record.update(error=_naming_file(exc, path), reason="unsupported image")
+            except (PyfijiDLError, OSError) as exc:  # its label map could not be written
+                record.update(error=_naming_file(exc, path), reason="error")
+            except MemoryError:
+                record.update(error=_out_of_memory_message(path, info), reason="out of memory")
 
         good = [r for r in records if r["info"] is not None]
         verdicts = select_label_images([r["info"]["foreground_fraction"] for r in good], lowest_fraction)
@@ -267,24 +279,49 @@ def _qc_row(record) -> dict:
     return {k: row.get(k) for k in QC_COLUMNS}
 
 
-class _InputError(PyfijiDLError, ValueError):
-    """An image that cannot be autolabelled as it is; the message names the file."""
+def _naming_file(exc: BaseException, path: Path) -> str:
+    """The message of ``exc``, starting with the image's name unless it already names it."""
+    message = str(exc)
+    return message if path.name in message else f"{path.name}: {message}"
+
+
+def _out_of_memory_message(path: Path, info) -> str:
+    """What to do when labelling ``path`` ran out of memory; ``info`` (None if not read) gives its size."""
+    size = ""
+    if info is not None and "X" in info.axes and "Y" in info.axes:
+        size = f" {info.shape[info.axes.index('X')]} x {info.shape[info.axes.index('Y')]}"
+    return (f"{path.name}: not enough memory to label this{size} image. Close other programs, or cut it "
+            "into smaller images (in Fiji: Image > Crop) and label those.")
 
 
 def _nuclear_plane(image, info, channel, path):
-    """The 2D plane to label and its axes ("YX")."""
+    """The 2D plane to label and its axes ("YX").
+
+    Raises
+    ------
+    InputError
+        The image has no pixels, is not 2D, is a stack, is not greyscale (e.g. 1-bit), or its
+        channels do not fit ``channel``;
+        the message names the file and what to do.
+    """
+    from ..annotation.adaptive_otsu import check_greyscale_2d
     from ..io.tiff import ChannelError, select_channel
 
+    if image.size == 0:
+        raise InputError(f"{path.name}: holds no pixels (shape {image.shape}); re-export it from Fiji.", path=path)
     try:
         image, axes = select_channel(image, info.axes, channel, path.name)
     except ChannelError as exc:
-        raise _InputError(str(exc)) from None
+        raise InputError(str(exc), path=path) from None
+    if "Y" not in axes or "X" not in axes:
+        raise InputError(f"{path.name}: is not a 2D image (axes {info.axes}); autolabel needs one YX plane.",
+                         path=path)
     extra = [a for a in axes if a not in "YX" and image.shape[axes.index(a)] > 1]
     if extra:
-        raise _InputError(f"{path.name}: is a stack (axes {info.axes}); autolabel works on single 2D images. "
-                          "In Fiji: Image > Stacks > Stack to Images, and save each plane.")
+        raise InputError(f"{path.name}: is a stack (axes {info.axes}); autolabel works on single 2D images. "
+                         "In Fiji: Image > Stacks > Stack to Images, and save each plane.", path=path)
     image = image.reshape(image.shape[axes.index("Y")], image.shape[axes.index("X")])
-    return image, "YX"
+    return check_greyscale_2d(image, path.name), "YX"
 
 
 def _bound_options(options: dict) -> dict:

@@ -51,6 +51,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import InputError, OptionError
+from ..io.tiff import require_intensity_pixels
 
 __all__ = ["AdaptiveThreshold", "adaptive_otsu_threshold", "apply_threshold", "check_greyscale_2d", "GLOBAL_LIMITS"]
 
@@ -311,19 +312,9 @@ def _spline_blocks(block_t, size, n_blocks):
 
 def check_greyscale_2d(image, what):
     """``image`` as an array, if it is one greyscale 2D plane (YX); ``what`` names it in the error."""
-    image = np.asarray(image)
-    if image.dtype == bool or image.dtype.kind not in "uif":
-        raise InputError(f"{what}: needs a greyscale intensity image, got {_dtype_name(image.dtype)} pixels; "
-                         "in Fiji: Image > Type > 8-bit (or 16-bit), and save it again.")
+    image = require_intensity_pixels(image, what)
     if image.ndim == 3 and image.shape[-1] in (3, 4):
         raise InputError(f"{what}: looks like an RGB image {image.shape}; pass the nuclear channel only.")
     if image.ndim != 2:
         raise InputError(f"{what}: needs a 2D image (YX), got shape {image.shape}.")
-    if image.size == 0:
-        raise InputError(f"{what}: holds no pixels (shape {image.shape}).")
     return image
-
-
-def _dtype_name(dtype) -> str:
-    """``dtype`` in a user's words: 1-bit (black and white) for bool, else numpy's name."""
-    return "1-bit (black and white)" if dtype == bool else str(dtype)

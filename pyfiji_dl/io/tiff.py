@@ -268,6 +268,31 @@ def select_channel(image: np.ndarray, axes: str, channel: int | None, source, *,
     return np.take(image, (channel or 1) - 1, axis=c_axis), axes.replace("C", "")
 
 
+def require_intensity_pixels(image: np.ndarray, source) -> np.ndarray:
+    """``image`` if it has pixels holding greyscale intensities (whole or real numbers).
+
+    Parameters
+    ----------
+    image : ndarray
+    source : path-like or str
+        Named in the messages.
+
+    Raises
+    ------
+    InputError
+        No pixels (a zero-size TIFF), or 1-bit / complex pixels, which intensity
+        normalisation and thresholds cannot use; the message says what to do in Fiji.
+    """
+    image = np.asarray(image)
+    if image.size == 0:
+        raise InputError(f"{source}: holds no pixels (shape {image.shape}); re-export it from Fiji.")
+    if image.dtype == bool or image.dtype.kind not in "uif":
+        kind = "1-bit (black and white)" if image.dtype == bool else str(image.dtype)
+        raise InputError(f"{source}: has {kind} pixels; greyscale intensities are needed. In Fiji: "
+                         "Image > Type > 8-bit (or 16-bit), and save it again.")
+    return image
+
+
 def glasbey_like_lut(n: int = 256, seed: int = 0) -> np.ndarray:
     """A (3, n) uint8 LUT of well-separated colours with black at index 0.
 

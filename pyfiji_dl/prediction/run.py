@@ -29,7 +29,8 @@ from ..data.normalize import normalize_percentile
 from ..data.pairs import IMAGE_SUFFIXES
 from ..io.outputs import DiskFullError
 from ..io.tables import write_csv
-from ..io.tiff import ImageInfo, read_image, select_channel, write_imagej_tiff, write_label_image
+from ..io.tiff import (ImageInfo, read_image, require_intensity_pixels, select_channel, write_imagej_tiff,
+                       write_label_image)
 from ..models import adapter_for, tiling
 from ..models.card import ModelCard, read_card
 from ..models.source import open_model_source
@@ -98,7 +99,15 @@ def output_paths(out_dir: Path, stem: str, outputs: str = "labels") -> dict:
 
 
 def _model_layout(image: np.ndarray, info: ImageInfo, card: ModelCard, channel: int | None, source: Path):
-    """Image with channels last (or the chosen channel), and its axes without C."""
+    """Image with channels last (or the chosen channel), and its axes without C.
+
+    Raises
+    ------
+    pyfiji_dl.errors.PyfijiDLError
+        The image has no pixels, 1-bit or complex pixels, or channels or dimensions
+        that do not fit the model; the message names ``source``.
+    """
+    require_intensity_pixels(image, source)
     n_channels = card.n_channels
     if n_channels > 1 and channel is not None:
         raise PredictionInputError(f"{source}: this model takes {n_channels} channels; --channel picks one "
@@ -294,7 +303,11 @@ def predict_paths(
     Returns
     -------
     PredictionResult
-        A file that fails is reported in ``failed`` and does not stop the others.
+        A file that fails (unreadable, no pixels or 1-bit ones, channels or
+        dimensions the model cannot take, an output that cannot be written, too
+        little memory) is reported in ``failed``, its message naming it, and does
+        not stop the others. A full disk stops the run; any other exception is a
+        bug of ours and is raised.
     """
     from tqdm.auto import tqdm
 
@@ -332,8 +345,13 @@ def predict_paths(
             result.done.append(path)
         except DiskFullError:
             raise  # every further image would fail the same way: stop, keeping the finished ones
-        except (ValueError, OSError, RuntimeError) as exc:
+        # Only what a user's file or machine can cause fails one input; any other exception
+        # is a bug of ours and keeps its traceback (issue #15's rule).
+        except (PyfijiDLError, OSError) as exc:
             result.failed.append((path, str(exc)))
+        except MemoryError:
+            result.failed.append((path, f"{path}: not enough memory to predict it. Close other programs, or cut "
+                                        "it into smaller images (in Fiji: Image > Crop) and predict those."))
     if summary:
         result.summary = summarize_run(out_dir, files, kind, card=card)
     return result

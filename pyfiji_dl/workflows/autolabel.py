@@ -305,10 +305,9 @@ def _nuclear_plane(image, info, channel, path):
         the message names the file and what to do.
     """
     from ..annotation.adaptive_otsu import check_greyscale_2d
-    from ..io.tiff import ChannelError, select_channel
+    from ..io.tiff import ChannelError, require_intensity_pixels, select_channel
 
-    if image.size == 0:
-        raise InputError(f"{path.name}: holds no pixels (shape {image.shape}); re-export it from Fiji.", path=path)
+    require_intensity_pixels(image, path.name)
     try:
         image, axes = select_channel(image, info.axes, channel, path.name)
     except ChannelError as exc:

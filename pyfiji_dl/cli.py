@@ -299,8 +299,14 @@ def cmd_predict(args) -> int:
         folders = ", ".join(sorted(f"{d.name}/" for d in out.iterdir() if d.is_dir()))
         _say(f"Outputs in {out} ({folders}, {result.summary.name})")
     if result.failed:
-        raise CommandError(f"{len(result.failed)} input(s) failed:\n" + "\n".join(f"{p}: {why}" for p, why in result.failed))
+        raise CommandError(f"{len(result.failed)} input(s) failed:\n"
+                           + "\n".join(failure_line(p, why) for p, why in result.failed))
     return 0
+
+
+def failure_line(path, why: str) -> str:
+    """One failed input for the user: the message, after the file's path unless it already names the file."""
+    return why if Path(path).name in why else f"{path}: {why}"
 
 
 def cmd_export(args) -> int:

@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,10 @@ def test_library_log_records_reach_the_terminal_as_the_commands_print(no_worker,
     out, err = capsys.readouterr()
     assert out == "Early stopping after epoch 3\n"
     assert err == "pyfiji-dl: warning: 2 objects touch the image border\n"
+
+
+def test_a_failed_input_is_named_once():
+    from pyfiji_dl.cli import failure_line
+
+    assert failure_line(Path("/d/a.tif"), "/d/a.tif: not a readable TIFF") == "/d/a.tif: not a readable TIFF"
+    assert failure_line(Path("/d/a.tif"), "out of memory") == "/d/a.tif: out of memory"

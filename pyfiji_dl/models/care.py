@@ -16,7 +16,7 @@ import numpy as np
 from ..data.augment import geometric_augmenter
 from ..data.restoration import RestorationDataset
 from . import training
-from .card import ModelCard, ModelFolderError, read_card, write_card
+from .card import ModelCard, ModelFolderError, read_card
 
 if TYPE_CHECKING:
     from ..families.care import CareOptions
@@ -84,40 +84,30 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
     options, plan = plan_restoration_options(options.training_profile, dataset, options, progress=progress)
-    epochs_done = 0
-    if resume:
-        model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
-        patch = tuple(read_card(model_dir).patch)
-        plan_used = read_card(model_dir).training_plan or plan.as_dict()
-    else:
-        if progress:
-            log.info(plan.summary())
-        plan_used = plan.as_dict()
-        training.check_new_model_dir(model_dir)
-        if from_model is not None:
-            source = load_model(from_model)
-            if source.config.n_dim != dataset.ndim:
-                raise ModelFolderError(f"{from_model} is a {source.config.n_dim}D model; the data are {dataset.ndim}D.")
-            config = source.config
-            config.train_learning_rate, config.train_epochs = options.lr, options.epochs
-            config.train_steps_per_epoch, config.train_batch_size = options.steps, options.batch
-            config.train_reduce_lr = dict(plan.reduce_lr)
-        else:
-            config = make_config(dataset.ndim, options, plan.reduce_lr)
-        model = _open(model_dir, config)
-        if from_model is not None:
-            model.keras_model.set_weights(source.keras_model.get_weights())
-        epochs_total = options.epochs
+
+    def config_for(source):
+        if source is None:
+            return make_config(dataset.ndim, options, plan.reduce_lr)
+        if source.config.n_dim != dataset.ndim:
+            raise ModelFolderError(f"{from_model} is a {source.config.n_dim}D model; the data are {dataset.ndim}D.")
+        config = source.config
+        config.train_learning_rate, config.train_epochs = options.lr, options.epochs
+        config.train_steps_per_epoch, config.train_batch_size = options.steps, options.batch
+        config.train_reduce_lr = dict(plan.reduce_lr)
+        return config
+
+    def card_for(model):
         patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
-        write_card(model_dir, ModelCard.new(
+        return ModelCard.new(
             FAMILY, ndim=dataset.ndim, n_channels=1, axes="ZYX" if dataset.ndim == 3 else "YX", patch=list(patch),
             normalization={"method": "percentile", "low": PREDICT_PERCENTILES[0],
-                           "high": PREDICT_PERCENTILES[1], "restore_intensity_range": True},
-            fine_tuned_from=str(Path(from_model).resolve()) if from_model else None,
-            training_plan=plan_used,
-        ))
-        training.TrainingState(0, epochs_total, options.lr).save(model_dir)
+                           "high": PREDICT_PERCENTILES[1], "restore_intensity_range": True})
 
+    start = training.start_training(model_dir, plan, resume=resume, epochs=options.epochs, open_saved=_open,
+                                    config_for=config_for, card_for=card_for, from_model=from_model,
+                                    load_source=load_model, progress=progress)
+    model = start.model
+    patch = tuple(read_card(model_dir).patch)  # a new model's, or the one the resumed run trained with
     X, Y = make_patches(dataset.train, patch, options.patches_per_image, options.seed)
     X_val, Y_val = make_patches(dataset.val, patch, max(8, options.patches_per_image // 4), options.seed + 1)
 
@@ -126,11 +116,11 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
                     steps_per_epoch=model.config.train_steps_per_epoch,
                     augmenter=geometric_augmenter(dataset.ndim, options.seed) if options.augment else None)
 
-    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
-                                  progress=progress, description="CARE training",
+    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=start.epochs_total,
+                                  epochs_done=start.epochs_done, progress=progress, description="CARE training",
                                   max_minutes=options.max_minutes, extra_callbacks=extra_callbacks,
-                                  early_stopping_patience=plan_used.get("early_stopping_patience"),
-                                  expected_epochs=plan_used.get("expected_epochs"))
+                                  early_stopping_patience=start.plan_used.get("early_stopping_patience"),
+                                  expected_epochs=start.plan_used.get("expected_epochs"))
     return model
 
 

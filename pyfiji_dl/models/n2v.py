@@ -19,7 +19,7 @@ import numpy as np
 from ..data.restoration import RestorationDataset
 from ..errors import OptionError
 from . import training
-from .card import ModelCard, ModelFolderError, read_card, write_card
+from .card import ModelCard, ModelFolderError, read_card
 
 if TYPE_CHECKING:
     from ..families.n2v import N2VOptions
@@ -133,11 +133,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
     options, plan = plan_restoration_options(options.training_profile, dataset, options, progress=progress)
     if resume:
         patch = tuple(read_card(model_dir).patch)
-        plan_used = read_card(model_dir).training_plan or plan.as_dict()
     else:
-        if progress:
-            log.info(plan.summary())
-        plan_used = plan.as_dict()
         patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
     X = make_patches(dataset.train, patch, options.augment)
     if dataset.val:
@@ -147,44 +143,36 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
         n_val = max(1, len(X) // 10)
         X, X_val = X[order[n_val:]], X[order[:n_val]]
 
-    epochs_done = 0
-    if resume:
-        model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
-    else:
-        training.check_new_model_dir(model_dir)
-        if from_model is not None:
-            source = load_model(from_model)
-            if source.config.n_dim != dataset.ndim:
-                raise ModelFolderError(f"{from_model} is a {source.config.n_dim}D model; the data are {dataset.ndim}D.")
-            config = source.config  # keeps the source's normalisation, which its weights expect
-            config.train_learning_rate, config.train_epochs = options.lr, options.epochs
-            config.train_steps_per_epoch = options.steps
-            config.n2v_patch_shape = patch
-            config.n2v_perc_pix = _masked_share_for(patch, config.n2v_perc_pix)
-            config.train_reduce_lr = dict(plan.reduce_lr)
-        else:
-            options = replace(options, perc_pix=_masked_share_for(patch, options.perc_pix))
-            config = make_config(X, dataset.ndim, patch, options, plan.reduce_lr)
-        model = _open(model_dir, config)
-        if from_model is not None:
-            model.keras_model.set_weights(source.keras_model.get_weights())
-        epochs_total = options.epochs
-        write_card(model_dir, ModelCard.new(
+    def config_for(source):
+        if source is None:
+            masked = replace(options, perc_pix=_masked_share_for(patch, options.perc_pix))
+            return make_config(X, dataset.ndim, patch, masked, plan.reduce_lr)
+        if source.config.n_dim != dataset.ndim:
+            raise ModelFolderError(f"{from_model} is a {source.config.n_dim}D model; the data are {dataset.ndim}D.")
+        config = source.config  # keeps the source's normalisation, which its weights expect
+        config.train_learning_rate, config.train_epochs = options.lr, options.epochs
+        config.train_steps_per_epoch = options.steps
+        config.n2v_patch_shape = patch
+        config.n2v_perc_pix = _masked_share_for(patch, config.n2v_perc_pix)
+        config.train_reduce_lr = dict(plan.reduce_lr)
+        return config
+
+    start = training.start_training(
+        model_dir, plan, resume=resume, epochs=options.epochs, open_saved=_open, config_for=config_for,
+        card_for=lambda model: ModelCard.new(
             FAMILY, ndim=dataset.ndim, n_channels=1, axes="ZYX" if dataset.ndim == 3 else "YX", patch=list(patch),
-            normalization={"method": "mean/std of the training patches (n2v config)"},
-            fine_tuned_from=str(Path(from_model).resolve()) if from_model else None,
-            training_plan=plan_used,
-        ))
-        training.TrainingState(0, epochs_total, options.lr).save(model_dir)
+            normalization={"method": "mean/std of the training patches (n2v config)"}),
+        from_model=from_model, load_source=load_model, progress=progress)
+    model = start.model
 
     def fit(epochs):
         model.train(X, X_val, epochs=epochs, steps_per_epoch=model.config.train_steps_per_epoch)
 
-    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
-                                  progress=progress, description="Noise2Void training",
+    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=start.epochs_total,
+                                  epochs_done=start.epochs_done, progress=progress, description="Noise2Void training",
                                   max_minutes=options.max_minutes, extra_callbacks=extra_callbacks,
-                                  early_stopping_patience=plan_used.get("early_stopping_patience"),
-                                  expected_epochs=plan_used.get("expected_epochs"))
+                                  early_stopping_patience=start.plan_used.get("early_stopping_patience"),
+                                  expected_epochs=start.plan_used.get("expected_epochs"))
     return model
 
 

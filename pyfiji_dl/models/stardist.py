@@ -21,7 +21,7 @@ from ..data.augment import instance_augmenter
 from ..data.instances import InstanceDataset
 from ..data.normalize import normalize_percentile
 from . import training
-from .card import CardDetails, ModelCard, ModelFolderError, read_card, write_card
+from .card import CardDetails, ModelCard, ModelFolderError, read_card
 
 if TYPE_CHECKING:
     from ..families.stardist import StarDistOptions
@@ -204,44 +204,31 @@ def train(
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
     options, plan = plan_training(dataset, options, progress=progress)
-    epochs_done = 0
-    if resume:
-        model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
-        _check_compatible(model.config, dataset, model_dir)
-        plan_used = read_card(model_dir).training_plan or plan.as_dict()
-    else:
-        if progress:
-            log.info(plan.summary())
-        plan_used = plan.as_dict()
-        training.check_new_model_dir(model_dir)
-        if from_model is not None:
-            source = load_model(from_model)
-            _check_compatible(source.config, dataset, Path(from_model))
-            config = source.config
-            config.train_learning_rate = options.lr
-            config.train_epochs = options.epochs
-            config.train_steps_per_epoch = options.steps
-            # the plan gives every axis (one number is the size of every axis, as for a new model)
-            patch = tuple(options.patch)
-            config.train_patch_size = patch * config.n_dim if len(patch) == 1 else patch
-            config.train_batch_size = options.batch
-            config.train_reduce_lr = dict(plan.reduce_lr)
-        else:
-            config = make_config(dataset, options)
-        model = _open(model_dir, config)
-        if from_model is not None:
-            model.keras_model.set_weights(source.keras_model.get_weights())
-        epochs_total = options.epochs
-        write_card(model_dir, ModelCard.new(
-            FAMILY,
-            ndim=dataset.ndim,
-            n_channels=dataset.n_channels,
+
+    def config_for(source):
+        if source is None:
+            return make_config(dataset, options)
+        _check_compatible(source.config, dataset, Path(from_model))
+        config = source.config
+        config.train_learning_rate = options.lr
+        config.train_epochs = options.epochs
+        config.train_steps_per_epoch = options.steps
+        # the plan gives every axis (one number is the size of every axis, as for a new model)
+        patch = tuple(options.patch)
+        config.train_patch_size = patch * config.n_dim if len(patch) == 1 else patch
+        config.train_batch_size = options.batch
+        config.train_reduce_lr = dict(plan.reduce_lr)
+        return config
+
+    start = training.start_training(
+        model_dir, plan, resume=resume, epochs=options.epochs, open_saved=_open, config_for=config_for,
+        card_for=lambda model: ModelCard.new(
+            FAMILY, ndim=dataset.ndim, n_channels=dataset.n_channels,
             axes=("ZYX" if dataset.ndim == 3 else "YX") + ("C" if dataset.n_channels > 1 else ""),
-            normalization=NORMALIZATION,
-            fine_tuned_from=str(Path(from_model).resolve()) if from_model else None,
-            training_plan=plan_used,
-        ))
-        training.TrainingState(0, epochs_total, options.lr).save(model_dir)
+            normalization=NORMALIZATION),
+        check_resumed=lambda model: _check_compatible(model.config, dataset, model_dir),
+        from_model=from_model, load_source=load_model, progress=progress)
+    model = start.model
 
     X, Y = prepare_arrays(dataset.train, dataset.n_channels)
     X_val, Y_val = prepare_arrays(dataset.val, dataset.n_channels)
@@ -251,11 +238,11 @@ def train(
                     augmenter=instance_augmenter(options.seed) if options.augment else None,
                     epochs=epochs, steps_per_epoch=model.config.train_steps_per_epoch, seed=options.seed)
 
-    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
-                                  progress=progress, description="StarDist training",
+    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=start.epochs_total,
+                                  epochs_done=start.epochs_done, progress=progress, description="StarDist training",
                                   max_minutes=options.max_minutes, extra_callbacks=extra_callbacks,
-                                  early_stopping_patience=plan_used.get("early_stopping_patience"),
-                                  expected_epochs=plan_used.get("expected_epochs"))
+                                  early_stopping_patience=start.plan_used.get("early_stopping_patience"),
+                                  expected_epochs=start.plan_used.get("expected_epochs"))
     if progress:
         log.info("Optimising the probability and overlap thresholds on %d validation image(s)...", len(X_val))
     with training.quiet_keras(), contextlib.redirect_stderr(io.StringIO()):

@@ -581,6 +581,90 @@ def check_new_model_dir(model_dir: Path) -> None:
     raise ModelFolderError(f"{model_dir} already holds files. {hint}", path=model_dir)
 
 
+@dataclass
+class TrainingStart:
+    """A model ready for :func:`fit_with_bookkeeping`, as :func:`start_training` leaves it.
+
+    Attributes
+    ----------
+    model
+        The family's model: reopened at its last checkpoint, or new (fine-tuned or not).
+    epochs_done, epochs_total : int
+        Epochs already trained (0 for a new model) and the total the run trains to.
+    plan_used : dict
+        The training plan the model trains with: on resume the one its card keeps
+        (the plan of the run being continued), else this run's.
+    """
+
+    model: object
+    epochs_done: int
+    epochs_total: int
+    plan_used: dict
+
+
+def start_training(model_dir: Path, plan, *, resume: bool, epochs: int, open_saved, config_for, card_for,
+                   check_resumed=None, from_model: Path | None = None, load_source=None,
+                   progress: bool = True) -> TrainingStart:
+    """Reopen an interrupted model for ``--resume``, or make a new one with its card and state.
+
+    What every family does between planning and fitting. On resume: the model at its
+    last checkpoint, checked against the data. Otherwise: the plan's summary, the check
+    that the folder holds no other model, the new model (from the source model's
+    weights with ``from_model``), its card with the lineage and the plan, and a
+    training state at epoch 0.
+
+    Parameters
+    ----------
+    model_dir : Path
+    plan : TrainingPlan
+        This run's plan (:mod:`pyfiji_dl.models.budget`).
+    resume : bool
+    epochs : int
+        The new model's total number of epochs (a resumed one keeps its own).
+    open_saved : callable
+        ``open_saved(model_dir, config=None)``: the family's model in ``model_dir``,
+        new with a ``config``, else the saved one.
+    config_for : callable
+        ``config_for(source)``: the new model's config; ``source`` is the loaded
+        ``from_model`` (its config to adapt, checked against the data) or None.
+    card_for : callable
+        ``card_for(model)``: the new model's card; ``fine_tuned_from`` and
+        ``training_plan`` are added to it here, as its last keys.
+    check_resumed : callable, optional
+        ``check_resumed(model)``: raise when the reopened model does not fit the data.
+    from_model : Path, optional
+        Fine-tune: the model whose weights the new one starts from.
+    load_source : callable, optional
+        ``load_source(from_model)``: the family's ``load_model``; needed with ``from_model``.
+    progress : bool
+        Log the plan's summary.
+
+    Returns
+    -------
+    TrainingStart
+    """
+    from .card import read_card, write_card
+
+    if resume:
+        model, epochs_done, epochs_total = reopen_for_resume(open_saved, model_dir)
+        if check_resumed is not None:
+            check_resumed(model)
+        return TrainingStart(model, epochs_done, epochs_total, read_card(model_dir).training_plan or plan.as_dict())
+    if progress:
+        log.info(plan.summary())
+    plan_used = plan.as_dict()
+    check_new_model_dir(model_dir)
+    source = load_source(from_model) if from_model is not None else None
+    model = open_saved(model_dir, config_for(source))
+    if source is not None:
+        model.keras_model.set_weights(source.keras_model.get_weights())
+    card = card_for(model)
+    card.update(fine_tuned_from=str(Path(from_model).resolve()) if from_model else None, training_plan=plan_used)
+    write_card(model_dir, card)
+    TrainingState(0, epochs, model.config.train_learning_rate).save(model_dir)
+    return TrainingStart(model, 0, epochs, plan_used)
+
+
 def clear_for_restart(model_dir: Path) -> list:
     """Remove a training run's files from ``model_dir`` (``--restart``); other files stop it.
 

@@ -292,32 +292,23 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
     model_dir = Path(model_dir).resolve()
     configure_tensorflow(quiet=not progress)
     options, plan = plan_training(dataset, options, progress=progress)
-    epochs_done = 0
-    if resume:
-        model, epochs_done, epochs_total = training.reopen_for_resume(_open, model_dir)
-        _check_data(model.config, dataset, model_dir)
-    else:
-        if progress:
-            log.info(plan.summary())
-        training.check_new_model_dir(model_dir)
-        if from_model is not None:
-            source = load_model(from_model)
+
+    def config_for(source):
+        if source is not None:
             config = _retrain_config(source.config, options, dataset)
             config.train_reduce_lr = dict(plan.reduce_lr)
             _check_data(config, dataset, Path(from_model))
         else:
             config = make_config(dataset, options, plan.reduce_lr)
             _check_data(config, dataset, model_dir)
-        tf.random.set_seed(options.seed)  # the same seed gives the same initial weights
-        model = _open(model_dir, config)
-        if from_model is not None:
-            model.keras_model.set_weights(source.keras_model.get_weights())
-        epochs_total = options.epochs
-        card = _card(model.config, fine_tuned_from=from_model)
-        card.update(training_plan=plan.as_dict())
-        write_card(model_dir, card)
-        training.TrainingState(0, epochs_total, model.config.train_learning_rate).save(model_dir)
+        tf.random.set_seed(options.seed)  # the same seed gives the same initial weights (made next)
+        return config
 
+    start = training.start_training(model_dir, plan, resume=resume, epochs=options.epochs, open_saved=_open,
+                                    config_for=config_for, card_for=lambda model: _card(model.config),
+                                    check_resumed=lambda model: _check_data(model.config, dataset, model_dir),
+                                    from_model=from_model, load_source=load_model, progress=progress)
+    model, epochs_done = start.model, start.epochs_done
     config = model.config
     train_arrays = prepare_arrays(dataset.train, config)
     X_val, Y_val = validation_patches(prepare_arrays(dataset.val, config), config.train_patch_size)
@@ -329,7 +320,8 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
                               validation_data=(X_val, Y_val), validation_batch_size=config.train_batch_size,
                               callbacks=model.callbacks, verbose=0)
 
-    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=epochs_total, epochs_done=epochs_done,
+    # no early_stopping_patience: the U-Net stops early by itself (--patience, its own callback)
+    training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=start.epochs_total, epochs_done=epochs_done,
                                   progress=progress, description="U-Net training",
                                   max_minutes=options.max_minutes, extra_callbacks=extra_callbacks)
     if (model_dir / WEIGHTS_BEST).exists():
@@ -363,8 +355,11 @@ def train(dataset: InstanceDataset, model_dir: Path, options: UnetOptions, *, re
     return model
 
 
-def _card(config: UNetConfig, *, fine_tuned_from=None) -> ModelCard:
-    """The model card before training: what the network expects and how to post-process it."""
+def _card(config: UNetConfig) -> ModelCard:
+    """The model card before training: what the network expects and how to post-process it.
+
+    :func:`pyfiji_dl.models.training.start_training` adds the lineage and the plan.
+    """
     halo = tile_halo(config.depth, config.kernel_size)
     return ModelCard.new(
         FAMILY,
@@ -392,6 +387,5 @@ def _card(config: UNetConfig, *, fine_tuned_from=None) -> ModelCard:
         area_unit="pixel",
         split_touching=False,
         connectivity=8,
-        fine_tuned_from=str(Path(fine_tuned_from).resolve()) if fine_tuned_from else None,
     )
 

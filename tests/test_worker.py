@@ -565,7 +565,7 @@ def test_turned_off_runs_in_process(data, tmp_path):
 
 
 TRAINING_SCRIPT = r"""
-import json, os, sys, threading, time
+import json, os, re, sys, threading, time
 from pyfiji_dl.fiji import jvm
 from pyfiji_dl.fiji.macro import run_macro
 
@@ -585,7 +585,7 @@ def train(model, epochs, cancel_at=None):
     while thread.is_alive():
         status = str(ImageJ.getStatusBarText())
         samples.append(status)
-        if cancel_at and cancelled is None and cancel_at in status:
+        if cancel_at and cancelled is None and cancel_at(status):
             # Plugins > pyfiji-dl > Cancel Job, run as ImageJ runs a menu command (its own thread)
             IJ.runMacroFile(plugins + "/Cancel_Job.ijm")
             cancelled = time.monotonic()
@@ -597,7 +597,10 @@ def train(model, epochs, cancel_at=None):
 
 
 finished = train(out + "/model", 2)
-cancelled = train(out + "/cancelled", 100, cancel_at="epoch 2/")
+# once the first epoch ended (its checkpoint kept): epoch 2 or any later one, as the status bar
+# is sampled and repainted every 50-150 ms, and tiny epochs can be shorter than that
+cancelled = train(out + "/cancelled", 100, cancel_at=lambda status: int(
+    (re.search(r"epoch (\d+)/", status) or [0, "0"])[1]) >= 2)
 print("RESULT " + json.dumps({"finished": finished, "cancelled": cancelled}))
 """
 

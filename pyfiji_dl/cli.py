@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .argtypes import fraction, nonnegative_float, nonnegative_int, positive_float, positive_int, probability
-from .errors import PyfijiDLError
+from .errors import PyfijiDLError, naming_file
 
 
 class _ImportedOnUse:
@@ -300,13 +300,8 @@ def cmd_predict(args) -> int:
         _say(f"Outputs in {out} ({folders}, {result.summary.name})")
     if result.failed:
         raise CommandError(f"{len(result.failed)} input(s) failed:\n"
-                           + "\n".join(failure_line(p, why) for p, why in result.failed))
+                           + "\n".join(naming_file(why, p) for p, why in result.failed))
     return 0
-
-
-def failure_line(path, why: str) -> str:
-    """One failed input for the user: the message, after the file's path unless it already names the file."""
-    return why if Path(path).name in why else f"{path}: {why}"
 
 
 def cmd_export(args) -> int:

@@ -53,3 +53,12 @@ class OptionError(PyfijiDLError, ValueError):
 
 class SetupError(PyfijiDLError, RuntimeError):
     """This installation or machine lacks something the command needs (a package, a GPU)."""
+
+
+def naming_file(message: str, path: str | Path, shown: str | None = None) -> str:
+    """``message`` for the user, after ``shown`` (default: ``path``) unless it already names the file.
+
+    Most of our messages start with the file's path or name already; a message from
+    elsewhere (the operating system, a library) does not.
+    """
+    return message if Path(path).name in message else f"{shown or path}: {message}"

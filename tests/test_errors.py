@@ -95,7 +95,8 @@ def test_library_log_records_reach_the_terminal_as_the_commands_print(no_worker,
 
 
 def test_a_failed_input_is_named_once():
-    from pyfiji_dl.cli import failure_line
+    from pyfiji_dl.errors import naming_file
 
-    assert failure_line(Path("/d/a.tif"), "/d/a.tif: not a readable TIFF") == "/d/a.tif: not a readable TIFF"
-    assert failure_line(Path("/d/a.tif"), "out of memory") == "/d/a.tif: out of memory"
+    assert naming_file("/d/a.tif: not a readable TIFF", Path("/d/a.tif")) == "/d/a.tif: not a readable TIFF"
+    assert naming_file("out of memory", Path("/d/a.tif")) == "/d/a.tif: out of memory"
+    assert naming_file("disk full", Path("/d/a.tif"), "a.tif") == "a.tif: disk full"  # autolabel's rows

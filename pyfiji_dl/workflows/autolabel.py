@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..annotation.autolabel import (REPORT_DIR_NAME, _autolabel, _check_options, autolabel_image,
                                     select_label_images)
-from ..errors import InputError, OptionError, PyfijiDLError
+from ..errors import InputError, OptionError, PyfijiDLError, naming_file
 
 __all__ = ["AutolabelResult", "autolabel_folder", "QC_COLUMNS"]
 
@@ -212,11 +212,11 @@ def autolabel_folder(fluorescence_dir, masks_dir, *, report=True, channel=None, 
             except DiskFullError:
                 raise  # every further image would fail the same way
             except ImageReadError as exc:
-                record.update(error=_naming_file(exc, path), reason="unreadable")
+                record.update(error=naming_file(str(exc), path, path.name), reason="unreadable")
             except (InputError, OptionError) as exc:  # e.g. 1-bit, or smaller than two windows
-                record.update(error=_naming_file(exc, path), reason="unsupported image")
+                record.update(error=naming_file(str(exc), path, path.name), reason="unsupported image")
             except (PyfijiDLError, OSError) as exc:  # its label map could not be written
-                record.update(error=_naming_file(exc, path), reason="error")
+                record.update(error=naming_file(str(exc), path, path.name), reason="error")
             except MemoryError:
                 record.update(error=_out_of_memory_message(path, info), reason="out of memory")
 
@@ -277,12 +277,6 @@ def _qc_row(record) -> dict:
     if record["info"] is not None:
         row.update({k: v for k, v in record["info"].items() if k in QC_COLUMNS})
     return {k: row.get(k) for k in QC_COLUMNS}
-
-
-def _naming_file(exc: BaseException, path: Path) -> str:
-    """The message of ``exc``, starting with the image's name unless it already names it."""
-    message = str(exc)
-    return message if path.name in message else f"{path.name}: {message}"
 
 
 def _out_of_memory_message(path: Path, info) -> str:

@@ -96,10 +96,11 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
         config.train_reduce_lr = dict(plan.reduce_lr)
         return config
 
+    new_patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
+
     def card_for(model):
-        patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
         return ModelCard.new(
-            FAMILY, ndim=dataset.ndim, n_channels=1, axes="ZYX" if dataset.ndim == 3 else "YX", patch=list(patch),
+            FAMILY, ndim=dataset.ndim, n_channels=1, axes="ZYX" if dataset.ndim == 3 else "YX", patch=list(new_patch),
             normalization={"method": "percentile", "low": PREDICT_PERCENTILES[0],
                            "high": PREDICT_PERCENTILES[1], "restore_intensity_range": True})
 
@@ -107,7 +108,8 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
                                     config_for=config_for, card_for=card_for, from_model=from_model,
                                     load_source=load_model, progress=progress)
     model = start.model
-    patch = tuple(read_card(model_dir).patch)  # a new model's, or the one the resumed run trained with
+    # a resumed run keeps the patch it trained with (its card's), not one chosen anew
+    patch = tuple(read_card(model_dir).patch) if resume else new_patch
     X, Y = make_patches(dataset.train, patch, options.patches_per_image, options.seed)
     X_val, Y_val = make_patches(dataset.val, patch, max(8, options.patches_per_image // 4), options.seed + 1)
 

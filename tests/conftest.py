@@ -1,5 +1,10 @@
+import faulthandler
 import os
 import shutil
+import subprocess
+import sys
+import threading
+import traceback
 from pathlib import Path
 
 import pytest
@@ -43,6 +48,64 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "imagej" in item.keywords:
                 item.add_marker(skip)
+
+
+# A stuck test (a dialog nobody closes, a lock, a child that never answers) must not hold the
+# run until CI's own time limit kills it with only pytest's frames in view. After this long
+# the watchdog prints every thread's stack, the stuck test's own frames and its child
+# processes, names the test last (CI shows the tail of the output) and ends the run.
+# The slowest test takes ~30 s on an idle 2-core machine.
+STUCK_AFTER_S = float(os.environ.get("PYFIJI_DL_TEST_STUCK_AFTER_S", 600))
+
+
+def _report_stuck_test(nodeid: str, main_thread_id: int, capture_manager) -> None:
+    # pytest holds file descriptors 1 and 2 while a test runs: give them back, keep what the test printed
+    captured = ("", "")
+    if capture_manager is not None:
+        capture_manager.suspend_global_capture()
+        captured = capture_manager.read_global_capture()
+    err = sys.__stderr__
+    for name, text in zip(("stdout", "stderr"), captured):
+        if text.strip():
+            print(f"\n*** the test's {name} so far (last 3000 characters):\n{text[-3000:]}", file=err)
+    print(f"\n\n*** {nodeid} has run for {STUCK_AFTER_S:.0f} s; every thread:", file=err, flush=True)
+    faulthandler.dump_traceback(file=err, all_threads=True)
+    frame = sys._current_frames().get(main_thread_id)
+    if frame is not None:
+        ours = [entry for entry in traceback.extract_stack(frame)
+                if not entry.filename.startswith("<") and "/site-packages/" not in entry.filename
+                and "/lib/python3" not in entry.filename]
+        print("*** where the test is (its own and pyfiji_dl's frames):", file=err)
+        print("".join(traceback.format_list(ours)), end="", file=err)
+    table = subprocess.run(["ps", "-eo", "pid=,ppid=,etime=,args="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 3) for line in table.splitlines()
+            if len(line.split(None, 3)) == 4 and not line.split(None, 3)[3].startswith("ps -eo")]
+    descendants, parents = [], {os.getpid()}
+    for _ in range(8):  # children, grandchildren, ...
+        found = [row for row in rows if int(row[1]) in parents and row not in descendants]
+        descendants += found
+        parents |= {int(row[0]) for row in found}
+    print("*** its child processes (killed now, so none keeps the run's output open):", file=err)
+    for pid, _ppid, elapsed, args in descendants:
+        print(f"  {pid} {elapsed} {args[:200]}", file=err)
+        try:
+            os.kill(int(pid), 9)
+        except OSError:
+            pass
+    print(f"*** STUCK: {nodeid} (ran {STUCK_AFTER_S:.0f} s); the test run ends here", file=err, flush=True)
+    os._exit(70)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    watchdog = threading.Timer(STUCK_AFTER_S, _report_stuck_test, (
+        item.nodeid, threading.get_ident(), item.config.pluginmanager.getplugin("capturemanager")))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
 
 
 def pytest_report_header(config):

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -506,6 +507,29 @@ def test_macro_dialogs_are_cancelled_not_waited_for(session):
     result = session.run_macro('waitForUser("Draw a ROI");\nprint("after wait");', timeout=MACRO_TIMEOUT)
     assert result.dialogs == ["Action Required: Draw a ROI"] and "after wait" not in result.log
     assert "did not finish" not in result.error
+
+
+@pytest.mark.parametrize("macro", ['waitForUser("Draw a ROI");\nprint("after wait");',
+                                   'Dialog.create("Settings");\nDialog.show();\nprint("after dialog");'])
+def test_a_dialog_whose_first_close_is_lost_is_closed_again(session, monkeypatch, macro):
+    """A dialog's show() can miss a close that lands just as it starts waiting (the macro
+    thread then waits for ever on an invisible dialog): the guard closes it again."""
+    from pyfiji_dl.fiji.guard import DialogGuard
+
+    lost = []
+
+    def lost_for_4_s(close):  # as if every cancel and dispose of the first 4 s were missed
+        def maybe(*args):
+            lost.append(lost[0] if lost else time.monotonic())
+            if time.monotonic() - lost[0] > 4.0:
+                close(*args)
+        return maybe
+
+    monkeypatch.setattr(DialogGuard, "_cancel", lost_for_4_s(DialogGuard._cancel))
+    monkeypatch.setattr(DialogGuard, "_dispose", staticmethod(lost_for_4_s(DialogGuard._dispose)))
+    result = session.run_macro(macro, timeout=MACRO_TIMEOUT)
+    assert "did not finish" not in (result.error or "") and "after" not in result.log
+    assert result.seconds < 12 and len(result.dialogs) == 1
 
 
 def test_macro_time_limit(session):

@@ -65,6 +65,14 @@ def on_edt(fn, timeout: float = EDT_TIMEOUT):
     return task.result
 
 
+def _later(fn) -> None:
+    """Run ``fn()`` on the AWT event dispatch thread without waiting for it.
+
+    ``Window.dispose()`` called from another thread waits for that thread without a limit.
+    """
+    jvm.jimport("java.awt.EventQueue").invokeLater(_runnable_class()(fn))
+
+
 def _identity(obj) -> int:
     return int(jvm.jimport("java.lang.System").identityHashCode(obj))
 
@@ -125,19 +133,13 @@ class DialogGuard:
         return bool(window.isModal()) or isinstance(window, (GenericDialog, WaitForUserDialog))
 
     def poll(self) -> None:
-        """Cancel new blocking dialogs; dispose those that ignored the cancel."""
+        """Cancel new blocking dialogs; close again those cancelled before (see :meth:`_keep_closing`)."""
         Window = jvm.jimport("java.awt.Window")
         now = time.monotonic()
         for window in Window.getWindows():
             key = _identity(window)
             if key in self._closing:
-                age = now - self._closing[key]
-                if age < 3.0 and self._is_wait_for_user(window):
-                    # its show() may not have reached wait() when we first pressed
-                    # Escape; pressing again only repeats a notify
-                    self._cancel(window)
-                elif window.isVisible() and age > 1.0:
-                    window.dispose()
+                self._keep_closing(window, key, now)
                 continue
             if key in self.seen or not window.isVisible():
                 continue
@@ -151,6 +153,29 @@ class DialogGuard:
                 self._closing[key] = now
                 self._cancel(window)
 
+    def _keep_closing(self, window, key: int, now: float) -> None:
+        """Close a cancelled dialog again, now and then, for as long as the macro runs.
+
+        Java's modal ``Dialog.show()`` makes the dialog visible before it starts waiting for
+        it to close, and ImageJ's ``WaitForUserDialog.show()`` waits after showing itself: a
+        dispose, or an Escape's notify, that lands in between is lost, and the macro thread
+        waits for ever on a dialog that is no longer visible (a syntax error's "Macro Error"
+        dialog on a loaded machine; reproduced with a plain AWT dialog on Java 17). So the
+        Escape is pressed again every half second, and another dialog is cancelled and
+        disposed again every second; on a dialog already closed both do nothing.
+        """
+        interval = 0.5 if self._is_wait_for_user(window) else 1.0
+        if now - self._closing[key] < interval:
+            return
+        self._closing[key] = now
+        self._cancel(window)
+        if not self._is_wait_for_user(window):
+            self._dispose(window)  # queued after the cancel: a dialog that missed both still ends
+
+    @staticmethod
+    def _dispose(window) -> None:
+        _later(window.dispose)
+
     @staticmethod
     def _is_wait_for_user(window) -> bool:
         return isinstance(window, jvm.jimport("ij.gui.WaitForUserDialog"))
@@ -163,8 +188,12 @@ class DialogGuard:
         IJ = jvm.jimport("ij.IJ")
         if isinstance(window, WaitForUserDialog):
             event = KeyEvent(window, KeyEvent.KEY_PRESSED, 0, 0, KeyEvent.VK_ESCAPE, KeyEvent.CHAR_UNDEFINED)
-            window.keyPressed(event)  # sets escPressed and closes: the macro aborts
-            IJ.setKeyUp(KeyEvent.VK_ESCAPE)
+
+            def press_escape():
+                window.keyPressed(event)  # sets escPressed and closes: the macro aborts
+                IJ.setKeyUp(KeyEvent.VK_ESCAPE)
+
+            _later(press_escape)  # its close() disposes, which waits for the event thread
             return
         queue = Toolkit.getDefaultToolkit().getSystemEventQueue()
         queue.postEvent(WindowEvent(window, WindowEvent.WINDOW_CLOSING))

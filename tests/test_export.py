@@ -450,7 +450,7 @@ def test_fiji_export_refuses_the_wrong_plugin(models, tmp_path):
 def test_importing_the_export_package_loads_neither_tensorflow_nor_bioimageio():
     code = ("import sys, pyfiji_dl.export as e; e.open_model_source; import pyfiji_dl.models.source; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'bioimageio', 'keras')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert out.stdout.strip() == "[]"
 

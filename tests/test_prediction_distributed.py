@@ -255,7 +255,8 @@ def test_bad_arguments_are_named_before_any_cluster_starts(trained, inputs, tmp_
 def test_module_imports_neither_tensorflow_nor_dask():
     code = ("import sys, pyfiji_dl.prediction.distributed; "
             "print(sorted(m for m in ('tensorflow', 'dask', 'distributed') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=300).stdout
     assert out.strip() == "[]"
 
 

@@ -318,6 +318,6 @@ def test_software_versions_import_nothing_heavy():
         "print(sorted(k for k in ('python', 'platform', 'pyfiji_dl', 'numpy', 'tensorflow', 'csbdeep', "
         "'stardist', 'n2v', 'tifffile', 'roifile', 'scyjava') if k not in v))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert result.stdout.split("\n")[:2] == ["[]", "[]"]
     assert software_versions(["surely-not-installed-pkg"])["surely-not-installed-pkg"] is None

@@ -305,14 +305,15 @@ def test_background_training_checks_data_first_then_logs_to_the_model(data_dir, 
 
     exe = str(Path(sys.executable).with_name("pyfiji-dl"))
     bad = subprocess.run([exe, "--for-imagej", "train", "stardist", "--data", str(tmp_path / "missing"),
-                          "--model", str(tmp_path / "never"), "--background"], capture_output=True, text=True)
+                          "--model", str(tmp_path / "never"), "--background"], capture_output=True, text=True,
+                         timeout=300)
     assert bad.returncode == 1 and "PYFIJI-DL STATUS error" in bad.stdout and "missing" in bad.stdout
     assert bad.stderr == ""  # everything on standard output for ImageJ's exec()
     assert not (tmp_path / "never").exists()
 
     model = tmp_path / "bg"
     out = subprocess.run([exe, "--for-imagej", "train", "stardist", "--data", str(data_dir), "--model", str(model),
-                          "--background", *TINY], capture_output=True, text=True)
+                          "--background", *TINY], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout
     assert "Training started in the background" in out.stdout and "PYFIJI-DL STATUS ok" in out.stdout
     deadline = time.monotonic() + 300

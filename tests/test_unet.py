@@ -487,7 +487,8 @@ def test_background_training_checks_the_data_first(tmp_path):
 
     exe = str(Path(sys.executable).with_name("pyfiji-dl"))
     out = subprocess.run([exe, "--for-imagej", "train", "unet", "--data", str(tmp_path / "missing"),
-                          "--model", str(tmp_path / "never"), "--background"], capture_output=True, text=True)
+                          "--model", str(tmp_path / "never"), "--background"], capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 1 and "PYFIJI-DL STATUS error" in out.stdout and "missing" in out.stdout
     assert not (tmp_path / "never").exists()
 

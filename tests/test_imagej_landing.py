@@ -136,3 +136,22 @@ def test_roi_set_made_in_imagej_converts_as_imagej_paints_it(ij, tmp_path):
     assert result.report.skipped == ["'roi6' (line)"]
     assert ("roi0", "roi1") in expected_pairs
     assert {(o.first, o.second) for o in result.report.overlaps} == expected_pairs
+
+
+@pytest.mark.display
+@pytest.mark.parametrize("content", [b"garbage", "a .roi that is not one"])
+def test_a_roi_set_imagej_cannot_open_is_an_error_naming_it_not_a_dialog(ij, display, tmp_path, content):
+    """ImageJ's ROI Manager reports a bad file with a modal dialog that nobody would close."""
+    import zipfile
+
+    from pyfiji_dl.errors import InputError
+    from pyfiji_dl.fiji.imagej1 import read_roi_set
+
+    bad = tmp_path / "bad.zip"
+    if isinstance(content, bytes):
+        bad.write_bytes(content)
+    else:
+        with zipfile.ZipFile(bad, "w") as archive:
+            archive.writestr("a.roi", content)
+    with pytest.raises(InputError, match="could not open .*bad.zip: ROI Manager: .*"):
+        read_roi_set(bad, use_roi_manager=True)

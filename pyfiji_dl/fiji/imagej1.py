@@ -9,12 +9,18 @@ without one ROIs are decoded one by one with ``RoiDecoder`` and the caller is to
 from __future__ import annotations
 
 import os
+import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import jvm
 from ..errors import InputError
+from .guard import DialogGuard
+
+#: how long ImageJ may take to open one of our files before we give up on it
+OPEN_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -63,6 +69,38 @@ def _view_of(roi) -> RoiView:
                    (int(r.x), int(r.y), int(r.width), int(r.height)))
 
 
+def _without_dialogs(open_it, path) -> object:
+    """``open_it()``'s result; an error dialog ImageJ opens meanwhile becomes an InputError.
+
+    ImageJ reports a file it cannot open with a modal dialog (``IJ.error``) where there is a
+    display, and waits for a click that nobody gives here: the dialog is closed and its text
+    names what went wrong.
+    """
+    guard = DialogGuard().arm()
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = open_it()
+        except Exception as exc:  # noqa: BLE001 - handed back to the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="pyfiji_dl-open", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + OPEN_TIMEOUT_S
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(0.02)
+        guard.poll()
+    guard.poll()
+    if thread.is_alive():
+        raise InputError(f"ImageJ did not finish opening {path} within {OPEN_TIMEOUT_S:.0f} s")
+    if guard.dialogs:
+        raise InputError(f"ImageJ could not open {path}: " + "; ".join(guard.dialogs))
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def read_roi_set(path: str | os.PathLike, *, use_roi_manager: bool | None = None) -> tuple[list, bool]:
     """Open a ROI zip in ImageJ; return the decoded ROIs and whether the ROI Manager was used."""
     jvm.start_imagej()
@@ -72,7 +110,7 @@ def read_roi_set(path: str | os.PathLike, *, use_roi_manager: bool | None = None
         # A hidden manager: the visible one repaints its list on the Swing thread while
         # we fill it from this one, which makes ImageJ print spurious exceptions.
         manager = jvm.jimport("ij.plugin.frame.RoiManager")(True)
-        manager.runCommand("Open", str(Path(path).resolve()))
+        _without_dialogs(lambda: manager.runCommand("Open", str(Path(path).resolve())), path)
         rois = list(manager.getRoisAsArray())
         manager.reset()
         return rois, True
@@ -90,7 +128,7 @@ def imagej_view(image: str | os.PathLike | None = None, rois: str | os.PathLike 
     view = ImageJView()
     if image is not None:
         IJ = jvm.jimport("ij.IJ")
-        imp = IJ.openImage(str(Path(image).resolve()))
+        imp = _without_dialogs(lambda: IJ.openImage(str(Path(image).resolve())), image)
         if imp is None:
             raise InputError(f"ImageJ could not open {image}")
         cal = imp.getCalibration()

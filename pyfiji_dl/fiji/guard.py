@@ -153,6 +153,16 @@ class DialogGuard:
                 self._closing[key] = now
                 self._cancel(window)
 
+    def wait_for(self, thread: threading.Thread, deadline: float | None, poll_interval: float = 0.02) -> bool:
+        """Wait for ``thread`` while polling for its dialogs, at most until ``deadline``
+        (``time.monotonic()``; ``None``: no limit); True when it ended."""
+        while thread.is_alive():
+            thread.join(poll_interval)
+            self.poll()
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        return not thread.is_alive()
+
     def _keep_closing(self, window, key: int, now: float) -> None:
         """Close a cancelled dialog again, now and then, for as long as the macro runs.
 

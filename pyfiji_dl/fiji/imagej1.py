@@ -87,12 +87,7 @@ def _without_dialogs(open_it, path) -> object:
 
     thread = threading.Thread(target=run, name="pyfiji_dl-open", daemon=True)
     thread.start()
-    deadline = time.monotonic() + OPEN_TIMEOUT_S
-    while thread.is_alive() and time.monotonic() < deadline:
-        thread.join(0.02)
-        guard.poll()
-    guard.poll()
-    if thread.is_alive():
+    if not guard.wait_for(thread, time.monotonic() + OPEN_TIMEOUT_S):
         raise InputError(f"ImageJ did not finish opening {path} within {OPEN_TIMEOUT_S:.0f} s")
     if guard.dialogs:
         raise InputError(f"ImageJ could not open {path}: " + "; ".join(guard.dialogs))

@@ -354,14 +354,11 @@ def _interpret(interp, code: str, argument: str, macro_path, imp, outcome: dict,
 def _wait_for_macro(worker: threading.Thread, interp, guard, start: float, timeout: float | None,
                     poll_interval: float) -> bool:
     """Wait for the macro thread, closing (or recording) its dialogs; True when it was aborted at ``timeout``."""
-    while worker.is_alive():
-        worker.join(poll_interval)
-        guard.poll()
-        if timeout is not None and time.monotonic() - start > timeout and worker.is_alive():
-            interp.abortMacro()
-            worker.join(5.0)
-            return True
-    return False
+    if guard.wait_for(worker, None if timeout is None else start + timeout, poll_interval):
+        return False
+    interp.abortMacro()
+    worker.join(5.0)
+    return True
 
 
 def _log_window_text(IJ, log_before: str) -> str:

@@ -78,8 +78,8 @@ def _report_stuck_test(nodeid: str, main_thread_id: int, capture_manager) -> Non
         print("*** where the test is (its own and pyfiji_dl's frames):", file=err)
         print("".join(traceback.format_list(ours)), end="", file=err)
     table = subprocess.run(["ps", "-eo", "pid=,ppid=,etime=,args="], capture_output=True, text=True).stdout
-    rows = [line.split(None, 3) for line in table.splitlines()
-            if len(line.split(None, 3)) == 4 and not line.split(None, 3)[3].startswith("ps -eo")]
+    rows = [row for row in (line.split(None, 3) for line in table.splitlines())
+            if len(row) == 4 and not row[3].startswith("ps -eo")]
     descendants, parents = [], {os.getpid()}
     for _ in range(8):  # children, grandchildren, ...
         found = [row for row in rows if int(row[1]) in parents and row not in descendants]

@@ -174,12 +174,12 @@ class DialogGuard:
         Escape is pressed again every half second, and another dialog is cancelled and
         disposed again every second; on a dialog already closed both do nothing.
         """
-        interval = 0.5 if self._is_wait_for_user(window) else 1.0
-        if now - self._closing[key] < interval:
+        wait_for_user = self._is_wait_for_user(window)
+        if now - self._closing[key] < (0.5 if wait_for_user else 1.0):
             return
         self._closing[key] = now
         self._cancel(window)
-        if not self._is_wait_for_user(window):
+        if not wait_for_user:
             self._dispose(window)  # queued after the cancel: a dialog that missed both still ends
 
     @staticmethod

@@ -240,3 +240,17 @@ def test_a_short_budget_on_a_cpu_raises_stardists_learning_rate_and_nothing_else
     for name, family in families.REGISTRY.items():
         if family.training_profile.short_run_lr is None:
             assert plan_for(name, "cpu", 2, [(256, 256)], max_minutes=2).lr == published_default(name, "lr")
+
+
+def test_noise2void_batch_grows_with_a_cpu_budget_that_fits_enough_steps():
+    fields = [(256, 256)] * 3
+    short, five, long = (plan_for("n2v", "cpu", 2, fields, max_minutes=m) for m in (2, 5, 10))
+    assert short.batch == five.batch == 32 and "half the step time" in short.reasons["batch"]
+    assert long.batch == 128 and "steps of it fit in 10 min" in long.reasons["batch"]
+    # more cores fit more steps: the larger batch from a shorter budget
+    assert plan_for("n2v", "cpu", 16, fields, max_minutes=2).batch == 128
+    assert plan_for("n2v", "cpu", 2, fields).batch == 32  # no budget: the CPU batch
+    assert plan_for("n2v", "gpu", 2, fields, max_minutes=10).batch == 64  # a GPU: n2v's examples
+    given = plan_for("n2v", "cpu", 2, fields, max_minutes=10, explicit_options={"batch": 16})
+    assert given.batch == 16 and given.reasons["batch"] == "as given"
+    assert plan_for("care", "cpu", 2, fields, max_minutes=10).batch == 16  # CARE keeps its batch

@@ -75,6 +75,13 @@ class TrainingProfile:
         adapts sooner.
     cpu_batch : int, optional
         Batch of a 2D run on a CPU, when the published one makes a step take seconds there.
+    cpu_long_run_batch : int, optional
+        Batch of a 2D run on a CPU within a budget that fits at least
+        ``long_run_min_steps`` (estimated) steps of it: a family whose gradient is sparse
+        (Noise2Void masks a few pixels per patch) gains from small batches only while
+        updates are few, and is held back by them in longer runs.
+    long_run_min_steps : int
+        See ``cpu_long_run_batch``.
     short_run_lr : float, optional
         Learning rate when fewer than :data:`SHORT_RUN_STEPS` steps fit in the budget.
     patch_holds_objects : bool
@@ -90,6 +97,8 @@ class TrainingProfile:
     core_seconds_per_pixel: float
     cpu_patch: int | None = None
     cpu_batch: int | None = None
+    cpu_long_run_batch: int | None = None
+    long_run_min_steps: int = 0
     short_run_lr: float | None = None
     patch_holds_objects: bool = False
     square_patches: bool = False
@@ -232,6 +241,19 @@ def step_seconds(profile: TrainingProfile, device: str, n_cores: int, patch: tup
     return core_seconds / min(max(1, n_cores), MAX_USEFUL_CORES)
 
 
+def usable_budget_seconds(max_minutes: float) -> float:
+    """Seconds of a budget left for training steps (start-up and validation taken off)."""
+    return max(60.0 * max_minutes - STARTUP_SECONDS, 0.5 * 60.0 * max_minutes) * (1 - VALIDATION_SHARE)
+
+
+def _fits_long_run_batch(profile, n_cores, patch, max_minutes) -> bool:
+    """Whether a CPU budget fits enough steps of the profile's long-run batch (see TrainingProfile)."""
+    if profile.cpu_long_run_batch is None or not max_minutes:
+        return False
+    seconds = step_seconds(profile, "cpu", n_cores, patch, profile.cpu_long_run_batch)
+    return usable_budget_seconds(max_minutes) / seconds >= profile.long_run_min_steps
+
+
 def _plan_patch(profile, device, ndim, smallest_image, largest_object, divisor, default, explicit):
     """The patch per axis and its reason."""
     if "patch" in explicit:
@@ -306,6 +328,11 @@ def choose_training_plan(profile: TrainingProfile, device: str | None, n_cores: 
 
     if "batch" in explicit:
         batch, reasons["batch"] = int(explicit["batch"]), "as given"
+    elif kind == "cpu" and ndim == 2 and _fits_long_run_batch(profile, n_cores, patch, max_minutes):
+        batch = profile.cpu_long_run_batch
+        fitting = int(usable_budget_seconds(max_minutes) / step_seconds(profile, kind, n_cores, patch, batch))
+        reasons["batch"] = (f"{batch} on a CPU: ~{fitting} steps of it fit in {max_minutes:g} min, enough to "
+                            f"gain from a less noisy gradient than batch {profile.cpu_batch or defaults.batch}'s")
     elif kind == "cpu" and profile.cpu_batch is not None and ndim == 2:
         batch = profile.cpu_batch
         reasons["batch"] = f"{batch} on a CPU: half the step time of the published {defaults.batch}"
@@ -317,7 +344,7 @@ def choose_training_plan(profile: TrainingProfile, device: str | None, n_cores: 
     seconds = step_seconds(profile, kind, n_cores, patch, batch)
 
     if max_minutes:
-        usable = max(60.0 * max_minutes - STARTUP_SECONDS, 0.5 * 60.0 * max_minutes) * (1 - VALIDATION_SHARE)
+        usable = usable_budget_seconds(max_minutes)
         total_steps = max(1, int(usable / seconds))
         if "steps" in explicit:
             steps, reasons["steps"] = int(explicit["steps"]), "as given"

@@ -273,3 +273,106 @@ def test_predict_command_with_workers(trained, inputs, reference, tmp_path, caps
     assert main(["predict", str(trained), str(inputs), "-o", str(out), "--workers", "2",
                  "--scheduler", "tcp://127.0.0.1:1"]) == 1
     assert "not both" in capsys.readouterr().err
+
+
+def test_a_local_cluster_that_stops_predicting_is_restarted_once_then_given_up(trained, inputs, tmp_path,
+                                                                               monkeypatch, caplog):
+    """A worker that never finishes its task and sits idle: restart and resend once, then name the file."""
+    import logging
+    from pathlib import Path
+
+    import pyfiji_dl.prediction.distributed as module
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("good.tif", "once.tif", "stuck.tif"):
+        (folder / name).write_bytes((inputs / "crop.tif").read_bytes())
+    tried = tmp_path / "once-tried"
+
+    def hangs_idle(model_dir, path, *rest):
+        # a closure, so the workers get it by value; their module is not patched
+        import pyfiji_dl.prediction.distributed as unpatched
+
+        name = Path(path).name
+        if name == "stuck.tif" or (name == "once.tif" and not tried.exists()):
+            tried.touch()
+            time.sleep(3600)  # idle, like a task that never started
+        return unpatched._predict_file_on_worker(model_dir, path, *rest)
+
+    monkeypatch.setattr(module, "_predict_file_on_worker", hangs_idle)
+    monkeypatch.setattr(module, "STALL_SECONDS", 8)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger=module.__name__):
+        result = predict_paths_distributed(trained, [folder], tmp_path / "out", workers=2, progress=False)
+    assert time.monotonic() - started < 240
+    assert _names(result.done) == ["good.tif", "once.tif"]  # the restart saved the file that hung once
+    assert [p.name for p, _ in result.failed] == ["stuck.tif"]
+    message = result.failed[0][1]
+    assert message.startswith(str(folder / "stuck.tif")) and "idle" in message and "after a restart" in message
+    assert "restarted them and sent the files again" in caplog.text
+    summary = (tmp_path / "out" / "summary.csv").read_text()
+    assert "once.tif" in summary and "good.tif" in summary
+
+
+def test_busy_worker_processes_are_never_taken_for_stuck():
+    """A long prediction keeps its workers busy: only idle workers with files waiting are stuck."""
+    from pyfiji_dl.prediction.distributed import IdleWorkers
+
+    class Worker:
+        def __init__(self, process):
+            self.pid = process.pid
+
+    class Cluster:
+        def __init__(self, *processes):
+            self.workers = {i: Worker(p) for i, p in enumerate(processes)}
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self):
+            return self.now
+
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 60\nwhile time.time() < end: pass"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.5)  # both interpreters started
+        for cluster, stuck in ((Cluster(busy), False), (Cluster(idle), True), (Cluster(idle, busy), False)):
+            clock = Clock()
+            watch = IdleWorkers(cluster, stall_seconds=5, clock=clock)
+            watch.reset()
+            clock.now = 4.0
+            assert not watch.stuck()  # too early to tell
+            time.sleep(2)  # the busy process uses more than 10 % of the 5 s span, even on a loaded machine
+            clock.now = 5.0
+            assert watch.stuck() is stuck
+            if not stuck:
+                assert watch.idle_seconds() == 0  # busy: measured again from now
+    finally:
+        busy.kill()
+        idle.kill()
+        busy.wait(timeout=30)
+        idle.wait(timeout=30)
+
+
+def test_the_local_cluster_refuses_whoever_lacks_its_certificate():
+    """Loopback ports are open to every user of the machine: the scheduler asks for its own TLS certificate."""
+    import urllib.error
+    import urllib.request
+
+    import distributed
+
+    from pyfiji_dl.prediction.distributed import _local_cluster
+
+    with _local_cluster(distributed, 1) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        with distributed.Client(cluster, timeout=30) as client:  # the cluster's own credentials
+            assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
+        for stranger in (address.replace("tls://", "tcp://"), address):
+            with pytest.raises(Exception):  # plain TCP, or TLS without the certificate  # noqa: B017
+                distributed.Client(stranger, timeout=3)
+        port = cluster.scheduler.http_server.port
+        health = urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read()
+        assert health == b"ok"
+        with pytest.raises(urllib.error.HTTPError):  # no worker names or task counts
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/info/main/workers.html", timeout=10)

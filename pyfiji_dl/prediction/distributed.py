@@ -9,7 +9,8 @@ run; ``summary.csv`` is written by the calling process at the end.
 Two ways to get workers:
 
 * ``workers=N``: a local cluster of N processes is started for the call and closed
-  after it. Each worker runs one file at a time with its TensorFlow limited to
+  after it; it listens on loopback only, with mutual TLS under a throw-away
+  certificate, so other users of the machine cannot reach it. Each worker runs one file at a time with its TensorFlow limited to
   ``cpu_count // N`` threads, so the processes share the cores instead of fighting
   over them.
 * ``scheduler="tcp://host:8786"`` (or a scheduler file ``*.json``): connect to a
@@ -30,6 +31,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -43,7 +45,18 @@ log = logging.getLogger(__name__)
 # How long to try reaching a scheduler before telling the user it is not there.
 CONNECT_TIMEOUT_SECONDS = 10
 
-INSTALL_HINT = "pip install 'pyfiji_dl[cluster]'  (or: pip install 'dask[distributed]')"
+INSTALL_HINT = "pip install 'pyfiji_dl[cluster]'  (or: pip install 'dask[distributed]' cryptography)"
+
+# A local cluster whose worker processes sit idle for this long while files wait, and none
+# finishes, is stuck: its workers are restarted and the waiting files sent again, once; a
+# second stall fails those files (named) instead of waiting for ever. Busy workers (a large
+# image, a slow first model load) use the CPU and are never taken for stuck.
+STALL_SECONDS = 120
+# "Idle": the worker processes together used less than this share of one core meanwhile
+# (an idle Dask worker's heartbeats use about 1 %; predicting uses whole cores).
+IDLE_CPU_SHARE = 0.1
+# How often the waiting loop looks for finished files and asks whether the cluster is stuck.
+POLL_SECONDS = 0.25
 
 
 class ClusterError(PyfijiDLError, RuntimeError):
@@ -148,7 +161,7 @@ def predict_paths_distributed(
             with _local_cluster(distributed, int(workers)) as cluster, \
                     distributed.Client(cluster, timeout=CONNECT_TIMEOUT_SECONDS) as client:
                 _run_tasks(client, distributed, model_dir, pending, out_dir, result, tf_threads=tf_threads,
-                           **task_options)
+                           stall_watch=IdleWorkers(cluster), **task_options)
         else:
             with _connect(distributed, scheduler) as client:
                 _check_workers(client, scheduler)
@@ -165,37 +178,157 @@ def predict_paths_distributed(
 
 def _run_tasks(client, distributed, model_dir: Path, files: list, out_dir: Path, result: PredictionResult, *,
                channel, overwrite: bool, overrides: dict | None, tf_threads: int | None,
-               show_progress: bool, roi_order: str = "confidence") -> None:
-    """Submit one task per file and collect outcomes into ``result`` as they finish."""
+               show_progress: bool, roi_order: str = "confidence", stall_watch=None) -> None:
+    """Submit one task per file and collect outcomes into ``result`` as they finish.
+
+    With ``stall_watch`` (an :class:`IdleWorkers` of the local cluster we started), a
+    cluster that stops predicting is restarted once with the waiting files, then given up.
+    """
     from tqdm.auto import tqdm
 
     model_dir_abs = str(model_dir.resolve())
     out_dir_abs = str(out_dir.resolve())
     futures = {}
-    for path in files:
-        # The key names the file on the dashboard; the random part keeps two runs
-        # on the same shared cluster from being merged into one task.
-        key = f"pyfiji-predict-{path.name}-{uuid.uuid4().hex[:8]}"
-        future = client.submit(_predict_file_on_worker, model_dir_abs, str(path.resolve()), out_dir_abs,
-                               channel, overwrite, overrides, tf_threads, roi_order, key=key, pure=False)
-        futures[future] = path
+
+    def submit(paths):
+        for path in paths:
+            # The key names the file on the dashboard; the random part keeps two runs
+            # on the same shared cluster from being merged into one task.
+            key = f"pyfiji-predict-{path.name}-{uuid.uuid4().hex[:8]}"
+            future = client.submit(_predict_file_on_worker, model_dir_abs, str(path.resolve()), out_dir_abs,
+                                   channel, overwrite, overrides, tf_threads, roi_order, key=key, pure=False)
+            futures[future] = path
+
+    submit(files)
     bar = tqdm(total=len(files), desc="predict", unit="image", disable=not show_progress, file=sys.stderr)
+    restarted = False
     try:
-        for future in distributed.as_completed(list(futures)):
-            path = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the task raised, its worker died, or the link was lost
-                result.failed.append((path, _task_failure_message(path, exc)))
-            else:
-                _merge_outcome(result, path, outcome)
-            bar.update(1)
+        if stall_watch is not None:
+            stall_watch.reset()
+        while futures:
+            finished = [future for future in futures if future.done()]
+            for future in finished:
+                _collect(result, futures.pop(future), future)
+                bar.update(1)
+            if finished and stall_watch is not None:
+                stall_watch.reset()
+            if not futures:
+                break
+            if stall_watch is None or not stall_watch.stuck():
+                time.sleep(POLL_SECONDS)
+                continue
+            waiting = list(futures.values())
+            client.cancel(list(futures))
+            futures.clear()
+            if restarted or not _restart(client):
+                for path in waiting:
+                    result.failed.append((path, _stall_message(path, stall_watch, restarted)))
+                    bar.update(1)
+                break
+            restarted = True
+            log.warning("the cluster's %d worker processes sat idle for %.0f s with %d file(s) waiting; "
+                        "restarted them and sent the files again", stall_watch.n_workers,
+                        stall_watch.idle_seconds(), len(waiting))
+            submit(waiting)
+            stall_watch.reset()
     finally:
         bar.close()
         # on an interrupt, a shared cluster should not go on predicting our files
         unfinished = [f for f in futures if not f.done()]
         if unfinished:
             client.cancel(unfinished)
+
+
+def _collect(result: PredictionResult, path: Path, future) -> None:
+    """Add the outcome of one finished task to ``result``."""
+    try:
+        outcome = future.result()
+    except Exception as exc:  # the task raised, its worker died, or the link was lost
+        result.failed.append((path, _task_failure_message(path, exc)))
+    else:
+        _merge_outcome(result, path, outcome)
+
+
+def _restart(client) -> bool:
+    """Restart the cluster's worker processes; False when even that does not work."""
+    try:
+        client.restart(timeout=max(STALL_SECONDS, 60), wait_for_workers=True)
+    except Exception as exc:  # noqa: BLE001 - a cluster that cannot restart is reported with the files
+        log.warning("restarting the stuck cluster failed: %s", exc)
+        return False
+    return True
+
+
+def _stall_message(path: Path, watch, restarted: bool) -> str:
+    again = " after a restart of the workers" if restarted else " and could not be restarted"
+    return (f"{path}: not predicted: the {watch.n_workers} local worker processes sat idle for "
+            f"{watch.idle_seconds():.0f} s with it waiting{again}; run the command again (finished files "
+            "are kept and skipped), or predict without --workers")
+
+
+class IdleWorkers:
+    """Tells a stuck local cluster from a busy one by its worker processes' CPU time.
+
+    ``stuck()`` is true once no file has finished for :data:`STALL_SECONDS` (since
+    ``reset()``) and the worker processes together used less than
+    :data:`IDLE_CPU_SHARE` of one core meanwhile. A worker that is predicting, or
+    loading TensorFlow, uses whole cores; one that never started its task does not.
+
+    Parameters
+    ----------
+    cluster : distributed.LocalCluster
+        A cluster of worker processes on this machine (its nannies know their pids).
+    stall_seconds : float, optional
+        Default :data:`STALL_SECONDS`.
+    clock : callable
+        Monotonic seconds (tests pass their own).
+    """
+
+    def __init__(self, cluster, stall_seconds: float | None = None, clock=time.monotonic):
+        self._cluster = cluster
+        self.stall_seconds = STALL_SECONDS if stall_seconds is None else stall_seconds
+        self._clock = clock
+        self._since = clock()
+        self._cpu_since = 0.0
+
+    @property
+    def n_workers(self) -> int:
+        return len(self._cluster.workers)
+
+    def reset(self) -> None:
+        """Progress was made (or the waiting starts): measure idleness from now."""
+        self._since = self._clock()
+        self._cpu_since = self.cpu_seconds()
+
+    def idle_seconds(self) -> float:
+        return self._clock() - self._since
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the cluster's worker processes (restarted ones start at 0)."""
+        import psutil  # a dependency of distributed
+
+        total = 0.0
+        for worker in list(self._cluster.workers.values()):
+            pid = getattr(worker, "pid", None)
+            if not pid:
+                continue
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:  # the process ended; the nanny restarts it
+                continue
+            total += times.user + times.system
+        return total
+
+    def stuck(self) -> bool:
+        elapsed = self.idle_seconds()
+        if elapsed < self.stall_seconds:
+            return False
+        used = self.cpu_seconds() - self._cpu_since
+        if used < 0 or used >= IDLE_CPU_SHARE * elapsed:
+            # busy (or a worker was replaced, which restarts its count): look again over the next span
+            self.reset()
+            return False
+        return True
 
 
 def _merge_outcome(result: PredictionResult, path: Path, outcome: PredictionResult) -> None:
@@ -237,10 +370,26 @@ def _import_distributed():
 
 
 def _local_cluster(distributed, n_workers: int):
+    """N worker processes on this machine that only this process can talk to.
+
+    Dask's processes talk over TCP, and loopback ports are open to every user of the
+    machine (an HPC login node has many): anyone who reached the scheduler could run
+    code as us. ``security=True`` gives the cluster a throw-away certificate and
+    mutual TLS, so clients and workers without it are refused. The scheduler's HTTP
+    server (task counts, worker names, a proxy) keeps only its health check.
+    """
+    import dask
+
+    try:
+        import cryptography  # noqa: F401 - what Dask's temporary certificates need
+    except ImportError as exc:
+        raise ClusterError("a local cluster needs the cryptography package for its private TLS: "
+                           f"{INSTALL_HINT}") from exc
     # TensorFlow's C++ start-up chatter from every worker is not for our users
     env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                    host="127.0.0.1", dashboard_address=None, env=env)
+    with dask.config.set({"distributed.scheduler.http.routes": ["distributed.http.health"]}):
+        return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                        host="127.0.0.1", dashboard_address=None, security=True, env=env)
 
 
 def _connect(distributed, scheduler):

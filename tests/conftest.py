@@ -1,9 +1,11 @@
 import faulthandler
 import os
+import signal
 import shutil
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -58,7 +60,30 @@ def pytest_collection_modifyitems(config, items):
 STUCK_AFTER_S = float(os.environ.get("PYFIJI_DL_TEST_STUCK_AFTER_S", 600))
 
 
+# Python children (Dask workers, command-line runs) print every thread's stack on SIGABRT, so
+# a stuck child shows where it is too
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")
+
+
+def _descendants() -> list:
+    """(pid, ppid, elapsed, args) of this process's children, grandchildren, ..."""
+    table = subprocess.run(["ps", "-eo", "pid=,ppid=,etime=,args="], capture_output=True, text=True).stdout
+    rows = [row for row in (line.split(None, 3) for line in table.splitlines())
+            if len(row) == 4 and not row[3].startswith("ps -eo")]
+    descendants, parents = [], {os.getpid()}
+    for _ in range(8):
+        found = [row for row in rows if int(row[1]) in parents and row not in descendants]
+        descendants += found
+        parents |= {int(row[0]) for row in found}
+    return descendants
+
+
+# set while the watchdog reports: a test freed by its aborted child waits for the report's end
+_REPORTING = threading.Event()
+
+
 def _report_stuck_test(nodeid: str, main_thread_id: int, capture_manager) -> None:
+    _REPORTING.set()
     # pytest holds file descriptors 1 and 2 while a test runs: give them back, keep what the test printed
     captured = ("", "")
     if capture_manager is not None:
@@ -76,15 +101,19 @@ def _report_stuck_test(nodeid: str, main_thread_id: int, capture_manager) -> Non
                 if not entry.filename.startswith("<") and "/site-packages/" not in entry.filename
                 and "/lib/python3" not in entry.filename]
         print("*** where the test is (its own and pyfiji_dl's frames):", file=err)
-        print("".join(traceback.format_list(ours)), end="", file=err)
-    table = subprocess.run(["ps", "-eo", "pid=,ppid=,etime=,args="], capture_output=True, text=True).stdout
-    rows = [row for row in (line.split(None, 3) for line in table.splitlines())
-            if len(row) == 4 and not row[3].startswith("ps -eo")]
-    descendants, parents = [], {os.getpid()}
-    for _ in range(8):  # children, grandchildren, ...
-        found = [row for row in rows if int(row[1]) in parents and row not in descendants]
-        descendants += found
-        parents |= {int(row[0]) for row in found}
+        print("".join(traceback.format_list(ours)), end="", file=err, flush=True)
+    descendants = _descendants()
+    pythons = [int(pid) for pid, _, _, args in descendants if "python" in args.split(None, 1)[0]]
+    for pid in pythons:  # faulthandler prints their stacks to their standard error, still pytest's capture
+        try:
+            os.kill(pid, signal.SIGABRT)
+        except OSError:
+            pass
+    if pythons and capture_manager is not None:
+        time.sleep(3)
+        children_err = "".join(capture_manager.read_global_capture())
+        print(f"*** its Python children's stacks (SIGABRT; last 12000 characters):\n{children_err[-12000:]}",
+              file=err)
     print("*** its child processes (killed now, so none keeps the run's output open):", file=err)
     for pid, _ppid, elapsed, args in descendants:
         print(f"  {pid} {elapsed} {args[:200]}", file=err)
@@ -106,6 +135,8 @@ def pytest_runtest_protocol(item, nextitem):
         yield
     finally:
         watchdog.cancel()
+        while _REPORTING.is_set():  # the watchdog ends the run (os._exit) when its report is printed
+            time.sleep(1)
 
 
 def pytest_report_header(config):

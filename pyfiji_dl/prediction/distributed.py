@@ -9,10 +9,11 @@ run; ``summary.csv`` is written by the calling process at the end.
 Two ways to get workers:
 
 * ``workers=N``: a local cluster of N processes is started for the call and closed
-  after it; it listens on loopback only, with mutual TLS under a throw-away
-  certificate, so other users of the machine cannot reach it. Each worker runs one file at a time with its TensorFlow limited to
+  after it. Each worker runs one file at a time with its TensorFlow limited to
   ``cpu_count // N`` threads, so the processes share the cores instead of fighting
-  over them.
+  over them. The cluster listens on loopback only, with mutual TLS under a
+  throw-away certificate, so other users of the machine cannot reach it; if its
+  workers sit idle while files wait, they are restarted once (:class:`IdleWorkers`).
 * ``scheduler="tcp://host:8786"`` (or a scheduler file ``*.json``): connect to a
   running cluster, e.g. one started on an HPC system with dask-jobqueue or by hand
   with ``dask scheduler`` and ``dask worker``. The cluster is left running and its
@@ -160,12 +161,12 @@ def predict_paths_distributed(
             tf_threads = threads_per_worker or max(1, _cpu_count() // int(workers))
             with _local_cluster(distributed, int(workers)) as cluster, \
                     distributed.Client(cluster, timeout=CONNECT_TIMEOUT_SECONDS) as client:
-                _run_tasks(client, distributed, model_dir, pending, out_dir, result, tf_threads=tf_threads,
+                _run_tasks(client, model_dir, pending, out_dir, result, tf_threads=tf_threads,
                            stall_watch=IdleWorkers(cluster), **task_options)
         else:
             with _connect(distributed, scheduler) as client:
                 _check_workers(client, scheduler)
-                _run_tasks(client, distributed, model_dir, pending, out_dir, result,
+                _run_tasks(client, model_dir, pending, out_dir, result,
                            tf_threads=threads_per_worker, **task_options)
 
     order = {path: index for index, path in enumerate(files)}
@@ -176,7 +177,7 @@ def predict_paths_distributed(
     return result
 
 
-def _run_tasks(client, distributed, model_dir: Path, files: list, out_dir: Path, result: PredictionResult, *,
+def _run_tasks(client, model_dir: Path, files: list, out_dir: Path, result: PredictionResult, *,
                channel, overwrite: bool, overrides: dict | None, tf_threads: int | None,
                show_progress: bool, roi_order: str = "confidence", stall_watch=None) -> None:
     """Submit one task per file and collect outcomes into ``result`` as they finish.

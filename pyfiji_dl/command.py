@@ -109,6 +109,9 @@ def run_command(func, args, *, name: str, interrupted_note=None) -> int:
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
         try:
+            from .io.atomic import remove_abandoned_temporaries
+
+            remove_abandoned_temporaries()  # what was being written when the interrupt landed
             note = "outputs are written whole or not at all, so no half-written file was kept"
             if interrupted_note is not None:
                 try:

@@ -499,3 +499,36 @@ def test_damaged_earlier_output_is_predicted_again(care_model, care_data, tmp_pa
     from pyfiji_dl.io.tiff import read_image
 
     assert read_image(damaged)[0].shape == (64, 64)
+
+
+def test_an_interrupt_between_opening_and_writing_leaves_no_temporary_file(tmp_path):
+    """A Ctrl-C between a ``with`` statement's ``__enter__`` and its block skips the writer's cleanup."""
+    import threading
+
+    from pyfiji_dl.io.atomic import atomic_path, remove_abandoned_temporaries
+
+    target = tmp_path / "out" / "labels.tif"
+    abandoned = atomic_path(target)
+    temporary = abandoned.__enter__()  # ... and the interrupt lands before the block: no __exit__
+    assert temporary.exists() and ".part" in temporary.name and temporary.suffix == ".tif"
+    others = {}
+
+    def another_job():  # the warm worker runs jobs in threads: their files are theirs
+        others["cm"] = atomic_path(tmp_path / "out" / "other.tif")
+        others["temporary"] = others["cm"].__enter__()
+
+    thread = threading.Thread(target=another_job)
+    thread.start()
+    thread.join()
+    with atomic_path(tmp_path / "out" / "kept.tif") as written:
+        written.write_bytes(b"whole")
+    assert remove_abandoned_temporaries() == [temporary]
+    assert not temporary.exists() and not target.exists()
+    assert others["temporary"].exists()
+    assert (tmp_path / "out" / "kept.tif").read_bytes() == b"whole"
+    assert oct((tmp_path / "out" / "kept.tif").stat().st_mode & 0o777) != oct(0o600)  # the usual permissions
+    abandoned.gen.close()  # its own cleanup, when the generator is finalised at last, finds nothing to do
+    assert not target.exists()
+    others["cm"].__exit__(None, None, None)
+    assert not others["temporary"].exists() and (tmp_path / "out" / "other.tif").exists()
+    assert remove_abandoned_temporaries() == []

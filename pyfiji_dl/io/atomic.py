@@ -5,11 +5,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
+import secrets
+import threading
 from pathlib import Path
 
 from ..errors import PyfijiDLError
 from .outputs import is_disk_full, output_write_error
+
+# Temporary files not yet renamed or removed, by the thread writing them. A Ctrl-C can land
+# where no cleanup of the writer runs: between a ``with`` statement's ``__enter__`` and its
+# block, or in a generator that is only finalised at exit. The command that was interrupted
+# removes its thread's leftovers (:func:`remove_abandoned_temporaries`). Names are entered
+# before the file exists, so no interrupt falls between creating a file and recording it.
+_LIVE: dict = {}
+_LIVE_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -41,15 +50,12 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True):
         raise output_write_error(IsADirectoryError(errno.EISDIR, "Is a directory", str(path)), path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Keep the real suffix last: tifffile and zipfile pick formats by extension.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
-        os.close(fd)
+        tmp_path = _new_temporary(path)
     except OSError as exc:
         raise output_write_error(exc, path) from None
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
-        # mkstemp makes owner-only files; give the result the usual permissions
+        # the temporary file is owner-only (as mkstemp's); give the result the usual permissions
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     except BaseException as exc:
@@ -59,6 +65,57 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True):
             # name the user's file, never our temporary one, and say "disk full" plainly
             raise output_write_error(exc, path) from exc
         raise
+    finally:
+        _forget(tmp_path)
+
+
+def _new_temporary(path: Path) -> Path:
+    """An empty owner-only file beside ``path``, recorded in ``_LIVE`` before it exists."""
+    for _ in range(100):
+        # Keep the real suffix last: tifffile and zipfile pick formats by extension.
+        tmp_path = path.parent / f".{path.stem}.{secrets.token_hex(4)}.part{path.suffix}"
+        with _LIVE_LOCK:
+            _LIVE[tmp_path] = threading.get_ident()
+        try:
+            os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            _forget(tmp_path)
+            continue
+        except BaseException:
+            _forget(tmp_path)
+            raise
+        return tmp_path
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
+
+
+def _forget(tmp_path: Path) -> None:
+    with _LIVE_LOCK:
+        _LIVE.pop(tmp_path, None)
+
+
+def remove_abandoned_temporaries() -> list:
+    """Remove the temporary files this thread created and neither renamed nor removed.
+
+    Called when a command is interrupted: whatever it was writing is abandoned, and a
+    Ctrl-C can land where the writer's own cleanup does not run. Other threads' files
+    (another job of the warm worker) are left alone.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    me = threading.get_ident()
+    with _LIVE_LOCK:
+        mine = [p for p, owner in _LIVE.items() if owner == me]
+        for p in mine:
+            del _LIVE[p]
+    removed = []
+    for tmp_path in mine:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+            removed.append(tmp_path)
+    return removed
 
 
 class OutputExistsError(PyfijiDLError, FileExistsError):

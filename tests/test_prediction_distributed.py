@@ -334,24 +334,29 @@ def test_busy_worker_processes_are_never_taken_for_stuck():
 
     busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 60\nwhile time.time() < end: pass"])
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # a worker's own upkeep (heartbeats, monitors): spins 8 % of the time; three of them
+    # together use more than a tenth of a core, yet none is predicting
+    upkeep = "import time\nend = time.time() + 60\nwhile time.time() < end:\n" \
+             "    t = time.time() + 0.004\n    while time.time() < t: pass\n    time.sleep(0.046)"
+    tickers = [subprocess.Popen([sys.executable, "-c", upkeep]) for _ in range(3)]
     try:
-        time.sleep(0.5)  # both interpreters started
-        for cluster, stuck in ((Cluster(busy), False), (Cluster(idle), True), (Cluster(idle, busy), False)):
+        time.sleep(0.5)  # the interpreters started
+        for cluster, stuck in ((Cluster(busy), False), (Cluster(idle), True), (Cluster(idle, busy), False),
+                               (Cluster(*tickers), True)):
             clock = Clock()
-            watch = IdleWorkers(cluster, stall_seconds=5, clock=clock)
+            watch = IdleWorkers(cluster, stall_seconds=4, clock=clock)
             watch.reset()
-            clock.now = 4.0
+            clock.now = 3.0
             assert not watch.stuck()  # too early to tell
-            time.sleep(2)  # the busy process uses more than 10 % of the 5 s span, even on a loaded machine
-            clock.now = 5.0
+            time.sleep(3)  # the busy process uses more than 25 % of the 4 s span, even sharing a core
+            clock.now = 4.0
             assert watch.stuck() is stuck
             if not stuck:
                 assert watch.idle_seconds() == 0  # busy: measured again from now
     finally:
-        busy.kill()
-        idle.kill()
-        busy.wait(timeout=30)
-        idle.wait(timeout=30)
+        for process in (busy, idle, *tickers):
+            process.kill()
+            process.wait(timeout=30)
 
 
 def test_the_local_cluster_refuses_whoever_lacks_its_certificate():

@@ -53,9 +53,11 @@ INSTALL_HINT = "pip install 'pyfiji_dl[cluster]'  (or: pip install 'dask[distrib
 # second stall fails those files (named) instead of waiting for ever. Busy workers (a large
 # image, a slow first model load) use the CPU and are never taken for stuck.
 STALL_SECONDS = 120
-# "Idle": the worker processes together used less than this share of one core meanwhile
-# (an idle Dask worker's heartbeats use about 1 %; predicting uses whole cores).
-IDLE_CPU_SHARE = 0.1
+# "Idle": each worker process used less than this share of one core meanwhile. An idle
+# Dask worker's heartbeats and monitors use 1.5-2 % of a core on our 2-core test machine
+# (measured, TLS on) and several times that on slower ones, so the bar is counted per
+# worker and kept well above it; a worker predicting or loading TensorFlow uses whole cores.
+IDLE_CPU_SHARE = 0.25
 # How often the waiting loop looks for finished files and asks whether the cluster is stuck.
 POLL_SECONDS = 0.25
 
@@ -271,9 +273,10 @@ class IdleWorkers:
     """Tells a stuck local cluster from a busy one by its worker processes' CPU time.
 
     ``stuck()`` is true once no file has finished for :data:`STALL_SECONDS` (since
-    ``reset()``) and the worker processes together used less than
-    :data:`IDLE_CPU_SHARE` of one core meanwhile. A worker that is predicting, or
-    loading TensorFlow, uses whole cores; one that never started its task does not.
+    ``reset()``) and every worker process used less than :data:`IDLE_CPU_SHARE` of
+    one core meanwhile. A worker that is predicting, or loading TensorFlow, uses whole
+    cores; one that never started its task does not. Per worker, because an idle
+    worker's own upkeep adds up over many workers.
 
     Parameters
     ----------
@@ -290,7 +293,7 @@ class IdleWorkers:
         self.stall_seconds = STALL_SECONDS if stall_seconds is None else stall_seconds
         self._clock = clock
         self._since = clock()
-        self._cpu_since = 0.0
+        self._cpu_since = {}
 
     @property
     def n_workers(self) -> int:
@@ -304,11 +307,11 @@ class IdleWorkers:
     def idle_seconds(self) -> float:
         return self._clock() - self._since
 
-    def cpu_seconds(self) -> float:
-        """CPU seconds used so far by the cluster's worker processes (restarted ones start at 0)."""
+    def cpu_seconds(self) -> dict:
+        """CPU seconds used so far by each of the cluster's worker processes, by pid."""
         import psutil  # a dependency of distributed
 
-        total = 0.0
+        used = {}
         for worker in list(self._cluster.workers.values()):
             pid = getattr(worker, "pid", None)
             if not pid:
@@ -317,16 +320,17 @@ class IdleWorkers:
                 times = psutil.Process(pid).cpu_times()
             except psutil.Error:  # the process ended; the nanny restarts it
                 continue
-            total += times.user + times.system
-        return total
+            used[pid] = times.user + times.system
+        return used
 
     def stuck(self) -> bool:
         elapsed = self.idle_seconds()
         if elapsed < self.stall_seconds:
             return False
-        used = self.cpu_seconds() - self._cpu_since
-        if used < 0 or used >= IDLE_CPU_SHARE * elapsed:
-            # busy (or a worker was replaced, which restarts its count): look again over the next span
+        now = self.cpu_seconds()
+        if now.keys() != self._cpu_since.keys() or any(
+                now[pid] - self._cpu_since[pid] >= IDLE_CPU_SHARE * elapsed for pid in now):
+            # busy, or a worker was replaced (a new process, a new count): look again over the next span
             self.reset()
             return False
         return True
@@ -388,7 +392,11 @@ def _local_cluster(distributed, n_workers: int):
                            f"{INSTALL_HINT}") from exc
     # TensorFlow's C++ start-up chatter from every worker is not for our users
     env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    with dask.config.set({"distributed.scheduler.http.routes": ["distributed.http.health"]}):
+    # Dask's profiler samples every running task's stack 100 times a second, for a
+    # dashboard we do not serve.
+    settings = {"distributed.scheduler.http.routes": ["distributed.http.health"],
+                "distributed.worker.profile.enabled": False}
+    with dask.config.set(settings):
         return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                         host="127.0.0.1", dashboard_address=None, security=True, env=env)
 

@@ -56,7 +56,14 @@ def test_care_training_leaves_model_qc_maps_and_provenance(care_model):
     for name in ("config.json", "weights_best.h5", "training_history.csv", "provenance.json", "qc/index.html",
                  "qc/metrics_per_image.csv"):
         assert (care_model / name).exists(), name
+    # three pairs: every one trains, validation is 10 % of their 16 blocks of 32 x 32 each
+    validation = card["validation"]
+    assert validation["holdout"] == "blocks" and validation["block"] == [32, 32]
+    corners = [(name, tuple(c)) for name, cs in validation["blocks"].items() for c in cs]
+    assert len(corners) == 5 and set(validation["files"]) <= {"f0.tif", "f1.tif", "f2.tif"}
     metrics = (care_model / "qc" / "metrics_per_image.csv").read_text().splitlines()
+    assert len(metrics) == 1 + 5  # the QC scores the validation blocks, cut from whole restored images
+    assert {line.split(",")[0] for line in metrics[1:]} == {f"{n[:-4]}-Y{y}-X{x}" for n, (y, x) in corners}
     header = metrics[0].split(",")
     assert {"psnr_input_vs_gt", "psnr_prediction_vs_gt", "mssim_prediction_vs_gt", "nrmse_input_vs_gt"} <= set(header)
     maps = sorted(p.name for p in (care_model / "qc" / "maps").iterdir())

@@ -5,20 +5,23 @@
 * Noise2Void: ``DATA/images/*.tif`` noisy images alone; time-lapse frames become
   separate samples. An optional ``DATA/GT/NAME.tif`` is used only for QC.
 
-Every problem is listed by file name before anything is trained; the validation
-split is by file with a fixed seed.
+Every problem is listed by file name before anything is trained. Validation: a
+``--val`` folder when given; else with many files (:data:`MIN_FILES_TO_HOLD_OUT`) whole
+files apart, with a fixed seed; with fewer, blocks inside every image, chosen by the
+model once it knows its patch (:mod:`pyfiji_dl.data.holdout`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError, PyfijiDLError
 from ..io.tiff import Calibration, read_image, select_channel
+from .holdout import MIN_FILES_TO_HOLD_OUT, choose_validation_blocks, crop, grid_corners
 from .instances import DatasetError, split_by_file
 from .pairs import IMAGE_SUFFIXES, PairingError, list_files
 
@@ -37,11 +40,20 @@ class RestorationSample:
 
 @dataclass
 class RestorationDataset:
+    """Samples to train on and to validate with.
+
+    ``holdout`` says how validation was set apart: ``"folder"`` (the user's), ``"files"``
+    (whole files of the training folder) or ``"blocks"`` (few files: ``val`` is empty and
+    the model validates on blocks inside the training images, see
+    :mod:`pyfiji_dl.data.holdout`).
+    """
+
     train: list
     val: list
     ndim: int
     files: list = field(default_factory=list)
     messages: list = field(default_factory=list)
+    holdout: str = "files"
 
     @property
     def all_samples(self) -> list:
@@ -112,7 +124,11 @@ def _load_care_folder(data_dir: Path, channel, problems: list, messages: list, f
 
 def load_care_pairs(data_dir: str | os.PathLike, *, val_dir=None, val_fraction: float = 0.1, seed: int = 42,
                     channel: int | None = None) -> RestorationDataset:
-    """Load ``low/`` + ``GT/`` pairs (same names, same shapes) and split them by file.
+    """Load ``low/`` + ``GT/`` pairs (same names, same shapes) and set validation apart.
+
+    With a ``val_dir``, it validates; else with :data:`MIN_FILES_TO_HOLD_OUT` files or
+    more, whole files (``val_fraction`` of them, ``seed``); with fewer, every file trains
+    and the model validates on blocks inside them (``holdout == "blocks"``).
 
     Raises
     ------
@@ -130,11 +146,21 @@ def load_care_pairs(data_dir: str | os.PathLike, *, val_dir=None, val_fraction: 
     ndim = _check_ndim(all_samples, problems)
     if problems:
         raise DatasetError("the training data has problems; nothing was trained:\n  " + "\n  ".join(problems))
+    train, val, holdout = _split(groups, val_groups, val_fraction, seed, Path(data_dir), messages)
+    return RestorationDataset(train, val, ndim, files, messages, holdout)
+
+
+def _split(groups: list, val_groups: list | None, val_fraction: float, seed: int, data_dir: Path,
+           messages: list) -> tuple[list, list, str]:
     if val_groups is not None:
-        train, val = [s for g in groups for s in g], [s for g in val_groups for s in g]
-    else:
-        train, val = split_by_file(groups, val_fraction, seed, Path(data_dir))
-    return RestorationDataset(train, val, ndim, files, messages)
+        return [s for g in groups for s in g], [s for g in val_groups for s in g], "folder"
+    if len(groups) >= MIN_FILES_TO_HOLD_OUT:
+        train, val = split_by_file(groups, val_fraction, seed, data_dir)
+        return train, val, "files"
+    messages.append(f"{len(groups)} file(s): validation uses about {val_fraction:.0%} of each image's area "
+                    "(blocks no training patch touches), so every image also trains; give --val for a "
+                    "separate validation folder")
+    return [s for g in groups for s in g], [], "blocks"
 
 
 def _load_noisy_folder(data_dir: Path, channel, problems: list, files: list) -> list:
@@ -168,8 +194,8 @@ def load_noisy_images(data_dir: str | os.PathLike, *, val_dir=None, val_fraction
                       channel: int | None = None) -> RestorationDataset:
     """Load noisy images for Noise2Void; frames of a time-lapse are separate samples.
 
-    A single file is split into training and validation patches by the model
-    (Noise2Void needs no second image); with several files the split is by file.
+    Validation as for CARE (:func:`load_care_pairs`): a folder, whole files, or blocks
+    inside the images when there are few (one noisy image is enough).
     """
     problems: list = []
     files: list = []
@@ -179,12 +205,46 @@ def load_noisy_images(data_dir: str | os.PathLike, *, val_dir=None, val_fraction
     ndim = _check_ndim(all_samples, problems)
     if problems:
         raise DatasetError("the training data has problems; nothing was trained:\n  " + "\n  ".join(problems))
-    messages = []
-    if val_groups is not None:
-        train, val = [s for g in groups for s in g], [s for g in val_groups for s in g]
-    elif len(groups) == 1:
-        train, val = groups[0], []
-        messages.append("one image: validation patches are taken from it (10 %)")
-    else:
-        train, val = split_by_file(groups, val_fraction, seed, Path(data_dir))
-    return RestorationDataset(train, val, ndim, files, messages)
+    messages: list = []
+    train, val, holdout = _split(groups, val_groups, val_fraction, seed, Path(data_dir), messages)
+    return RestorationDataset(train, val, ndim, files, messages, holdout)
+
+
+def choose_blocks(dataset: RestorationDataset, patch: tuple, seed: int, *, fraction: float = 0.1,
+                  eligible=None) -> dict:
+    """Validation blocks inside the images of a ``holdout == "blocks"`` dataset, by file name.
+
+    ``eligible(sample, corners)``, when given, keeps the corners that may validate (CARE
+    leaves out background). Frames of a time-lapse share their file's blocks.
+
+    Raises
+    ------
+    DatasetError
+        When no image holds two patches (one must train, one validate).
+    """
+    shapes, allowed = {}, {}
+    for sample in dataset.train:
+        name = sample.source_path.name
+        if name in shapes:
+            continue
+        shapes[name] = sample.source.shape
+        if eligible is not None:
+            allowed[name] = eligible(sample, grid_corners(sample.source.shape, patch))
+    blocks = choose_validation_blocks(shapes, patch, fraction, seed, allowed if eligible is not None else None)
+    if not blocks:
+        size = "x".join(map(str, patch))
+        raise DatasetError(f"{dataset.train[0].source_path.parent}: no image holds two {size} patches, so none "
+                           "can be kept apart for validation; add images, give a validation folder with --val, "
+                           "or a smaller --patch")
+    return blocks
+
+
+def block_samples(samples: list, blocks: dict, patch: tuple) -> list:
+    """The validation blocks of ``samples`` (every frame) as samples of their own, for scoring."""
+    cropped = []
+    for sample in samples:
+        for corner in blocks.get(sample.source_path.name, ()):
+            where = "-".join(f"{axis}{c}" for axis, c in zip("ZYX"[-len(patch):], corner))
+            cropped.append(replace(sample, name=f"{sample.name}-{where}", source=crop(sample.source, corner, patch),
+                                   target=None if sample.target is None else crop(sample.target, corner, patch)))
+    return cropped

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.augment import geometric_augmenter
-from ..data.restoration import RestorationDataset
+from ..data.holdout import block_centres, patch_centres_clear_of
+from ..data.restoration import RestorationDataset, choose_blocks
 from . import training
 from .card import ModelCard, ModelFolderError, read_card
 
@@ -39,16 +40,74 @@ def _patch_size(ndim: int, shapes: list, patch) -> tuple:
     return tuple(int(min(w, max(8, (s // 8) * 8))) for w, s in zip(wanted, smallest))
 
 
-def make_patches(samples: list, patch_size: tuple, n_patches: int, seed: int):
-    """Normalised source/target patches (channels last) from non-background regions."""
-    from csbdeep.data import RawData, create_patches
+def make_patches(samples: list, patch_size: tuple, n_patches: int, seed: int, *, where=None):
+    """Normalised source/target patches (channels last) from non-background regions.
+
+    ``where(sample)``, when given, is a mask of the patch centres allowed in that sample
+    (CSBDeep's convention), and-ed with CSBDeep's background filter; ``n_patches`` is then
+    per sample, or every allowed place once when ``n_patches`` is None (validation blocks).
+    """
+    from csbdeep.data import RawData, create_patches, no_background_patches
 
     np.random.seed(seed)  # create_patches samples with NumPy's global generator
     axes = "ZYX" if len(patch_size) == 3 else "YX"
-    raw = RawData.from_arrays([s.source for s in samples], [s.target for s in samples], axes=axes)
-    with training.quiet_keras():
-        X, Y, _ = create_patches(raw, patch_size, n_patches, verbose=False)
-    return np.moveaxis(X, 1, -1), np.moveaxis(Y, 1, -1)
+    if where is None:
+        raw = RawData.from_arrays([s.source for s in samples], [s.target for s in samples], axes=axes)
+        with training.quiet_keras():
+            X, Y, _ = create_patches(raw, patch_size, n_patches, verbose=False)
+        return np.moveaxis(X, 1, -1), np.moveaxis(Y, 1, -1)
+    background = no_background_patches()
+    Xs, Ys = [], []
+    for sample in samples:
+        allowed = where(sample)
+        count = int(allowed.sum()) if n_patches is None else n_patches
+        if count == 0:
+            continue
+
+        def within(datas, size, allowed=allowed, exact=n_patches is None):
+            return allowed if exact else background(datas, size) & allowed
+
+        raw = RawData.from_arrays([sample.source], [sample.target], axes=axes)
+        with training.quiet_keras():
+            try:
+                X, Y, _ = create_patches(raw, patch_size, count, patch_filter=within, verbose=False)
+            except ValueError:  # only background is left clear of the validation blocks
+                X, Y, _ = create_patches(raw, patch_size, count, patch_filter=lambda d, s: allowed, verbose=False)
+        Xs.append(X)
+        Ys.append(Y)
+    return np.moveaxis(np.concatenate(Xs), 1, -1), np.moveaxis(np.concatenate(Ys), 1, -1)
+
+
+def training_and_validation_patches(dataset: RestorationDataset, patch: tuple, options):
+    """``X, Y, X_val, Y_val`` and the validation blocks (None unless the dataset validates on blocks).
+
+    With blocks, CSBDeep's random training patches are drawn only where they touch no
+    validation block, and each block validates once, normalised with its whole image's
+    percentiles as the training patches are. Blocks are chosen among places CSBDeep's
+    background filter accepts (a block of empty background says little).
+    """
+    if dataset.holdout != "blocks":
+        X, Y = make_patches(dataset.train, patch, options.patches_per_image, options.seed)
+        X_val, Y_val = make_patches(dataset.val, patch, max(8, options.patches_per_image // 4), options.seed + 1)
+        return X, Y, X_val, Y_val, None
+    from csbdeep.data import no_background_patches
+
+    background = no_background_patches()
+
+    def not_background(sample, corners):
+        mask = background((sample.target, sample.source), patch)
+        return [c for c in corners if mask[tuple(b + p // 2 for b, p in zip(c, patch))]]
+
+    blocks = choose_blocks(dataset, patch, options.seed, eligible=not_background)
+
+    def corners(sample):
+        return blocks.get(sample.source_path.name, [])
+
+    X, Y = make_patches(dataset.train, patch, options.patches_per_image, options.seed,
+                        where=lambda s: patch_centres_clear_of(s.source.shape, patch, corners(s)))
+    X_val, Y_val = make_patches(dataset.train, patch, None, options.seed + 1,
+                                where=lambda s: block_centres(s.source.shape, patch, corners(s)))
+    return X, Y, X_val, Y_val, blocks
 
 
 def _open(model_dir: Path, config=None):
@@ -110,8 +169,8 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
     model = start.model
     # a resumed run keeps the patch it trained with (its card's), not one chosen anew
     patch = tuple(read_card(model_dir).patch) if resume else new_patch
-    X, Y = make_patches(dataset.train, patch, options.patches_per_image, options.seed)
-    X_val, Y_val = make_patches(dataset.val, patch, max(8, options.patches_per_image // 4), options.seed + 1)
+    X, Y, X_val, Y_val, blocks = training_and_validation_patches(dataset, patch, options)
+    training.record_validation(model_dir, dataset, patch, blocks)
 
     def fit(epochs):
         model.train(X, Y, validation_data=(X_val, Y_val), epochs=epochs,

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data.restoration import RestorationDataset
+from ..data.holdout import grid_corners
+from ..data.restoration import RestorationDataset, choose_blocks
 from ..errors import OptionError
 from . import training
 from .card import ModelCard, ModelFolderError, read_card
@@ -76,18 +77,19 @@ def _masked_share_for(patch, wanted: float) -> float:
     return perc_pix
 
 
-def make_patches(samples: list, patch: tuple, augment: bool) -> np.ndarray:
+def make_patches(samples: list, patch: tuple, augment: bool, *, keep=None) -> np.ndarray:
     """Noisy patches ``S(Z)YXC`` cut on a regular grid, as n2v's generator does.
 
     With ``augment``, each patch also appears rotated by 90, 180 and 270 degrees and
-    flipped (8-fold), n2v's augmentation; it needs square YX patches.
+    flipped (8-fold), n2v's augmentation; it needs square YX patches. ``keep(sample,
+    corner)``, when given, chooses the grid places to cut (training or validation blocks).
     """
     patches = []
     for sample in samples:
         image = np.asarray(sample.source, dtype=np.float32)
-        starts = [range(0, size - p + 1, p) for size, p in zip(image.shape, patch)]
-        for corner in np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, len(patch)):
-            patches.append(image[tuple(slice(c, c + p) for c, p in zip(corner, patch))])
+        for corner in grid_corners(image.shape, patch):
+            if keep is None or keep(sample, corner):
+                patches.append(image[tuple(slice(c, c + p) for c, p in zip(corner, patch))])
     if not patches:
         raise OptionError(f"no patch of {patch} fits the images; use a smaller --patch")
     stack = np.stack(patches)[..., np.newaxis]
@@ -96,6 +98,24 @@ def make_patches(samples: list, patch: tuple, augment: bool) -> np.ndarray:
         rotated = np.concatenate([np.rot90(stack, k, axes=yx) for k in range(4)])
         stack = np.concatenate([rotated, np.flip(rotated, axis=yx[1])])
     return np.ascontiguousarray(stack)
+
+
+def training_and_validation_patches(dataset: RestorationDataset, patch: tuple, augment: bool, seed: int):
+    """``X, X_val`` and the validation blocks (None unless the dataset validates on blocks).
+
+    Validation blocks are grid places of the patch's size, so a training patch never
+    holds a validation pixel, and they are left out before augmentation (n2v's examples
+    split after it, so rotated copies of validation patches train).
+    """
+    if dataset.holdout != "blocks":
+        return make_patches(dataset.train, patch, augment), make_patches(dataset.val, patch, False), None
+    blocks = choose_blocks(dataset, patch, seed)
+
+    def validates(sample, corner):
+        return corner in blocks.get(sample.source_path.name, ())
+
+    X = make_patches(dataset.train, patch, augment, keep=lambda sample, corner: not validates(sample, corner))
+    return X, make_patches(dataset.train, patch, False, keep=validates), blocks
 
 
 def _open(model_dir: Path, config=None):
@@ -135,13 +155,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
         patch = tuple(read_card(model_dir).patch)
     else:
         patch = _patch_size(dataset.ndim, [s.source.shape for s in dataset.all_samples], options.patch)
-    X = make_patches(dataset.train, patch, options.augment)
-    if dataset.val:
-        X_val = make_patches(dataset.val, patch, False)
-    else:  # one image: hold out 10 % of its patches, as n2v's examples do
-        order = np.random.default_rng(options.seed).permutation(len(X))
-        n_val = max(1, len(X) // 10)
-        X, X_val = X[order[n_val:]], X[order[:n_val]]
+    X, X_val, blocks = training_and_validation_patches(dataset, patch, options.augment, options.seed)
 
     def config_for(source):
         if source is None:
@@ -164,6 +178,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
             normalization={"method": "mean/std of the training patches (n2v config)"}),
         from_model=from_model, load_source=load_model, progress=progress)
     model = start.model
+    training.record_validation(model_dir, dataset, patch, blocks)
 
     def fit(epochs):
         model.train(X, X_val, epochs=epochs, steps_per_epoch=model.config.train_steps_per_epoch)

@@ -835,6 +835,23 @@ def _patience_reporter(progress: bool, expected_epochs: int | None):
     return report
 
 
+def record_validation(model_dir: Path, dataset, patch: tuple, blocks: dict | None) -> None:
+    """Keep in the model card how validation was set apart (evidence; the QC report scores it).
+
+    ``validation``: ``holdout`` ("folder", "files" or "blocks"), the validating files, and
+    for blocks their size and corners by file name.
+    """
+    from .card import read_card, write_card
+
+    record = {"holdout": dataset.holdout,
+              "files": sorted({s.source_path.name for s in dataset.val} | set(blocks or ()))}
+    if blocks:
+        record |= {"block": list(patch), "blocks": {name: [list(c) for c in corners] for name, corners in blocks.items()}}
+    card = read_card(model_dir)
+    card.update(validation=record)
+    write_card(model_dir, card)
+
+
 def _record_measured_patience(model_dir: Path, fitting: int, lr_patience: int, early: int | None) -> None:
     """Keep the patience used in the model card, beside the plan's (evidence of the run)."""
     from .card import read_card, write_card

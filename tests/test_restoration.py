@@ -64,6 +64,7 @@ def test_care_training_leaves_model_qc_maps_and_provenance(care_model):
     metrics = (care_model / "qc" / "metrics_per_image.csv").read_text().splitlines()
     assert len(metrics) == 1 + 5  # the QC scores the validation blocks, cut from whole restored images
     assert {line.split(",")[0] for line in metrics[1:]} == {f"{n[:-4]}-Y{y}-X{x}" for n, (y, x) in corners}
+    assert "Scored on 5 of the 5 validation block(s) of 32x32 pixels" in (care_model / "qc" / "index.html").read_text()
     header = metrics[0].split(",")
     assert {"psnr_input_vs_gt", "psnr_prediction_vs_gt", "mssim_prediction_vs_gt", "nrmse_input_vs_gt"} <= set(header)
     maps = sorted(p.name for p in (care_model / "qc" / "maps").iterdir())

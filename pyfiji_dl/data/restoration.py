@@ -231,6 +231,8 @@ def choose_blocks(dataset: RestorationDataset, patch: tuple, seed: int, *, fract
         if eligible is not None:
             allowed[name] = eligible(sample, grid_corners(sample.source.shape, patch))
     blocks = choose_validation_blocks(shapes, patch, fraction, seed, allowed if eligible is not None else None)
+    if not blocks and eligible is not None:  # nothing eligible (all background, say): any block will do
+        blocks = choose_validation_blocks(shapes, patch, fraction, seed)
     if not blocks:
         size = "x".join(map(str, patch))
         raise DatasetError(f"{dataset.train[0].source_path.parent}: no image holds two {size} patches, so none "

@@ -21,7 +21,7 @@ QC_BLOCKS = 12
 def _validation_blocks_restored(model, adapter, card, dataset, spatial: str):
     """The validation blocks cut from whole restored images (as a user's prediction sees them).
 
-    Returns the blocks as samples, their restorations and a note for the report.
+    Returns the blocks as samples, their restorations and what they are, for the report.
     """
     from ..data.holdout import crop
     from ..data.restoration import block_samples
@@ -41,9 +41,9 @@ def _validation_blocks_restored(model, adapter, card, dataset, spatial: str):
         samples += block_samples([sample], {sample.source_path.name: corners}, block)
         predictions += [crop(restored, corner, block) for corner in corners]
     size = "x".join(map(str, block))
-    note = (f"validation: {n_blocks} block(s) of {size} inside the training images, which no training patch "
-            f"touched; the QC scores {len(samples)} of them, cut from the whole restored images")
-    return samples, predictions, [note]
+    scored_on = (f"{len(samples)} of the {n_blocks} validation block(s) of {size} pixels inside the training "
+                 "images (no training patch touched them), cut from the whole restored images")
+    return samples, predictions, scored_on
 
 
 class RestorationFamily(Family):
@@ -97,16 +97,16 @@ class RestorationFamily(Family):
         card = read_card(model_dir)
         spatial = "ZYX" if dataset.ndim == 3 else "YX"
         if dataset.holdout == "blocks":
-            qc_samples, predictions, notes = _validation_blocks_restored(model, adapter, card, dataset, spatial)
+            qc_samples, predictions, scored_on = _validation_blocks_restored(model, adapter, card, dataset, spatial)
         else:
             qc_samples = dataset.val
             predictions = [restore_image(model, adapter, card, s.source, spatial) for s in qc_samples]
-            notes = []
+            scored_on = "the validation images" if dataset.holdout == "files" else "the --val folder's images"
         report = write_restoration_report(
             model_dir / "qc", title=f"QC report: {model_dir.name} ({self.title})",
             names=[s.name for s in qc_samples], sources=[s.source for s in qc_samples], predictions=predictions,
             targets=[s.target for s in qc_samples], history=read_history(model_dir), card=card,
-            extra_warnings=notes,
+            scored_on=scored_on,
         )
         provenance = finish_training(model_dir, options, dataset.files, self.name, thresholds=None, resume=resume,
                                      from_model=from_model, command_line=command_line)

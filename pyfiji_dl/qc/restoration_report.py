@@ -19,7 +19,7 @@ from ..models.card import ModelCard
 
 def write_restoration_report(out_dir: Path, *, title: str, names: list, sources: list, predictions: list,
                              targets: list, history: list | None = None, card: ModelCard | None = None,
-                             extra_warnings: list | None = None) -> Path:
+                             extra_warnings: list | None = None, scored_on: str | None = None) -> Path:
     """Score restored images against ground truth (where given) and write the report.
 
     Parameters
@@ -35,6 +35,8 @@ def write_restoration_report(out_dir: Path, *, title: str, names: list, sources:
         Training history rows.
     card : ModelCard, optional
         Model card shown under "Model".
+    scored_on : str, optional
+        What the scored images are (e.g. validation blocks), said above the metrics.
     """
     from .plots import has_loss_curve, plot_loss_curves, restoration_panel
     from .report import convergence_diagnosis, convergence_key_values, training_warnings, write_html_report
@@ -85,7 +87,8 @@ def write_restoration_report(out_dir: Path, *, title: str, names: list, sources:
          "key_values": convergence_key_values(convergence_diagnosis(history)) if history else {}},
         {"heading": "Restoration metrics",
          "text": "After CSBDeep's normalisation (percentile for GT, affine least-squares fit of each image to "
-                 "the GT). Input = the network's input; prediction = its output.",
+                 "the GT). Input = the network's input; prediction = its output."
+                 + (f"\n\nScored on {scored_on}." if scored_on else ""),
          "tables": {k: v for k, v in (("metrics_per_image", per_image), ("metrics_per_slice", per_slice)) if v}},
         {"heading": "Panels (target, input, prediction, SSIM and RSE maps)", "pictures": panels},
         {"heading": "Files", "links": maps_written + [f"restored/{n}.tif" for n in names]},

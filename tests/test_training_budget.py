@@ -73,7 +73,7 @@ def test_early_stopping_keeps_the_best_weights_and_finishes_the_run(tmp_path):
 
 def test_within_a_budget_the_plateau_patience_follows_the_measured_epochs(tmp_path):
     """The plan's patience (3 and 3 epochs here) would stop this flat run at epoch 4; measured, 120 epochs
-    of 10 s fit the 20-minute budget, so the learning rate waits 10 epochs and early stopping 60."""
+    of 10 s fit the 20-minute budget, so the learning rate waits 12 epochs (a tenth) and early stopping 60."""
     model = tiny_model(0.0)  # the validation loss never improves
     training.TrainingState(0, 8).save(tmp_path)
     callbacks = training.keras_callbacks(tmp_path, model, epochs_total=8, progress=False, max_minutes=20,
@@ -86,8 +86,8 @@ def test_within_a_budget_the_plateau_patience_follows_the_measured_epochs(tmp_pa
     x, y = data()
     model.fit(x, y, validation_data=(x, y), epochs=8, verbose=0, callbacks=callbacks + [reduce_lr, early, follow])
     assert len(training.read_history(tmp_path)) == 8  # not stopped early at epoch 4
-    assert (reduce_lr.patience, early.patience) == (10, 60)
-    assert follow.measured == (120, 10, 60) and reported == [(120, 10, 60)]  # said once
+    assert (reduce_lr.patience, early.patience) == (12, 60)
+    assert follow.measured == (120, 12, 60) and reported == [(120, 12, 60)]  # said once
 
 
 def test_without_a_budget_the_plans_patience_stays(tmp_path):

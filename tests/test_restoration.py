@@ -112,7 +112,7 @@ def test_care_3d_and_resume(tmp_path):
     assert tifffile.imread(tmp_path / "out" / "restored" / "v0.tif").shape == (16, 48, 48)
 
 
-def test_n2v_2d_single_image_with_gt_for_qc_and_fine_tune(tmp_path, clean_fields):
+def test_n2v_2d_single_image_with_gt_for_qc_and_fine_tune(tmp_path, clean_fields, capsys):
     data = tmp_path / "n2v"
     write_imagej_tiff(data / "images" / "noisy.tif", noisy(clean_fields[0], 5), "YX", calibration=CAL)
     write_imagej_tiff(data / "GT" / "noisy.tif", clean_fields[0], "YX", calibration=CAL)
@@ -120,6 +120,9 @@ def test_n2v_2d_single_image_with_gt_for_qc_and_fine_tune(tmp_path, clean_fields
     assert run_cli("train", "n2v", "--data", data, "--model", model, "--patch", "32", *TINY) == 0
     card = json.loads((model / "pyfiji_dl.json").read_text())
     assert card["family"] == "n2v" and card["patch"] == [32, 32]
+    assert card["validation"]["holdout"] == "blocks"  # one image: it trains, 10 % of its area validates
+    # n2v counts the 8 rotated and flipped copies of each training patch against the blocks
+    assert "small number of validation images" not in capsys.readouterr().err
     assert (model / "qc" / "metrics_per_image.csv").exists()  # scored against DATA/GT
     tuned = tmp_path / "tuned"
     # within a budget the plateau patience follows the epochs measured (from the second on) to fit it

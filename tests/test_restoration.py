@@ -121,6 +121,10 @@ def test_n2v_2d_single_image_with_gt_for_qc_and_fine_tune(tmp_path, clean_fields
     card = json.loads((model / "pyfiji_dl.json").read_text())
     assert card["family"] == "n2v" and card["patch"] == [32, 32]
     assert card["validation"]["holdout"] == "blocks"  # one image: it trains, 10 % of its area validates
+    # its few validation blocks are masked in 16 copies, so the loss judges more than a few pixels
+    n_blocks = sum(len(corners) for corners in card["validation"]["blocks"].values())
+    assert card["validation"]["copies"] == 16
+    assert card["validation"]["masked_pixels"] == round(n_blocks * 16 * (32 / 22) ** 2)
     # n2v counts the 8 rotated and flipped copies of each training patch against the blocks
     assert "small number of validation images" not in capsys.readouterr().err
     assert (model / "qc" / "metrics_per_image.csv").exists()  # scored against DATA/GT
@@ -184,6 +188,24 @@ def test_n2v_patches_shorter_than_its_mask_box_still_hold_masked_pixels():
     # 8 slices: the box shrinks to the shortest axis, so n2v places one pixel in every patch
     share = masked_percentage((8, 16, 16), 0.198)
     assert int(np.round(np.sqrt(100.0 / share))) == 8
+
+
+def test_n2v_validation_copies_mask_about_a_thousand_pixels():
+    from n2v.utils.n2v_utils import manipulate_val_data, pm_uniform_withCP
+
+    from pyfiji_dl.models.n2v import MAX_VALIDATION_COPIES, masked_pixels_per_patch, validation_copies
+
+    # the estimate is what n2v masks: one pixel in each 22 x 22 box, partial boxes pro rata
+    np.random.seed(0)
+    X = np.random.rand(200, 64, 64, 1).astype(np.float32)
+    Y = np.concatenate([X, np.zeros_like(X)], axis=-1)
+    manipulate_val_data(X, Y, perc_pix=0.198, shape=(64, 64), value_manipulation=pm_uniform_withCP(5))
+    assert Y[..., 1].sum() / 200 == pytest.approx(masked_pixels_per_patch((64, 64), 0.198), rel=0.05)
+    # five 64 x 64 blocks hold ~42 masked pixels: 24 copies would reach 1000, at most 16 are made
+    assert validation_copies(5, (64, 64), 0.198) == MAX_VALIDATION_COPIES
+    assert validation_copies(60, (64, 64), 0.198) == 2  # 508 masked pixels once
+    assert validation_copies(200, (64, 64), 0.198) == 1  # enough already (the held-out files of a large set)
+    assert validation_copies(10, (16, 64, 64), 0.198) == 16  # 3D: n2v's box is a cube, fewer pixels per patch
 
 
 def test_qc_report_of_a_run_whose_losses_were_all_nan_says_so(tmp_path):

@@ -835,11 +835,11 @@ def _patience_reporter(progress: bool, expected_epochs: int | None):
     return report
 
 
-def record_validation(model_dir: Path, dataset, patch: tuple, blocks: dict | None) -> None:
+def record_validation(model_dir: Path, dataset, patch: tuple, blocks: dict | None, **details) -> None:
     """Keep in the model card how validation was set apart (evidence; the QC report scores it).
 
-    ``validation``: ``holdout`` ("folder", "files" or "blocks"), the validating files, and
-    for blocks their size and corners by file name.
+    ``validation``: ``holdout`` ("folder", "files" or "blocks"), the validating files, for
+    blocks their size and corners by file name, and the family's ``details``.
     """
     from .card import read_card, write_card
 
@@ -847,6 +847,7 @@ def record_validation(model_dir: Path, dataset, patch: tuple, blocks: dict | Non
               "files": sorted({s.source_path.name for s in dataset.val} | set(blocks or ()))}
     if blocks:
         record |= {"block": list(patch), "blocks": {name: [list(c) for c in corners] for name, corners in blocks.items()}}
+    record |= details
     card = read_card(model_dir)
     card.update(validation=record)
     write_card(model_dir, card)

@@ -8,7 +8,6 @@ percentile normaliser and maps the result back to the input's intensity range.
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -174,11 +173,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: CareOptions, *,
     training.record_validation(model_dir, dataset, patch, blocks)
 
     def fit(epochs):
-        with warnings.catch_warnings():
-            if blocks:
-                # CSBDeep counts patches: 100 random, overlapping training patches per image
-                # against one per validation block, though the blocks are 10 % of the area
-                warnings.filterwarnings("ignore", message="small number of validation images")
+        with training.validation_share_warning_hidden(bool(blocks)):
             model.train(X, Y, validation_data=(X_val, Y_val), epochs=epochs,
                         steps_per_epoch=model.config.train_steps_per_epoch,
                         augmenter=geometric_augmenter(dataset.ndim, options.seed) if options.augment else None)

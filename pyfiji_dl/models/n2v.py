@@ -10,7 +10,6 @@ mean and standard deviation of the training patches, stored in its config.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -217,12 +216,7 @@ def train(dataset: RestorationDataset, model_dir: Path, options: N2VOptions, *, 
         X_val = np.concatenate([X_val] * copies)
 
     def fit(epochs):
-        with warnings.catch_warnings():
-            if blocks:
-                # n2v counts patches: the training ones tile the images and come again in up to
-                # 8 rotated and flipped copies, against one per validation block, though the
-                # blocks are 10 % of the area
-                warnings.filterwarnings("ignore", message="small number of validation images")
+        with training.validation_share_warning_hidden(bool(blocks)):
             model.train(X, X_val, epochs=epochs, steps_per_epoch=model.config.train_steps_per_epoch)
 
     training.fit_with_bookkeeping(model, model_dir, fit, epochs_total=start.epochs_total,

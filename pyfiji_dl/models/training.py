@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -863,6 +864,20 @@ def _record_measured_patience(model_dir: Path, fitting: int, lr_patience: int, e
                                   "early_stopping_patience": early}
     card.update(training_plan=plan)
     write_card(model_dir, card)
+
+
+@contextlib.contextmanager
+def validation_share_warning_hidden(on_blocks: bool):
+    """CSBDeep's and n2v's "small number of validation images" warning, hidden for validation blocks.
+
+    Both count patches: the training ones (CSBDeep's 100 random, overlapping patches per
+    image; n2v's grid patches in up to 8 rotated and flipped copies) against one per
+    validation block, though the blocks are 10 % of the images' area.
+    """
+    with warnings.catch_warnings():
+        if on_blocks:
+            warnings.filterwarnings("ignore", message="small number of validation images")
+        yield
 
 
 @contextlib.contextmanager

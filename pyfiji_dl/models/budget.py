@@ -419,7 +419,9 @@ def plateau_patience(run_epochs: int, *, within_budget: bool) -> tuple[int, int]
     -------
     reduce_lr_patience, early_stopping_patience : int
     """
-    patience = max(3, round(run_epochs / 10)) if within_budget else max(3, min(10, round(run_epochs / 10)))
+    patience = max(3, round(run_epochs / 10))
+    if not within_budget:
+        patience = min(10, patience)
     early = max(10, int(2.5 * patience))
     if within_budget:
         early = max(early, run_epochs // 2)

@@ -30,7 +30,10 @@ the plan, the thresholds and the verdict are printed under the run's line.
 
 Runs that do not fit one sitting can be split (by budget, family or part) and their
 tables printed together with ``--table FOLDER [FOLDER ...]``: each row keeps the
-baseline measured in its own run.
+baseline measured in its own run. ``benchmarks/results/quality/`` keeps the sittings
+behind the README's tables (their ``table.json``, plans and histories, without the QC
+pictures); ``--table benchmarks/results/quality`` prints them all, a later sitting's row
+replacing an earlier one of the same budget, family and part.
 
 Usage: python benchmarks/bench_quality.py [--minutes 2 5 10] [--parts 0 1 2 3]
        [--families stardist care n2v] [--results FOLDER]
@@ -316,11 +319,11 @@ def main():
     parser.add_argument("--results", type=Path, default=None,
                         help="folder for each run's plans and histories (default benchmarks/output/quality/<UTC time>)")
     parser.add_argument("--table", type=Path, nargs="+", metavar="FOLDER",
-                        help="train nothing: print the table and the goal of earlier runs' results folders together "
-                             "(each row was measured with its baseline in its own run)")
+                        help="train nothing: print the table and the goal of earlier runs' results folders (or of all "
+                             "beneath a folder) together; each row was measured with its baseline in its own run")
     args = parser.parse_args()
     if args.table:
-        rows = [row for folder in args.table for row in json.loads((folder / "table.json").read_text())]
+        rows = kept_rows(args.table)
         for row in sorted(rows, key=lambda r: (r["minutes"], r["family"], r["part"])):
             print(_line(row))
         print_summary(rows)
@@ -365,6 +368,28 @@ def main():
                     print(keep_run(results / f"{family}_{minutes:g}min_q{part}", row, raw, ours), flush=True)
                     (results / "table.json").write_text(json.dumps(rows, indent=1))
     print_summary(rows)
+
+
+def kept_rows(folders: list) -> list:
+    """The rows of the results folders given, or of every results folder beneath them.
+
+    Folders are read in the order of their names (``benchmarks/results/quality`` names them by
+    date); a run measured again in a later sitting replaces the earlier row, which is named."""
+    tables = []
+    for folder in folders:
+        found = [folder / "table.json"] if (folder / "table.json").is_file() else sorted(folder.rglob("table.json"))
+        if not found:
+            sys.exit(f"bench_quality: no table.json in {folder} or beneath it: give a folder of --results")
+        tables += [t.resolve() for t in found]
+    rows = {}
+    for table in dict.fromkeys(tables):  # a folder named twice is read once
+        for row in json.loads(table.read_text()):
+            key = (row["minutes"], row["family"], row["part"])
+            if key in rows:
+                print(f"{row['family']} {row['minutes']:g} min q{row['part']}: {table.parent.name} replaces "
+                      f"{rows[key][1]}")
+            rows[key] = (row, table.parent.name)
+    return [row for row, _ in rows.values()]
 
 
 #: The issue's goal: on every held-out part at least as good as the raw library within these margins

@@ -62,7 +62,7 @@ def assert_clean_error(err: str, *names) -> None:
         assert str(name) in err, (name, err)
 
 
-def wait_for(condition, seconds: float, process: subprocess.Popen | None = None) -> None:
+def wait_for(condition, seconds: float, process: subprocess.Popen | None = None, poll: float = 0.05) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -70,7 +70,7 @@ def wait_for(condition, seconds: float, process: subprocess.Popen | None = None)
         if process is not None and process.poll() is not None:
             out, err = process.communicate()
             pytest.fail(f"the command ended (rc {process.returncode}) before the fault:\n{out}\n{err}")
-        time.sleep(0.05)
+        time.sleep(poll)
     pytest.fail("timed out waiting for the command to reach the fault")
 
 
@@ -442,12 +442,17 @@ def test_disk_full_and_read_only_outputs_name_the_users_file(annotated, small_di
 def test_ctrl_c_during_predict_keeps_finished_images_and_the_rerun_continues(care_model, tmp_path):
     inputs = tmp_path / "in"
     for i in range(60):
-        write_imagej_tiff(inputs / f"img{i:02d}.tif", noisy_image(i % 5, (128, 128))[0], "YX")
+        write_imagej_tiff(inputs / f"img{i:02d}.tif", noisy_image(i % 5, (384, 384))[0], "YX")
     out = tmp_path / "out"
     process = cli_process("--for-imagej", "predict", care_model, inputs, "-o", out)
     wait_for(lambda: len(list((out / "restored").glob("img*.tif"))) >= 1 if (out / "restored").exists() else False,
-             180, process)
+             180, process, poll=0.005)
+    # Frozen the moment its first image is there, the command cannot finish the other 59
+    # while this (possibly descheduled) test gets round to the Ctrl-C: a fast or busy
+    # machine once let it finish them all before the signal landed.
+    process.send_signal(signal.SIGSTOP)
     process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGCONT)
     stdout, _ = process.communicate(timeout=120)
     assert process.returncode == 130
     assert_clean_error(stdout, "interrupted", "image(s) had finished", out)

@@ -74,6 +74,19 @@ def wait_for(condition, seconds: float, process: subprocess.Popen | None = None,
     pytest.fail("timed out waiting for the command to reach the fault")
 
 
+def ctrl_c_now(process: subprocess.Popen) -> None:
+    """Ctrl-C at the point the command has reached, however fast it goes on.
+
+    Frozen first (SIGSTOP), the command cannot run on while this test gets round to the
+    interrupt: a fast machine once finished a whole predict run between a test seeing its
+    first output and the SIGINT landing. The SIGINT waits while the command is stopped and
+    is handled as soon as it continues.
+    """
+    process.send_signal(signal.SIGSTOP)
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGCONT)
+
+
 class SmallDisk:
     """A small tmpfs (root only): a disk that fills up, or a read-only one."""
 
@@ -364,8 +377,8 @@ def test_ctrl_c_after_an_epoch_resumes(care_data, tmp_path):
     model = tmp_path / "m"
     process = cli_process("train", "care", "--data", care_data, "--model", model, "--epochs", "2",
                           "--steps", "40", *TINY_CARE)
-    wait_for(lambda: (model / "checkpoint" / "weights_last.h5").exists(), 180, process)
-    process.send_signal(signal.SIGINT)
+    wait_for(lambda: (model / "checkpoint" / "weights_last.h5").exists(), 180, process, poll=0.005)
+    ctrl_c_now(process)
     out, err = process.communicate(timeout=120)
     if process.returncode == 0:
         pytest.skip("the second epoch finished before the signal arrived (machine faster than expected)")
@@ -447,12 +460,7 @@ def test_ctrl_c_during_predict_keeps_finished_images_and_the_rerun_continues(car
     process = cli_process("--for-imagej", "predict", care_model, inputs, "-o", out)
     wait_for(lambda: len(list((out / "restored").glob("img*.tif"))) >= 1 if (out / "restored").exists() else False,
              180, process, poll=0.005)
-    # Frozen the moment its first image is there, the command cannot finish the other 59
-    # while this (possibly descheduled) test gets round to the Ctrl-C: a fast or busy
-    # machine once let it finish them all before the signal landed.
-    process.send_signal(signal.SIGSTOP)
-    process.send_signal(signal.SIGINT)
-    process.send_signal(signal.SIGCONT)
+    ctrl_c_now(process)
     stdout, _ = process.communicate(timeout=120)
     assert process.returncode == 130
     assert_clean_error(stdout, "interrupted", "image(s) had finished", out)

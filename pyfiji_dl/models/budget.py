@@ -80,8 +80,13 @@ class TrainingProfile:
         ``long_run_min_steps`` (estimated) steps of it: a family whose gradient is sparse
         (Noise2Void masks a few pixels per patch) gains from small batches only while
         updates are few, and is held back by them in longer runs.
+    cpu_long_run_patch : int, optional
+        Side of a 2D patch on a CPU within a budget that fits at least
+        ``long_run_min_steps`` (estimated) steps of it (with the CPU batch): the smaller
+        ``cpu_patch`` buys updates a short run needs, a longer one can afford the context
+        of the larger patch (objects cut by a patch's edge are rarer in it).
     long_run_min_steps : int
-        See ``cpu_long_run_batch``.
+        See ``cpu_long_run_batch`` and ``cpu_long_run_patch``.
     short_run_lr : float, optional
         Learning rate when fewer than :data:`SHORT_RUN_STEPS` steps fit in the budget.
     patch_holds_objects : bool
@@ -98,6 +103,7 @@ class TrainingProfile:
     cpu_patch: int | None = None
     cpu_batch: int | None = None
     cpu_long_run_batch: int | None = None
+    cpu_long_run_patch: int | None = None
     long_run_min_steps: int = 0
     short_run_lr: float | None = None
     patch_holds_objects: bool = False
@@ -246,24 +252,36 @@ def usable_budget_seconds(max_minutes: float) -> float:
     return max(60.0 * max_minutes - STARTUP_SECONDS, 0.5 * 60.0 * max_minutes) * (1 - VALIDATION_SHARE)
 
 
-def _fits_long_run_batch(profile, n_cores, patch, max_minutes) -> bool:
-    """Whether a CPU budget fits enough steps of the profile's long-run batch (see TrainingProfile)."""
-    if profile.cpu_long_run_batch is None or not max_minutes:
-        return False
-    seconds = step_seconds(profile, "cpu", n_cores, patch, profile.cpu_long_run_batch)
-    return usable_budget_seconds(max_minutes) / seconds >= profile.long_run_min_steps
+def _long_run_steps(profile, n_cores, patch, batch, max_minutes) -> int | None:
+    """Estimated steps of ``patch`` x ``batch`` that a CPU budget fits when they are enough
+    for the profile's long-run patch or batch (see TrainingProfile), else None."""
+    if not max_minutes:
+        return None
+    fitting = int(usable_budget_seconds(max_minutes) / step_seconds(profile, "cpu", n_cores, patch, batch))
+    return fitting if fitting >= profile.long_run_min_steps else None
 
 
-def _plan_patch(profile, device, ndim, smallest_image, largest_object, divisor, default, explicit):
+def _plan_patch(profile, device, ndim, smallest_image, largest_object, divisor, defaults, explicit, n_cores,
+                max_minutes):
     """The patch per axis and its reason."""
     if "patch" in explicit:
         patch = tuple(int(p) for p in explicit["patch"])
         if len(patch) == 1:
             patch = patch * ndim
         return patch, "as given"
+    default = defaults.patch
     wanted = list(default)
     why = "the family's published default"
-    if device_kind(device) == "cpu" and profile.cpu_patch is not None and ndim == 2:
+    cpu_2d = device_kind(device) == "cpu" and ndim == 2
+    long_run = None
+    if cpu_2d and profile.cpu_long_run_patch is not None:
+        side = profile.cpu_long_run_patch
+        long_run = _long_run_steps(profile, n_cores, (side, side), profile.cpu_batch or defaults.batch, max_minutes)
+    if long_run is not None:
+        wanted = [profile.cpu_long_run_patch] * ndim
+        why = (f"{profile.cpu_long_run_patch} on a CPU: ~{long_run} steps of it fit in {max_minutes:g} min, "
+               f"enough to afford its context over the more frequent updates of {profile.cpu_patch or default[-1]}")
+    elif cpu_2d and profile.cpu_patch is not None:
         wanted = [profile.cpu_patch] * ndim
         why = (f"{profile.cpu_patch} on a CPU: more updates per minute than {default[-1]}, "
                "which converges too slowly without a GPU")
@@ -324,14 +342,17 @@ def choose_training_plan(profile: TrainingProfile, device: str | None, n_cores: 
         largest = tuple(max(int(o[i]) for o in object_sizes) for i in range(ndim))
     reasons = {}
 
-    patch, reasons["patch"] = _plan_patch(profile, kind, ndim, smallest, largest, divisor, defaults.patch, explicit)
+    patch, reasons["patch"] = _plan_patch(profile, kind, ndim, smallest, largest, divisor, defaults, explicit,
+                                          n_cores, max_minutes)
+    long_run_batch_steps = None
+    if kind == "cpu" and ndim == 2 and profile.cpu_long_run_batch is not None:
+        long_run_batch_steps = _long_run_steps(profile, n_cores, patch, profile.cpu_long_run_batch, max_minutes)
 
     if "batch" in explicit:
         batch, reasons["batch"] = int(explicit["batch"]), "as given"
-    elif kind == "cpu" and ndim == 2 and _fits_long_run_batch(profile, n_cores, patch, max_minutes):
+    elif long_run_batch_steps is not None:
         batch = profile.cpu_long_run_batch
-        fitting = int(usable_budget_seconds(max_minutes) / step_seconds(profile, kind, n_cores, patch, batch))
-        reasons["batch"] = (f"{batch} on a CPU: ~{fitting} steps of it fit in {max_minutes:g} min, enough to "
+        reasons["batch"] = (f"{batch} on a CPU: ~{long_run_batch_steps} steps of it fit in {max_minutes:g} min, enough to "
                             f"gain from a less noisy gradient than batch {profile.cpu_batch or defaults.batch}'s")
     elif kind == "cpu" and profile.cpu_batch is not None and ndim == 2:
         batch = profile.cpu_batch

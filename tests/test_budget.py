@@ -257,3 +257,23 @@ def test_noise2void_batch_grows_with_a_cpu_budget_that_fits_enough_steps():
     given = plan_for("n2v", "cpu", 2, fields, max_minutes=10, explicit_options={"batch": 16})
     assert given.batch == 16 and given.reasons["batch"] == "as given"
     assert plan_for("care", "cpu", 2, fields, max_minutes=10).batch == 16  # CARE keeps its batch
+
+
+def test_stardist_patch_on_a_cpu_is_the_published_one_when_the_budget_fits_enough_steps_of_it():
+    short, five, long = (plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=m) for m in (2, 5, 10))
+    assert short.patch == five.patch == (128, 128) and "more updates per minute" in short.reasons["patch"]
+    assert long.patch == (256, 256) and "steps of it fit in 10 min" in long.reasons["patch"]
+    assert long.steps < five.steps  # fewer, larger steps fit
+    # more cores fit more steps: the published patch from a shorter budget
+    assert plan_for("stardist", "cpu", 16, QUARTERS, NUCLEI, max_minutes=5).patch == (256, 256)
+    assert plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI).patch == (128, 128)  # no budget: the CPU patch
+    # objects larger than half the patch still decide, and images smaller than it
+    large = plan_for("stardist", "cpu", 2, [(512, 512)], [(150, 140)], max_minutes=10)
+    assert large.patch == (304, 288) and "largest object (150, 140)" in large.reasons["patch"]
+    assert plan_for("stardist", "cpu", 2, [(200, 200)], NUCLEI, max_minutes=10).patch == (192, 192)
+    given = plan_for("stardist", "cpu", 2, QUARTERS, NUCLEI, max_minutes=10, explicit_options={"patch": (128,)})
+    assert given.patch == (128, 128) and given.reasons["patch"] == "as given"
+    assert plan_for("stardist", "gpu", 2, QUARTERS, NUCLEI, max_minutes=2).patch == (256, 256)
+    # the batch and 3D plans are not touched
+    assert long.batch == five.batch == published_default("stardist", "batch")
+    assert plan_for("stardist", "cpu", 2, [(64, 256, 256)], max_minutes=10).patch == (48, 96, 96)

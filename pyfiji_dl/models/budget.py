@@ -344,8 +344,9 @@ def choose_training_plan(profile: TrainingProfile, device: str | None, n_cores: 
 
     patch, reasons["patch"] = _plan_patch(profile, kind, ndim, smallest, largest, divisor, defaults, explicit,
                                           n_cores, max_minutes)
+    cpu_2d = kind == "cpu" and ndim == 2  # CPU patch and batch profiles are for 2D images only
     long_run_batch_steps = None
-    if kind == "cpu" and ndim == 2 and profile.cpu_long_run_batch is not None:
+    if cpu_2d and profile.cpu_long_run_batch is not None:
         long_run_batch_steps = _long_run_steps(profile, n_cores, patch, profile.cpu_long_run_batch, max_minutes)
 
     if "batch" in explicit:
@@ -354,7 +355,7 @@ def choose_training_plan(profile: TrainingProfile, device: str | None, n_cores: 
         batch = profile.cpu_long_run_batch
         reasons["batch"] = (f"{batch} on a CPU: ~{long_run_batch_steps} steps of it fit in {max_minutes:g} min, enough to "
                             f"gain from a less noisy gradient than batch {profile.cpu_batch or defaults.batch}'s")
-    elif kind == "cpu" and profile.cpu_batch is not None and ndim == 2:
+    elif cpu_2d and profile.cpu_batch is not None:
         batch = profile.cpu_batch
         reasons["batch"] = f"{batch} on a CPU: half the step time of the published {defaults.batch}"
     else:

@@ -330,6 +330,8 @@ def main():
                         help="train nothing: print the table and the goal of earlier runs' results folders (or of all "
                              "beneath a folder) together; each row was measured with its baseline in its own run")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat {args.repeat}: give at least 1 run per row")
     if args.table:
         rows = kept_rows(args.table)
         for row in sorted(rows, key=lambda r: (r["minutes"], r["family"], r["part"])):

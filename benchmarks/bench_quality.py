@@ -357,14 +357,15 @@ def main():
                 runs = []
                 for run in range(args.repeat):
                     name = f"{family}_{minutes:g}min_q{part}" + (f"_run{run + 1}" if args.repeat > 1 else "")
-                    row, explained = measure(family, minutes, part, image, labels, clean, noisy, results / name)
-                    runs.append(row)
-                    print(_line(row) + "\n" + explained, flush=True)
+                    measured, explained = measure(family, minutes, part, image, labels, clean, noisy, results / name)
+                    runs.append(measured)
+                    print(_line(measured) + "\n" + explained, flush=True)
+                    row = mean_of_runs(runs)
                     # after every run, so that a sitting cut short keeps what it measured
-                    (results / "table.json").write_text(json.dumps(rows + [mean_of_runs(runs)], indent=1))
-                rows.append(mean_of_runs(runs))
+                    (results / "table.json").write_text(json.dumps(rows + [row], indent=1))
+                rows.append(row)
                 if len(runs) > 1:
-                    print(_line(rows[-1]), flush=True)
+                    print(_line(row), flush=True)
     print_summary(rows)
 
 
@@ -519,14 +520,16 @@ def _ratio(ours: float, raw: float) -> str:
 
 
 def _line(row: dict) -> str:
-    head = f"{row['family']:8s} {row['minutes']:g} min, held-out q{row['part']} (load {row['load']:.1f}): "
+    head = f"{row['family']:8s} {row['minutes']:g} min, held-out q{row['part']}"
     if row.get("runs"):
         digits = 3 if row["family"] == "stardist" else 2
 
         def each(side):
             return " ".join(f"{run[side]:.{digits}f}" for run in row["runs"])
-        head = (f"{row['family']:8s} {row['minutes']:g} min, held-out q{row['part']}, mean of {len(row['runs'])} runs "
-                f"(raw {each('raw')}; pyfiji-dl {each('ours')}; load {row['load']:.1f}): ")
+        head += f", mean of {len(row['runs'])} runs (raw {each('raw')}; pyfiji-dl {each('ours')}; "
+    else:
+        head += " ("
+    head += f"load {row['load']:.1f}): "
     if row["family"] == "stardist":
         return (head + f"raw F1 {row['raw']:.3f} IoU {row['raw_iou']:.3f} ({row['raw_seconds']:.0f} s) | "
                 f"pyfiji-dl F1 {row['ours']:.3f} IoU {row['ours_iou']:.3f} ({row['ours_seconds']:.0f} s) | "
